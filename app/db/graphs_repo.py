@@ -1,0 +1,62 @@
+"""Immutable graph versions: a new fingerprint gets the next version number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import GraphVersion
+
+
+async def latest_version(session: AsyncSession, name: str) -> GraphVersion | None:
+    query = (
+        select(GraphVersion)
+        .where(GraphVersion.name == name)
+        .order_by(GraphVersion.version.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def register_version(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    name: str,
+    spec: dict[str, Any],
+    source: str,
+    fingerprint: str,
+) -> GraphVersion:
+    """Return the latest version if its fingerprint matches, else store a new version."""
+    for _ in range(5):
+        try:
+            async with session_factory.begin() as session:
+                latest = await latest_version(session, name)
+                if latest is not None and latest.fingerprint == fingerprint:
+                    return latest
+                row = GraphVersion(
+                    name=name,
+                    version=(latest.version + 1) if latest else 1,
+                    spec=spec,
+                    source=source,
+                    fingerprint=fingerprint,
+                )
+                session.add(row)
+            return row
+        except IntegrityError:
+            continue  # another process registered the same version first
+    raise RuntimeError(f"could not register graph {name!r}")
+
+
+async def list_latest_versions(session: AsyncSession) -> list[GraphVersion]:
+    rows = (
+        await session.execute(
+            select(GraphVersion).order_by(GraphVersion.name, GraphVersion.version.desc())
+        )
+    ).scalars()
+    latest: dict[str, GraphVersion] = {}
+    for row in rows:
+        latest.setdefault(row.name, row)
+    return list(latest.values())

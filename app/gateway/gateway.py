@@ -1,0 +1,298 @@
+"""The one place that calls models: route, check limits, call, validate, fall back, record."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import ledger_repo, runs_repo
+from app.db.events_repo import append_event
+from app.db.models import ModelCall
+from app.gateway.errors import AllModelsFailed
+from app.gateway.guard import check_before_call
+from app.gateway.litellm_client import ProviderAnswer, ProviderTarget, call_provider
+from app.gateway.tokens import estimate_prompt_tokens
+from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.routing.catalog import Catalog, ModelSpec
+from app.routing.policy import Policy, Route, route_request
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+MAX_INVALID_OUTPUTS_PER_MODEL = 3
+
+
+class InvalidOutput(ValueError):
+    """The model answered, but not in the shape the node needs."""
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    model: ModelSpec
+    number: int
+    reason: str
+    fallback_of: str | None
+
+
+class Gateway:
+    """Built at start-up with its dependencies; nodes reach it through the run context."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        session_factory: async_sessionmaker[AsyncSession],
+        simulator_url: str,
+        timeout_s: float = 60.0,
+        default_max_output_tokens: int = 1024,
+    ) -> None:
+        self.catalog = catalog
+        self._sessions = session_factory
+        self._simulator_url = simulator_url
+        self._timeout_s = timeout_s
+        self._default_max_output_tokens = default_max_output_tokens
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        policy: Policy,
+        ctx: CallContext,
+        *,
+        validate: Callable[[ModelResult], Any] | None = None,
+    ) -> ModelResult:
+        """Serve one logical call on the route's models in order; every attempt is a ledger row.
+
+        `validate` raises InvalidOutput for an answer the node cannot use: the error is fed
+        back to the same model up to 3 times, then the next model gets the original request.
+        """
+        if ctx.run_id is not None:
+            recorded = await self._recorded_result(ctx.call_key)
+            if recorded is not None:
+                return recorded
+        route = route_request(policy, self.catalog, node=ctx.node)
+        async with self._sessions() as session:
+            number = await ledger_repo.next_attempt_number(session, ctx.call_key)
+        failures: list[str] = []
+        previous_id: str | None = None
+        for index, model in enumerate(route.candidates):
+            reason = route.reason if index == 0 else f"fallback after {failures[-1]}"
+            conversation = request
+            for _ in range(MAX_INVALID_OUTPUTS_PER_MODEL):
+                attempt = _Attempt(model, number, reason, previous_id)
+                number += 1
+                outcome = await self._attempt(conversation, route, attempt, ctx, validate)
+                previous_id = outcome.call_id
+                if outcome.result is not None:
+                    return replace(outcome.result, attempts=len(failures) + 1)
+                failures.append(f"{model.name}: {outcome.error}")
+                if outcome.invalid_content is None:
+                    break  # provider error: next model
+                reason = f"retry on {model.name} after invalid output: {outcome.error}"
+                conversation = _with_feedback(conversation, outcome.invalid_content, outcome.error)
+        raise AllModelsFailed(failures)
+
+    async def complete_structured(
+        self, request: ModelRequest, schema: type[T], policy: Policy, ctx: CallContext
+    ) -> tuple[T, ModelResult]:
+        """A call whose answer must be JSON matching `schema` (validated with pydantic)."""
+
+        def parse(result: ModelResult) -> T:
+            try:
+                return schema.model_validate_json(result.content or "")
+            except ValidationError as exc:
+                raise InvalidOutput(_short_validation_error(exc)) from exc
+
+        result = await self.complete(request, policy, ctx, validate=parse)
+        return parse(result), result
+
+    async def _recorded_result(self, call_key: str) -> ModelResult | None:
+        """A call this run already paid for (the worker crashed after it): no second payment."""
+        async with self._sessions() as session:
+            row = await ledger_repo.find_completed_call(session, call_key)
+        if row is None:
+            return None
+        message = (row.response or {}).get("message", {})
+        return ModelResult(
+            content=message.get("content"),
+            tool_calls=message.get("tool_calls") or [],
+            model=row.model,
+            tier=row.tier,
+            usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_tokens),
+            cost_usd=0.0,
+            latency_ms=0.0,
+            call_id=row.id,
+            from_ledger=True,
+        )
+
+    async def _attempt(
+        self,
+        request: ModelRequest,
+        route: Route,
+        attempt: _Attempt,
+        ctx: CallContext,
+        validate: Callable[[ModelResult], Any] | None,
+    ) -> _Outcome:
+        model = attempt.model
+        if ctx.run_id is not None:
+            estimate = model.cost_usd(
+                estimate_prompt_tokens(request.messages, request.tools),
+                request.max_tokens or self._default_max_output_tokens,
+            )
+            await check_before_call(self._sessions, ctx.run_id, estimate)
+        target = (
+            ProviderTarget(api_base=self._simulator_url, api_key="simulator")
+            if model.provider == "simulator"
+            else ProviderTarget()
+        )
+        started = time.perf_counter()
+        try:
+            answer = await call_provider(model, request, target, self._timeout_s)
+        except openai.OpenAIError as exc:
+            latency = (time.perf_counter() - started) * 1000
+            error = _describe_provider_error(exc)
+            log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
+            call_id = await self._record(
+                request, route, attempt, ctx, None, latency, "error", error
+            )
+            return _Outcome(call_id=call_id, error=error)
+        latency = (time.perf_counter() - started) * 1000
+        cost = model.cost_usd(
+            answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.cached_tokens
+        )
+        result = ModelResult(
+            content=answer.content,
+            tool_calls=answer.tool_calls,
+            model=model.name,
+            tier=model.tier,
+            usage=answer.usage,
+            cost_usd=cost,
+            latency_ms=latency,
+            call_id=str(uuid.uuid4()),
+        )
+        if validate is not None:
+            try:
+                validate(result)
+            except InvalidOutput as exc:
+                error = f"invalid output: {exc}"
+                call_id = await self._record(
+                    request, route, attempt, ctx, answer, latency, "invalid_output", error, cost
+                )
+                return _Outcome(call_id=call_id, error=error, invalid_content=answer.content or "")
+        await self._record(
+            request, route, attempt, ctx, answer, latency, "ok", None, cost, result.call_id
+        )
+        return _Outcome(call_id=result.call_id, result=result)
+
+    async def _record(
+        self,
+        request: ModelRequest,
+        route: Route,
+        attempt: _Attempt,
+        ctx: CallContext,
+        answer: ProviderAnswer | None,
+        latency_ms: float,
+        status: str,
+        error: str | None,
+        cost_usd: float = 0.0,
+        call_id: str | None = None,
+    ) -> str:
+        """Write the ledger row and add its cost to the run in one transaction."""
+        usage = answer.usage if answer else Usage()
+        row = ModelCall(
+            id=call_id or str(uuid.uuid4()),
+            run_id=ctx.run_id,
+            node=ctx.node,
+            call_key=ctx.call_key,
+            attempt=attempt.number,
+            task_class=route.task_class,
+            routing_reason=attempt.reason,
+            requested=route.requested,
+            tier=attempt.model.tier,
+            model=attempt.model.name,
+            provider=attempt.model.provider,
+            request=request.to_json(),
+            response=_response_json(answer),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=cost_usd,
+            latency_ms=latency_ms,
+            status=status,
+            error=error,
+            fallback_of=attempt.fallback_of,
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+            if ctx.run_id is not None:
+                await runs_repo.add_cost(session, ctx.run_id, cost_usd)
+        if ctx.run_id is not None:
+            await append_event(
+                self._sessions,
+                ctx.run_id,
+                "model_call",
+                node=ctx.node,
+                payload={
+                    "call_id": row.id,
+                    "model": row.model,
+                    "tier": row.tier,
+                    "status": status,
+                    "reason": attempt.reason,
+                    "cost_usd": cost_usd,
+                    "latency_ms": round(latency_ms, 1),
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "error": error,
+                },
+            )
+        return row.id
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    call_id: str
+    result: ModelResult | None = None
+    error: str = ""
+    invalid_content: str | None = None
+
+
+def _response_json(answer: ProviderAnswer | None) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+    if answer.tool_calls:
+        message["tool_calls"] = answer.tool_calls
+    return {"message": message, "raw": answer.raw}
+
+
+def _with_feedback(request: ModelRequest, content: str, error: str) -> ModelRequest:
+    feedback = (
+        f"Your previous answer could not be used ({error}). Reply again with only a JSON "
+        "object that follows the required format."
+    )
+    messages = [
+        *request.messages,
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": feedback},
+    ]
+    return replace(request, messages=messages)
+
+
+def _short_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "answer"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def _describe_provider_error(exc: openai.OpenAIError) -> str:
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    text = str(exc).splitlines()[0][:300] if str(exc) else kind
+    return f"{kind}{f' {status}' if status else ''}: {text}"

@@ -1,0 +1,86 @@
+"""The only code that touches LiteLLM: imported lazily, once, with no network at import."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from app.gateway.types import ModelRequest, Usage
+from app.routing.catalog import ModelSpec
+
+_lock = threading.Lock()
+_litellm: ModuleType | None = None
+
+
+def load_litellm() -> ModuleType:
+    """Import LiteLLM on first use (~5 s) without letting it fetch a price map."""
+    global _litellm
+    with _lock:
+        if _litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            os.environ.setdefault("LITELLM_LOG", "ERROR")
+            import litellm
+
+            litellm.telemetry = False
+            litellm.suppress_debug_info = True
+            _litellm = litellm
+    return _litellm
+
+
+@dataclass(frozen=True)
+class ProviderAnswer:
+    content: str | None
+    tool_calls: list[dict[str, Any]]
+    usage: Usage
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProviderTarget:
+    """Where a catalog model is reached: simulator models get our api_base."""
+
+    api_base: str | None = None
+    api_key: str | None = None
+
+
+async def call_provider(
+    model: ModelSpec, request: ModelRequest, target: ProviderTarget, timeout_s: float
+) -> ProviderAnswer:
+    """One attempt, no retries: the gateway owns retries and fallbacks."""
+    litellm = load_litellm()
+    kwargs: dict[str, Any] = {
+        "model": model.litellm_model,
+        **request.to_json(),
+        "num_retries": 0,
+        "max_retries": 0,
+        "timeout": timeout_s,
+    }
+    if target.api_base:
+        kwargs["api_base"] = target.api_base
+    if target.api_key:
+        kwargs["api_key"] = target.api_key
+    response = await litellm.acompletion(**kwargs)
+    message = response.choices[0].message
+    usage = getattr(response, "usage", None)
+    details = getattr(usage, "prompt_tokens_details", None)
+    tool_calls = [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.function.name, "arguments": call.function.arguments},
+        }
+        for call in (message.tool_calls or [])
+    ]
+    return ProviderAnswer(
+        content=message.content,
+        tool_calls=tool_calls,
+        usage=Usage(
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
+        ),
+        raw=response.model_dump(mode="json"),
+    )

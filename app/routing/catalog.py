@@ -1,0 +1,121 @@
+"""The model catalog: our own tiers, prices, context windows and fallback order."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TierName = Literal["frontier", "mid", "edge"]
+TIER_ORDER: tuple[TierName, ...] = ("edge", "mid", "frontier")  # cheapest first
+
+
+class Prices(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float = Field(ge=0)
+
+
+class Latency(BaseModel):
+    """Typical latency, used by the simulator and for latency-SLO routing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first_token: int = Field(ge=0, description="milliseconds to the first token")
+    per_output_token: float = Field(ge=0, description="milliseconds per output token")
+
+
+class ModelSpec(BaseModel):
+    """One model: where LiteLLM reaches it and what it costs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    tier: TierName
+    provider: str
+    litellm_model: str
+    price_per_mtok: Prices
+    context_window: int = Field(gt=0)
+    capabilities: tuple[str, ...] = ()
+    latency_ms: Latency = Latency(first_token=500, per_output_token=10)
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """Cost of one call from its token counts, cached prompt tokens discounted."""
+        cached = min(max(cached_tokens, 0), prompt_tokens)
+        p = self.price_per_mtok
+        return (
+            (prompt_tokens - cached) * p.input
+            + cached * p.cached_input
+            + completion_tokens * p.output
+        ) / 1_000_000
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    models: tuple[str, ...] = Field(min_length=1)
+
+
+class Catalog(BaseModel):
+    """Tiers (ordered fallback chains) and models."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tiers: dict[TierName, Tier]
+    models: dict[str, ModelSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_models(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("models"), dict):
+            data = dict(data)
+            data["models"] = {
+                name: {"name": name, **spec} if isinstance(spec, dict) else spec
+                for name, spec in data["models"].items()
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Catalog:
+        for tier_name, tier in self.tiers.items():
+            for model_name in tier.models:
+                model = self.models.get(model_name)
+                if model is None:
+                    raise ValueError(f"tier {tier_name!r} lists unknown model {model_name!r}")
+                if model.tier != tier_name:
+                    raise ValueError(
+                        f"model {model_name!r} is in tier {model.tier!r} "
+                        f"but listed under {tier_name!r}"
+                    )
+        return self
+
+    def chain(self, tier: TierName) -> list[ModelSpec]:
+        """The tier's models in fallback order."""
+        return [self.models[name] for name in self.tiers[tier].models]
+
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise KeyError(f"model {name!r} is not in the catalog") from None
+
+
+def default_catalog_path() -> Path:
+    """The catalog shipped with the package."""
+    return Path(str(resources.files("app.routing").joinpath("catalog.yaml")))
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read and validate a catalog file (the shipped one by default)."""
+    source = Path(path) if path is not None else default_catalog_path()
+    with source.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return Catalog.model_validate(data)

@@ -1,0 +1,48 @@
+"""The worker loop: claim queued (or abandoned) runs and execute them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+
+from app.db.runs_repo import claim_next_run
+from app.services.container import Services
+from app.worker.executor import execute_run
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Claims one run at a time under a lease; any number of workers can share a database."""
+
+    def __init__(self, services: Services, worker_id: str | None = None) -> None:
+        self.services = services
+        self.worker_id = worker_id or new_worker_id()
+
+    async def run_once(self) -> str | None:
+        """Claim and execute one run; None when nothing was claimable."""
+        settings = self.services.settings
+        async with self.services.sessions.begin() as session:
+            run = await claim_next_run(
+                session, worker_id=self.worker_id, lease_seconds=settings.lease_seconds
+            )
+        if run is None:
+            return None
+        log.info("worker %s claimed run %s (attempt %d)", self.worker_id, run.id, run.attempt)
+        return await execute_run(self.services, run, self.worker_id)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            if await self.run_once() is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.services.settings.poll_seconds)
+        log.info("worker %s stopped", self.worker_id)

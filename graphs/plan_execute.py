@@ -1,0 +1,85 @@
+"""plan → execute (one step per node run, looping) → synthesize.
+
+The planner runs on the frontier tier, each step on the edge tier with a real
+calculator tool, the synthesis on the mid tier. Every node run is checkpointed, so a
+crashed worker's run resumes at the next unfinished step.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, ConfigDict, Field
+
+from nodes.context import RunContext
+from nodes.executor import execute_step
+from nodes.planner import plan
+from nodes.synthesizer import synthesize
+
+NAME = "plan_execute"
+# Bump when the graph's structure or node behaviour changes: runs pin a version.
+REVISION = 1
+
+
+class PlanExecuteInput(BaseModel):
+    """The input a client posts: `{"question": "..."}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=8000, description="what to answer")
+
+
+def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:
+    """Step results accumulate within a run; an empty dict starts a new run on the thread."""
+    if right == {}:
+        return {}
+    return {**(left or {}), **(right or {})}
+
+
+class PlanExecuteState(TypedDict, total=False):
+    question: str
+    messages: Annotated[list[dict[str, Any]], operator.add]
+    plan: list[dict[str, Any]]
+    step_results: Annotated[dict[str, str], _merge]
+    answer: str
+
+
+def initial_state(payload: PlanExecuteInput) -> dict[str, Any]:
+    """A new run on a thread keeps the conversation and starts a fresh plan."""
+    return {
+        "question": payload.question,
+        "messages": [{"role": "user", "content": payload.question}],
+        "plan": [],
+        "step_results": {},
+        "answer": "",
+    }
+
+
+def output_of(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "answer": state.get("answer"),
+        "plan": state.get("plan"),
+        "step_results": state.get("step_results"),
+    }
+
+
+def _after_step(state: PlanExecuteState) -> str:
+    done = len(state.get("step_results") or {})
+    return "execute" if done < len(state.get("plan") or []) else "synthesize"
+
+
+def build(checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile the graph with the given checkpointer (built per process, never at import)."""
+    graph = StateGraph(PlanExecuteState, context_schema=RunContext)
+    graph.add_node("plan", plan)
+    graph.add_node("execute", execute_step)
+    graph.add_node("synthesize", synthesize)
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "execute")
+    graph.add_conditional_edges("execute", _after_step, ["execute", "synthesize"])
+    graph.add_edge("synthesize", END)
+    return graph.compile(checkpointer=checkpointer)

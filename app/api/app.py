@@ -1,0 +1,49 @@
+"""The FastAPI application factory; services are built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from app.api import graphs, health, runs
+from app.api.body_limit import BodySizeLimit
+from app.api.problems import install_problem_handlers
+from app.services.container import build_services
+from app.settings import Settings
+from app.worker.loop import Worker
+
+
+def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
+    """`embedded_worker` runs one worker in the API process (the SQLite default)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with build_services(settings) as services:
+            app.state.services = services
+            stop = asyncio.Event()
+            worker_task = None
+            if embedded_worker:
+                worker_task = asyncio.create_task(Worker(services).run_forever(stop))
+            try:
+                yield
+            finally:
+                stop.set()
+                if worker_task is not None:
+                    worker_task.cancel()
+                    await asyncio.gather(worker_task, return_exceptions=True)
+
+    app = FastAPI(
+        title="routegraph",
+        version="0.1.0",
+        summary="Multi-step LLM workflows, each call routed to the cheapest model that will do.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(runs.router)
+    app.include_router(graphs.router)
+    return app

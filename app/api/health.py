@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+
+from app.api.deps import get_services
+from app.services.container import Services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(services: Services = Depends(get_services)) -> dict[str, str]:
+    """Liveness plus a database round trip."""
+    async with services.sessions() as session:
+        await session.execute(text("SELECT 1"))
+    return {"status": "ok"}

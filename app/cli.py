@@ -1,0 +1,123 @@
+"""The `routegraph` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.settings import Settings
+
+cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
+runs_cli = typer.Typer(no_args_is_help=True, help="Inspect runs stored in the database.")
+cli.add_typer(runs_cli, name="runs")
+console = Console()
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**values)  # type: ignore[arg-type]
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    worker: Annotated[bool, typer.Option(help="also run a worker in this process")] = True,
+) -> None:
+    """Run the REST API (and, by default, one worker) in this process."""
+    import uvicorn
+
+    from app.api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    app = create_app(settings, embedded_worker=worker)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker alone: claims queued runs from the database and executes them."""
+    from app.worker.main import run_worker
+
+    asyncio.run(run_worker(_settings()))
+
+
+@cli.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8790,
+    config: Annotated[Path | None, typer.Option(help="simulator config JSON")] = None,
+    latency_scale: Annotated[float | None, typer.Option(help="1.0 = catalog latencies")] = None,
+) -> None:
+    """Run the OpenAI-compatible provider simulator."""
+    from app.simulator.config import SimulatorConfig
+    from app.simulator.server import run_simulator
+
+    settings = SimulatorConfig.from_json_file(config) if config else SimulatorConfig()
+    if latency_scale is not None:
+        settings = settings.model_copy(update={"latency_scale": latency_scale})
+    console.print(f"simulator on http://{host}:{port}/v1")
+    run_simulator(host, port, settings)
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (ours and the LangGraph checkpointer's)."""
+    from app.db.migrate import upgrade_database
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    console.print(f"[green]database is up to date[/] ({settings.database_url})")
+
+
+@cli.command()
+def demo(
+    question: Annotated[str | None, typer.Option(help="the question to answer")] = None,
+    keep: Annotated[bool, typer.Option(help="keep the demo database")] = False,
+) -> None:
+    """Start the simulator and the service on loopback, run a multi-step job, show costs."""
+    from app.demo import run_demo
+
+    raise typer.Exit(run_demo(console, question=question, keep=keep))
+
+
+@runs_cli.command("list")
+def runs_list(
+    status: Annotated[str | None, typer.Option(help="filter by status")] = None,
+    graph: Annotated[str | None, typer.Option(help="filter by graph")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+) -> None:
+    """Newest runs first."""
+    from app.inspect_runs import print_run_list
+
+    asyncio.run(print_run_list(console, _settings(), status=status, graph=graph, limit=limit))
+
+
+@runs_cli.command("show")
+def runs_show(
+    run_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One run with its per-call cost table."""
+    from app.inspect_runs import print_run
+
+    found = asyncio.run(print_run(console, _settings(), run_id, as_json=as_json))
+    if not found:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

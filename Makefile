@@ -23,7 +23,9 @@ test: $(STAMP)
 	$(BIN)/python -m app.supply_chain_check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	@# pytest exits 5 when it collected nothing: that is a failure here, said plainly.
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests" >&2; fi; exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

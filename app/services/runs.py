@@ -34,9 +34,7 @@ def validate_input(definition: GraphDefinition, payload: dict[str, Any]) -> None
     try:
         definition.input_model.model_validate(payload)
     except ValidationError as exc:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         raise InvalidInput(
             f"input does not match graph {definition.name!r}'s input schema", errors=errors
         ) from exc
@@ -52,9 +50,7 @@ async def submit_run(
     """Queue a run (never execute it here); returns (run, created). Same key, same run."""
     definition = graphs.get(body.graph)
     if definition is None:
-        raise UnknownGraph(
-            f"no graph named {body.graph!r}", available=sorted(graphs)
-        )
+        raise UnknownGraph(f"no graph named {body.graph!r}", available=sorted(graphs))
     validate_input(definition, body.input)
     fingerprint = _fingerprint(body)
     if idempotency_key:

@@ -1,0 +1,170 @@
+"""The worker executing the real graph against the simulator, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from app.simulator.config import SimulatorConfig
+from app.simulator.server import SimulatorServer
+from sqlalchemy import select
+
+from app.db.events_repo import events_after
+from app.db.models import ModelCall, Run
+from app.gateway.tokens import estimate_prompt_tokens
+from app.schemas.runs import SubmitRun
+from app.services import runs as run_service
+from app.services.container import Services, build_services
+from app.settings import Settings
+from app.worker.loop import Worker
+from tests.conftest import SimulatorAdmin
+
+QUESTION = (
+    "Budget a trip: flights cost 4 * 340 USD, the hotel is 5 * 2 * 120 USD and meals are "
+    "5 * 4 * 45 USD. What is the total, split between 4 people?"
+)
+EXPECTED_TOTAL = 4 * 340 + 5 * 2 * 120 + 5 * 4 * 45  # 3460
+EXPECTED_SHARE = EXPECTED_TOTAL / 4  # 865
+
+
+async def _services(database_url: str, simulator_url: str) -> AsyncIterator[Services]:
+    settings = Settings(database_url=database_url, simulator_url=simulator_url, lease_seconds=5)
+    async with build_services(settings) as services:
+        yield services
+
+
+@pytest.fixture
+async def services(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[Services]:
+    async for built in _services(database_url, simulator.base_url):
+        yield built
+
+
+async def submit(services: Services, question: str = QUESTION, **extra: object) -> str:
+    body = SubmitRun(graph="plan_execute", input={"question": question}, **extra)  # type: ignore[arg-type]
+    run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+    return run.id
+
+
+async def ledger(services: Services, run_id: str) -> list[ModelCall]:
+    async with services.sessions() as session:
+        query = (
+            select(ModelCall)
+            .where(ModelCall.run_id == run_id)
+            .order_by(ModelCall.created_at, ModelCall.attempt)
+        )
+        return list((await session.execute(query)).scalars())
+
+
+async def get_run(services: Services, run_id: str) -> Run:
+    return await run_service.get_run(services.sessions, run_id)
+
+
+async def test_plan_execute_run_succeeds_across_three_tiers(services: Services) -> None:
+    run_id = await submit(services)
+    assert await Worker(services).run_once() == "succeeded"
+    run = await get_run(services, run_id)
+    assert run.status == "succeeded" and run.finished_at is not None and run.lease_owner is None
+    assert run.output is not None
+    assert run.output["step_results"]["2"] == "1200"  # computed by the real calculator tool
+    assert f"Final answer: {EXPECTED_SHARE:g}" in run.output["answer"]
+    calls = await ledger(services, run_id)
+    assert [c.tier for c in calls] == ["frontier"] + ["edge"] * 5 + ["mid"]
+    assert run.cost_usd == pytest.approx(sum(c.cost_usd for c in calls))
+    async with services.sessions() as session:
+        events = await events_after(session, run_id)
+    kinds = [(e.kind, e.node) for e in events]
+    assert kinds[0] == ("queued", None) and kinds[-1] == ("succeeded", None)
+    assert kinds.count(("node_started", "execute")) == 5
+    assert kinds.count(("model_call", "plan")) == 1
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_tiny_budget_stops_before_the_first_call(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    run_id = await submit(services, budget_usd=0.0001)
+    assert await Worker(services).run_once() == "budget_exceeded"
+    run = await get_run(services, run_id)
+    assert run.status == "budget_exceeded" and "budget exceeded" in (run.error or "")
+    assert await ledger(services, run_id) == []
+    assert await simulator.requests() == []
+
+
+async def test_budget_ends_the_run_with_what_it_has_so_far(services: Services) -> None:
+    """Measure an unlimited run, then pick a budget that admits every call but the last."""
+    reference = await submit(services)
+    await Worker(services).run_once()
+    paid = [c for c in await ledger(services, reference) if c.status == "ok"]
+    admitted = []
+    spent = 0.0
+    for call in paid:
+        model = services.catalog.model(call.model)
+        estimate = model.cost_usd(
+            estimate_prompt_tokens(call.request["messages"], call.request.get("tools")),
+            call.request.get("max_tokens") or services.settings.default_max_output_tokens,
+        )
+        admitted.append(spent + estimate)
+        spent += call.cost_usd
+    needed_before_last, needed_for_last = max(admitted[:-1]), admitted[-1]
+    assert needed_before_last < needed_for_last, "the question cannot separate the last call"
+    budget = (needed_before_last + needed_for_last) / 2
+
+    run_id = await submit(services, budget_usd=budget)
+    assert await Worker(services).run_once() == "budget_exceeded"
+    run = await get_run(services, run_id)
+    assert run.cost_usd <= budget
+    assert run.output is not None and run.output["answer"] == ""
+    assert len(run.output["step_results"]) == 5  # every step done, synthesis not paid for
+    assert [c.node for c in await ledger(services, run_id)] == ["plan"] + ["execute"] * 5
+
+
+async def test_fallback_inside_a_run_keeps_the_conversation(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    await simulator.inject("edge-a", "server_error", times=1)
+    run_id = await submit(services)
+    assert await Worker(services).run_once() == "succeeded"
+    calls = await ledger(services, run_id)
+    failed = next(c for c in calls if c.status == "error")
+    fallback = next(c for c in calls if c.fallback_of == failed.id)
+    assert (failed.model, fallback.model) == ("edge-a", "edge-b")
+    (received,) = await simulator.requests("edge-b")
+    # the question, the planner's plan, and the step instruction all reached edge-b
+    contents = [m.get("content") or "" for m in received["messages"]]
+    assert any(QUESTION in c for c in contents)
+    assert any('"steps"' in c for c in contents)
+    assert received["messages"] == failed.request["messages"]
+
+
+async def test_a_second_run_on_a_thread_continues_the_conversation(services: Services) -> None:
+    first = await submit(services, thread_id="conversation-1")
+    await Worker(services).run_once()
+    second = await submit(services, question="What is 6 * 7?", thread_id="conversation-1")
+    assert await Worker(services).run_once() == "succeeded"
+    run = await get_run(services, second)
+    assert run.output is not None and run.output["step_results"] == {"1": "42"}
+    plan_call = next(c for c in await ledger(services, second) if c.node == "plan")
+    contents = [m.get("content") for m in plan_call.request["messages"]]
+    assert QUESTION in contents and "What is 6 * 7?" in contents
+    assert (await get_run(services, first)).status == "succeeded"
+
+
+async def test_cancel_stops_a_running_run_between_nodes(database_url: str) -> None:
+    # Real catalog latencies make the steps slow enough to cancel between nodes.
+    with SimulatorServer(SimulatorConfig(latency_scale=1.0)) as url:
+        async for services in _services(database_url, url):
+            run_id = await submit(services)
+            task = asyncio.create_task(Worker(services).run_once())
+            for _ in range(400):
+                async with services.sessions() as session:
+                    events = await events_after(session, run_id)
+                if any(e.kind == "node_finished" and e.node == "plan" for e in events):
+                    break
+                await asyncio.sleep(0.02)
+            await run_service.cancel_run(services.sessions, run_id)
+            assert await asyncio.wait_for(task, 30) == "cancelled"
+            run = await get_run(services, run_id)
+            assert run.status == "cancelled"
+            nodes = {c.node for c in await ledger(services, run_id)}
+            assert "synthesize" not in nodes

@@ -61,7 +61,7 @@ async def plan(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str,
     request = ModelRequest(
         messages=[{"role": "system", "content": PLANNER_PROMPT}, *state["messages"]],
         response_format={"type": "json_object"},
-        max_tokens=800,
+        max_tokens=600,
     )
     parsed, result = await calls.gateway.complete_structured(
         request, Plan, calls.policy(FixedTier("frontier")), calls.next_context()

@@ -31,7 +31,7 @@ async def synthesize(state: dict[str, Any], runtime: Runtime[RunContext]) -> dic
         {"role": "user", "content": summary},
     ]
     result = await calls.gateway.complete(
-        ModelRequest(messages=messages, max_tokens=600),
+        ModelRequest(messages=messages, max_tokens=1200),
         calls.policy(FixedTier("mid")),
         calls.next_context(),
     )

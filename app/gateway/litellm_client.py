@@ -57,6 +57,10 @@ async def call_provider(
         "num_retries": 0,
         "max_retries": 0,
         "timeout": timeout_s,
+        # LiteLLM 1.106 routes any call with `tools` through its MCP bridge first, which
+        # imports the optional `mcp` package. Our tools are plain functions executed by
+        # the nodes, so skip the bridge (pinned version; the tool-call tests cover it).
+        "_skip_mcp_handler": True,
     }
     if target.api_base:
         kwargs["api_base"] = target.api_base

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
 from app.db.events_repo import append_event
@@ -33,7 +34,7 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
     settings = services.settings
     definition = services.graphs[run.graph]
     graph = definition.build(services.checkpointer)
-    config: dict[str, Any] = {
+    config: RunnableConfig = {
         "configurable": {"thread_id": run.thread_id},
         "recursion_limit": 200,
         "metadata": {"routegraph_run_id": run.id},
@@ -63,8 +64,15 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
         services.sessions, run_id=run.id, worker_id=worker_id, lease_seconds=settings.lease_seconds
     ) as lease:
         try:
+            # durability="sync": each step's checkpoint is on disk before the next step
+            # starts, so a killed worker loses at most the step in flight.
             async for part in graph.astream(
-                graph_input, config, context=context, stream_mode="tasks", version="v2"
+                graph_input,
+                config,
+                context=context,
+                stream_mode="tasks",
+                version="v2",
+                durability="sync",
             ):
                 await _record_task_event(services, run.id, part["data"])
                 if "result" in part["data"]:
@@ -100,7 +108,8 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
 async def _record_task_event(services: Services, run_id: str, data: dict[str, Any]) -> None:
     if "result" in data or "error" in data:
         kind = "node_failed" if data.get("error") else "node_finished"
-        payload = {"task_id": data.get("id"), "error": data.get("error")}
+        error = data.get("error")
+        payload = {"task_id": data.get("id"), "error": str(error) if error else None}
     else:
         kind, payload = "node_started", {"task_id": data.get("id")}
     await append_event(services.sessions, run_id, kind, node=data.get("name"), payload=payload)

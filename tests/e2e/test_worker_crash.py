@@ -43,7 +43,9 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def request_signature(model: str, messages: list[dict[str, Any]]) -> str:
-    return model + json.dumps(messages, sort_keys=True)
+    """LiteLLM drops `content: null` from tool-call messages on the wire: compare without."""
+    cleaned = [{k: v for k, v in m.items() if v is not None} for m in messages]
+    return model + json.dumps(cleaned, sort_keys=True)
 
 
 async def test_killed_worker_run_resumes_without_paying_twice(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from app.settings import Settings
 cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
 runs_cli = typer.Typer(no_args_is_help=True, help="Inspect runs stored in the database.")
 cli.add_typer(runs_cli, name="runs")
-console = Console()
+# Piped output (CI logs, `make demo | tee`) gets a width that fits the ledger table.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _settings(**overrides: object) -> Settings:

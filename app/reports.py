@@ -46,6 +46,16 @@ def calls_table(calls: Sequence[dict[str, Any]], title: str = "Model calls") -> 
             str(call["completion_tokens"]),
             f"{call['cost_usd']:.6f}",
             f"{call['latency_ms']:.0f}",
-            (call.get("error") or call["routing_reason"])[:70],
+            _why(call),
         )
     return table
+
+
+def _why(call: dict[str, Any]) -> str:
+    """The short reason a row exists: its error, its fallback, or its routing rule."""
+    if call.get("error"):
+        return str(call["error"]).split(":", 1)[0]
+    reason = str(call["routing_reason"])
+    if reason.startswith("fallback after"):
+        return reason.split(":", 1)[0]
+    return reason.split(";", 1)[0]

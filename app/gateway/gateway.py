@@ -18,7 +18,12 @@ from app.db.events_repo import append_event
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed
 from app.gateway.guard import check_before_call
-from app.gateway.litellm_client import ProviderAnswer, ProviderTarget, call_provider
+from app.gateway.litellm_client import (
+    ProviderAnswer,
+    ProviderTarget,
+    call_provider,
+    load_litellm,
+)
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.routing.catalog import Catalog, ModelSpec
@@ -152,6 +157,7 @@ class Gateway:
             if model.provider == "simulator"
             else ProviderTarget()
         )
+        load_litellm()  # a no-op after start-up; keeps the import out of the latency
         started = time.perf_counter()
         try:
             answer = await call_provider(model, request, target, self._timeout_s)
@@ -292,7 +298,10 @@ def _short_validation_error(exc: ValidationError) -> str:
 
 
 def _describe_provider_error(exc: openai.OpenAIError) -> str:
+    """`RateLimitError (HTTP 429): <provider message>`, without LiteLLM's repeated prefixes."""
     status = getattr(exc, "status_code", None)
     kind = type(exc).__name__
-    text = str(exc).splitlines()[0][:300] if str(exc) else kind
-    return f"{kind}{f' {status}' if status else ''}: {text}"
+    text = str(exc).splitlines()[0] if str(exc) else kind
+    # LiteLLM formats messages as "litellm.X: X: <Provider>Exception - <message>".
+    text = text.rsplit("Exception - ", 1)[-1].strip()
+    return f"{kind}{f' (HTTP {status})' if status else ''}: {text[:300]}"

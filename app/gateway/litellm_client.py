@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -12,6 +14,15 @@ from app.gateway.types import ModelRequest, Usage
 from app.routing.catalog import ModelSpec
 
 _lock = threading.Lock()
+# Modules LiteLLM 1.106 imports lazily inside its first call (~1 s); importing them with
+# LiteLLM keeps that cost at start-up instead of in the first model call's latency.
+_FIRST_CALL_MODULES = (
+    "openai.resources",
+    "litellm.proxy._types",
+    "litellm._service_logger",
+    "litellm.integrations.prometheus_services",
+    "litellm.llms.litellm_proxy",
+)
 _litellm: ModuleType | None = None
 
 
@@ -26,6 +37,9 @@ def load_litellm() -> ModuleType:
 
             litellm.telemetry = False
             litellm.suppress_debug_info = True
+            for name in _FIRST_CALL_MODULES:
+                with contextlib.suppress(ModuleNotFoundError):  # moved in another release
+                    importlib.import_module(name)
             _litellm = litellm
     return _litellm
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from app.db.checkpoints import open_checkpointer
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
 from app.gateway.gateway import Gateway
+from app.gateway.litellm_client import load_litellm
 from app.routing.catalog import Catalog, load_catalog
 from app.settings import Settings
 from graphs.registry import GraphDefinition, builtin_graphs
@@ -54,6 +56,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     sessions = create_session_factory(engine)
     graphs = builtin_graphs()
+    # LiteLLM's import takes seconds: pay it at start-up, not inside the first call.
+    await asyncio.to_thread(load_litellm)
     try:
         await register_builtin_graphs(sessions, graphs)
         gateway = Gateway(

@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from app.simulator.server import SimulatorServer
 from sqlalchemy import func, select
 
 from app.db.models import ModelCall, RunEvent
@@ -29,6 +28,7 @@ from app.services import runs as run_service
 from app.services.container import build_services
 from app.settings import Settings
 from app.simulator.config import SimulatorConfig
+from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+import httpx
 import openai
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -161,7 +162,8 @@ class Gateway:
         started = time.perf_counter()
         try:
             answer = await call_provider(model, request, target, self._timeout_s)
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            # httpx errors: a connection cut mid-body can surface unwrapped.
             latency = (time.perf_counter() - started) * 1000
             error = _describe_provider_error(exc)
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
@@ -297,7 +299,7 @@ def _short_validation_error(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
-def _describe_provider_error(exc: openai.OpenAIError) -> str:
+def _describe_provider_error(exc: openai.OpenAIError | httpx.HTTPError) -> str:
     """`RateLimitError (HTTP 429): <provider message>`, without LiteLLM's repeated prefixes."""
     status = getattr(exc, "status_code", None)
     kind = type(exc).__name__

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app.simulator.server import SimulatorServer
 from sqlalchemy import select
 
 from app.db.events_repo import events_after
@@ -25,6 +24,7 @@ from app.services import runs as run_service
 from app.services.container import build_services
 from app.settings import Settings
 from app.simulator.config import SimulatorConfig
+from app.simulator.server import SimulatorServer
 from tests.support.simulator_admin import SimulatorAdmin
 
 pytestmark = pytest.mark.slow

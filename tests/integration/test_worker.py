@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from sqlalchemy import select
 
 from app.db.events_repo import events_after
@@ -17,6 +15,8 @@ from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import Services, build_services
 from app.settings import Settings
+from app.simulator.config import SimulatorConfig
+from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
 from tests.conftest import SimulatorAdmin
 

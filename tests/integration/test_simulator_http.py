@@ -1,0 +1,375 @@
+"""The simulator over real HTTP on loopback, driven by the real `openai` SDK."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from app.routing.catalog import load_catalog
+from app.simulator.config import FaultRule, SimulatorConfig
+from app.simulator.server import SimulatorServer
+from app.simulator.tokens import count_prompt_tokens
+from nodes.calculator import CALCULATOR_TOOL
+from nodes.planner import Plan
+
+HANG_SECONDS = 3.0
+USER = [{"role": "user", "content": "Tell me something about routing cheap models"}]
+EXECUTOR = [
+    {"role": "system", "content": "ROLE: executor\nCarry out one step."},
+    {"role": "user", "content": "Step 1: flights\nExpression: 2 * 340"},
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimulatorServer]:
+    config = SimulatorConfig(latency_scale=0.0, timeout_hang_seconds=HANG_SECONDS, seed=11)
+    simulator = SimulatorServer(config)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+async def admin(server: SimulatorServer) -> AsyncIterator[httpx.AsyncClient]:
+    """Admin API client; every test starts with no faults and an empty request log."""
+    async with httpx.AsyncClient(base_url=server.root_url, timeout=10) as client:
+        (await client.delete("/admin/faults")).raise_for_status()
+        (await client.delete("/admin/requests")).raise_for_status()
+        yield client
+
+
+@pytest.fixture
+async def client(
+    server: SimulatorServer, admin: httpx.AsyncClient
+) -> AsyncIterator[openai.AsyncOpenAI]:
+    sdk = openai.AsyncOpenAI(base_url=server.base_url, api_key="sim", max_retries=0, timeout=10)
+    try:
+        yield sdk
+    finally:
+        await sdk.close()
+
+
+async def inject(admin: httpx.AsyncClient, model: str, kind: str, times: int | None = 1) -> None:
+    rule = {"model": model, "kind": kind, "times": times}
+    response = await admin.post("/admin/faults", json=rule)
+    assert response.status_code == 201, response.text
+
+
+async def raw_stream_lines(server: SimulatorServer, body: dict[str, Any]) -> list[str]:
+    """The SSE lines as sent (the SDK hides `[DONE]`); "<cut>" marks a dropped connection."""
+    lines: list[str] = []
+    url = f"{server.base_url}/chat/completions"
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("POST", url, json=body) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        try:
+            async for line in response.aiter_lines():
+                if line:
+                    lines.append(line)
+        except httpx.RemoteProtocolError:
+            lines.append("<cut>")
+    return lines
+
+
+async def test_models_lists_the_simulator_models_of_the_catalog(
+    client: openai.AsyncOpenAI,
+) -> None:
+    ids = [model.id async for model in client.models.list()]
+    assert sorted(ids) == sorted(load_catalog().models)
+    assert (await client.models.retrieve("mid-b")).id == "mid-b"
+
+
+async def test_completion_has_usage_and_a_model_specific_answer(
+    client: openai.AsyncOpenAI,
+) -> None:
+    response = await client.chat.completions.create(model="frontier-a", messages=USER)
+    choice = response.choices[0]
+    assert choice.finish_reason == "stop" and "frontier-a" in (choice.message.content or "")
+    usage = response.usage
+    assert usage is not None and usage.prompt_tokens == count_prompt_tokens(USER)
+    assert usage.completion_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert usage.prompt_tokens_details and usage.prompt_tokens_details.cached_tokens == 0
+    again = await client.chat.completions.create(model="openai/frontier-a", messages=USER)
+    assert again.choices[0].message.content == choice.message.content
+    assert again.model == "frontier-a"
+
+
+async def test_max_tokens_cuts_the_answer(client: openai.AsyncOpenAI) -> None:
+    response = await client.chat.completions.create(model="mid-a", messages=USER, max_tokens=3)
+    assert response.choices[0].finish_reason == "length"
+    assert response.usage is not None and response.usage.completion_tokens <= 3
+
+
+async def test_streaming_with_include_usage(
+    client: openai.AsyncOpenAI, server: SimulatorServer
+) -> None:
+    stream = await client.chat.completions.create(
+        model="edge-a", messages=USER, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = [chunk async for chunk in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    plain = await client.chat.completions.create(model="edge-a", messages=USER)
+    assert text == plain.choices[0].message.content and len(chunks) > 3
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    last = chunks[-1]
+    assert last.choices == [] and last.usage == plain.usage
+    body = {"model": "edge-a", "messages": USER, "stream": True}
+    lines = await raw_stream_lines(server, body)
+    assert lines[-1] == "data: [DONE]" and all(line.startswith("data: ") for line in lines)
+    assert all(json.loads(line[6:]).get("usage") is None for line in lines[:-1])
+
+
+async def test_planner_answers_json_that_validates_as_a_plan(client: openai.AsyncOpenAI) -> None:
+    response = await client.chat.completions.create(
+        model="frontier-b",
+        messages=[
+            {"role": "system", "content": "ROLE: planner\nReply with JSON."},
+            {"role": "user", "content": "flights cost 2 * 340 USD, hotel 5 * 120 USD"},
+        ],
+        response_format={"type": "json_object"},
+    )
+    plan = Plan.model_validate_json(response.choices[0].message.content or "")
+    assert [step.expression for step in plan.steps] == ["2 * 340", "5 * 120", "#1 + #2"]
+
+
+async def test_tool_call_round_trip(client: openai.AsyncOpenAI) -> None:
+    first = await client.chat.completions.create(
+        model="edge-b", messages=EXECUTOR, tools=[CALCULATOR_TOOL]
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.tool_calls
+    (call,) = choice.message.tool_calls
+    assert call.id.startswith("call_") and call.type == "function"
+    assert call.function.name == "calculator"
+    assert json.loads(call.function.arguments) == {"expression": "2 * 340"}
+    followed = [
+        *EXECUTOR,
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "680"},
+    ]
+    second = await client.chat.completions.create(
+        model="edge-b", messages=followed, tools=[CALCULATOR_TOOL]
+    )
+    assert second.choices[0].message.content == "Result: 680"
+
+
+async def test_streamed_tool_call(client: openai.AsyncOpenAI) -> None:
+    stream = await client.chat.completions.create(
+        model="edge-a", messages=EXECUTOR, tools=[CALCULATOR_TOOL], stream=True
+    )
+    ids, names, arguments, finish = set(), set(), "", None
+    async for chunk in stream:
+        for delta in chunk.choices[0].delta.tool_calls or []:
+            if delta.id:
+                ids.add(delta.id)
+            if delta.function:
+                names.update([delta.function.name] if delta.function.name else [])
+                arguments += delta.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls" and names == {"calculator"} and len(ids) == 1
+    assert json.loads(arguments) == {"expression": "2 * 340"}
+
+
+async def test_unknown_model_and_invalid_body_are_openai_errors(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
+        await client.chat.completions.create(model="gpt-nope", messages=USER)
+    assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(model="mid-a", messages=[])
+    for body in (b"{not json", b'{"model": "mid-a"}', b'{"model": "mid-a", "messages": [{}]}'):
+        response = await admin.post("/v1/chat/completions", content=body)
+        error = response.json()["error"]
+        assert response.status_code == 400 and {"message", "type", "code"} <= error.keys()
+
+
+async def test_rate_limit_and_server_error(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    await inject(admin, "mid-a", "rate_limit")
+    await inject(admin, "mid-b", "server_error")
+    with pytest.raises(openai.RateLimitError) as limited:
+        await client.chat.completions.create(model="mid-a", messages=USER)
+    assert limited.value.response.headers["retry-after"] == "1"
+    assert limited.value.code == "rate_limit_exceeded"
+    with pytest.raises(openai.InternalServerError):
+        await client.chat.completions.create(model="mid-b", messages=USER)
+    # times=1: both models answer normally afterwards
+    for model in ("mid-a", "mid-b"):
+        await client.chat.completions.create(model=model, messages=USER)
+
+
+async def test_timeout_fires_the_client_timeout(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    await inject(admin, "edge-a", "timeout")
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        await client.chat.completions.create(model="edge-a", messages=USER, timeout=0.5)
+    assert time.monotonic() - started < HANG_SECONDS
+    response = await client.chat.completions.create(model="edge-a", messages=USER, timeout=2)
+    assert response.choices[0].message.content
+
+
+async def test_timeout_answers_after_the_hang_for_a_patient_client() -> None:
+    hang = 0.3
+    config = SimulatorConfig(
+        latency_scale=0.0, timeout_hang_seconds=hang, faults=[FaultRule(kind="timeout")]
+    )
+    with SimulatorServer(config) as url:
+        patient = openai.AsyncOpenAI(base_url=url, api_key="sim", max_retries=0, timeout=5)
+        started = time.monotonic()
+        response = await patient.chat.completions.create(model="edge-b", messages=USER)
+        assert time.monotonic() - started >= hang and response.choices[0].message.content
+        await patient.close()
+
+
+async def test_cut_stream(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient, server: SimulatorServer
+) -> None:
+    await inject(admin, "frontier-a", "cut_stream", times=3)
+    with pytest.raises(openai.APIConnectionError):
+        await client.chat.completions.create(model="frontier-a", messages=USER)
+    received: list[str] = []
+    with pytest.raises((openai.APIError, httpx.TransportError)):
+        stream = await client.chat.completions.create(
+            model="frontier-a", messages=USER, stream=True
+        )
+        async for chunk in stream:
+            received.append(chunk.choices[0].delta.content or "")
+    assert "".join(received)  # some chunks arrived before the cut
+    lines = await raw_stream_lines(
+        server, {"model": "frontier-a", "messages": USER, "stream": True}
+    )
+    assert lines[-1] == "<cut>" and "data: [DONE]" not in lines and len(lines) > 2
+
+
+async def test_malformed_json(client: openai.AsyncOpenAI, admin: httpx.AsyncClient) -> None:
+    await inject(admin, "frontier-a", "malformed_json", times=2)
+    messages = [
+        {"role": "system", "content": "ROLE: planner\nReply with JSON."},
+        {"role": "user", "content": "What is 2 * 3?"},
+    ]
+    fmt: Any = {"type": "json_object"}
+    broken = await client.chat.completions.create(
+        model="frontier-a", messages=messages, response_format=fmt
+    )
+    assert broken.choices[0].finish_reason == "stop"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(broken.choices[0].message.content or "")
+    stream = await client.chat.completions.create(
+        model="frontier-a", messages=messages, response_format=fmt, stream=True
+    )
+    streamed = "".join([c.choices[0].delta.content or "" async for c in stream])
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(streamed)
+    fixed = await client.chat.completions.create(
+        model="frontier-a", messages=messages, response_format=fmt
+    )
+    assert Plan.model_validate_json(fixed.choices[0].message.content or "").steps
+
+
+async def test_fault_admin_api(client: openai.AsyncOpenAI, admin: httpx.AsyncClient) -> None:
+    rules = [
+        {"model": "mid-a", "kind": "server_error", "times": 2},
+        {"model": "*", "kind": "rate_limit", "times": None, "probability": 0.0},
+    ]
+    created = await admin.post("/admin/faults", json=rules)
+    assert created.status_code == 201 and len(created.json()["added"]) == 2
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            await client.chat.completions.create(model="mid-a", messages=USER)
+    await client.chat.completions.create(model="mid-a", messages=USER)
+    listed = (await admin.get("/admin/faults")).json()["faults"]
+    assert [(r["kind"], r["fired"], r["remaining"]) for r in listed] == [
+        ("server_error", 2, 0),
+        ("rate_limit", 0, None),
+    ]
+    assert (await admin.delete("/admin/faults")).json() == {"deleted": 2}
+    assert (await admin.get("/admin/faults")).json() == {"faults": []}
+    bad = await admin.post("/admin/faults", json={"model": "mid-a", "kind": "explode"})
+    assert bad.status_code == 400 and "kind" in bad.json()["error"]["message"]
+
+
+async def test_probability_is_reproducible_from_the_seed(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    async def outcomes() -> list[bool]:
+        (await admin.delete("/admin/faults")).raise_for_status()  # also reseeds the draws
+        rule = {"model": "edge-a", "kind": "server_error", "probability": 0.5, "times": None}
+        (await admin.post("/admin/faults", json=rule)).raise_for_status()
+        failed = []
+        for _ in range(12):
+            try:
+                await client.chat.completions.create(model="edge-a", messages=USER)
+                failed.append(False)
+            except openai.InternalServerError:
+                failed.append(True)
+        return failed
+
+    first = await outcomes()
+    assert first == await outcomes() and 0 < sum(first) < 12
+
+
+async def test_request_log_shows_what_each_model_received(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    await inject(admin, "mid-a", "server_error")
+    with pytest.raises(openai.InternalServerError):
+        await client.chat.completions.create(model="mid-a", messages=EXECUTOR)
+    await client.chat.completions.create(
+        model="openai/mid-b", messages=EXECUTOR, tools=[CALCULATOR_TOOL], stream=True
+    )
+    (failed,) = (await admin.get("/admin/requests", params={"model": "mid-a"})).json()["requests"]
+    assert failed["fault"] == "server_error" and failed["messages"] == EXECUTOR
+    (served,) = (await admin.get("/admin/requests", params={"model": "mid-b"})).json()["requests"]
+    assert served["messages"] == EXECUTOR and served["tools"] == [CALCULATOR_TOOL]
+    assert served["stream"] is True and served["fault"] is None and served["at"]
+    assert (await admin.get("/admin/requests")).json()["count"] == 2
+    assert (await admin.delete("/admin/requests")).json() == {"deleted": 2}
+    assert (await admin.get("/admin/requests")).json()["requests"] == []
+
+
+def test_config_file_faults_log_size_latency_and_prompt_cache(tmp_path: Path) -> None:
+    path = tmp_path / "simulator.json"
+    config = SimulatorConfig(
+        latency_scale=0.2,
+        request_log_size=2,
+        faults=[FaultRule(model="edge-a", kind="rate_limit", times=1)],
+    )
+    path.write_text(config.model_dump_json())
+    system = {"role": "system", "content": "You follow the house rules. " * 300}
+    with SimulatorServer(SimulatorConfig.from_json_file(path)) as url:
+        sdk = openai.OpenAI(base_url=url, api_key="sim", max_retries=0, timeout=10)
+        with pytest.raises(openai.RateLimitError):
+            sdk.chat.completions.create(model="edge-a", messages=USER)
+        started = time.monotonic()
+        first = sdk.chat.completions.create(model="edge-a", messages=[system, *USER])
+        elapsed = time.monotonic() - started
+        assert first.usage is not None
+        edge = load_catalog().model("edge-a").latency_ms
+        expected = (edge.first_token + edge.per_output_token * first.usage.completion_tokens) * 0.2
+        assert elapsed >= expected / 1000
+        second = sdk.chat.completions.create(
+            model="edge-a", messages=[system, {"role": "user", "content": "Another question"}]
+        )
+        details = second.usage and second.usage.prompt_tokens_details
+        assert details and details.cached_tokens and details.cached_tokens % 128 == 0
+        assert details.cached_tokens >= 1024
+        log = httpx.get(f"{url.removesuffix('/v1')}/admin/requests").json()["requests"]
+        assert len(log) == 2 and log[0]["fault"] is None  # the oldest entry dropped out
+        assert httpx.get(f"{url.removesuffix('/v1')}/healthz").json()["status"] == "ok"
+        sdk.close()

@@ -139,7 +139,7 @@ def _run_job(
         with console.status("starting the service (SQLite, API + worker)…"):
             _wait_healthy(client, process)
         console.print(f"[dim]service on {base_url} (OpenAPI at {base_url}/docs)[/]")
-        body = {
+        body: dict[str, Any] = {
             "graph": "plan_execute",
             "input": {"question": question or DEFAULT_QUESTION},
             "budget_usd": 0.50,

@@ -75,9 +75,11 @@ def _after_step(state: PlanExecuteState) -> str:
 def build(checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the graph with the given checkpointer (built per process, never at import)."""
     graph = StateGraph(PlanExecuteState, context_schema=RunContext)
-    graph.add_node("plan", plan)
-    graph.add_node("execute", execute_step)
-    graph.add_node("synthesize", synthesize)
+    # Nodes take the state as a plain dict (they are shared between graphs), which
+    # LangGraph's overloads only accept for TypedDict-typed functions.
+    graph.add_node("plan", plan)  # type: ignore[call-overload]
+    graph.add_node("execute", execute_step)  # type: ignore[call-overload]
+    graph.add_node("synthesize", synthesize)  # type: ignore[call-overload]
     graph.add_edge(START, "plan")
     graph.add_edge("plan", "execute")
     graph.add_conditional_edges("execute", _after_step, ["execute", "synthesize"])

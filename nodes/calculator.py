@@ -6,6 +6,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable
+from typing import cast
 
 MAX_EXPRESSION_CHARS = 500
 MAX_EXPONENT = 1000
@@ -73,7 +74,7 @@ def format_number(value: float | int) -> str:
 
 def _eval(node: ast.expr) -> float | int:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value  # type: ignore[no-any-return]
+        return cast(float | int, node.value)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left), _eval(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:

@@ -47,7 +47,10 @@ class NodeCalls:
 
     def next_context(self) -> CallContext:
         run_id = self.runtime.context.run_id
-        task_id = self.runtime.execution_info.task_id
+        info = self.runtime.execution_info
+        if info is None:
+            raise RuntimeError("nodes that call models must run inside a LangGraph task")
+        task_id = info.task_id
         key = f"{run_id}:{task_id}:{self.node}:{self._index}"
         self._index += 1
         return CallContext(call_key=key, run_id=run_id, node=self.node)

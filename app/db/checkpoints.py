@@ -20,11 +20,11 @@ def setup_checkpoint_tables(url: str) -> None:
     if is_sqlite(url):
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        conn = sqlite3.connect(sqlite_path(url), check_same_thread=False)
+        sqlite_conn = sqlite3.connect(sqlite_path(url), check_same_thread=False)
         try:
-            SqliteSaver(conn).setup()
+            SqliteSaver(sqlite_conn).setup()
         finally:
-            conn.close()
+            sqlite_conn.close()
         return
 
     from langgraph.checkpoint.postgres import PostgresSaver

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
@@ -74,8 +74,9 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
                 version="v2",
                 durability="sync",
             ):
-                await _record_task_event(services, run.id, part["data"])
-                if "result" in part["data"]:
+                data = cast(dict[str, Any], part["data"])
+                await _record_task_event(services, run.id, data)
+                if "result" in data:
                     # Between nodes: honour cancellation, the run timeout and a lost lease.
                     await lease.renew_now()
                     if lease.lost.is_set():

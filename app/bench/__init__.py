@@ -1,0 +1,1 @@
+"""Offline benchmarks on recorded real model outputs (no model is called)."""

@@ -16,6 +16,8 @@ from app.settings import Settings
 cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
 runs_cli = typer.Typer(no_args_is_help=True, help="Inspect runs stored in the database.")
 cli.add_typer(runs_cli, name="runs")
+bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
+cli.add_typer(bench_cli, name="bench")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the ledger table.
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -59,6 +61,9 @@ def simulate(
     port: Annotated[int, typer.Option(help="port")] = 8790,
     config: Annotated[Path | None, typer.Option(help="simulator config JSON")] = None,
     latency_scale: Annotated[float | None, typer.Option(help="1.0 = catalog latencies")] = None,
+    recorded: Annotated[
+        bool, typer.Option(help="answer GSM8K prompts with the recorded model answers")
+    ] = False,
 ) -> None:
     """Run the OpenAI-compatible provider simulator."""
     from app.simulator.config import SimulatorConfig
@@ -67,6 +72,8 @@ def simulate(
     settings = SimulatorConfig.from_json_file(config) if config else SimulatorConfig()
     if latency_scale is not None:
         settings = settings.model_copy(update={"latency_scale": latency_scale})
+    if recorded:
+        settings = settings.model_copy(update={"recorded_answers": True})
     console.print(f"simulator on http://{host}:{port}/v1")
     run_simulator(host, port, settings)
 
@@ -115,6 +122,36 @@ def runs_show(
     found = asyncio.run(print_run(console, _settings(), run_id, as_json=as_json))
     if not found:
         raise typer.Exit(1)
+
+
+@bench_cli.command("routing")
+def bench_routing(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR)")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="where PNG/JSON/markdown go")] = Path(
+        "benchmarks/out/routing"
+    ),
+    live: Annotated[
+        bool, typer.Option(help="also send held-out GSM8K prompts through the REST service")
+    ] = False,
+    sample: Annotated[int, typer.Option(min=1, help="--live: prompts per policy")] = 120,
+) -> None:
+    """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
+    from app.bench.routing import run_routing_benchmark
+    from app.routing.datasets import DataMissingError
+
+    try:
+        report = run_routing_benchmark(data_dir, out, console)
+        if live:
+            from app.bench.live import run_live_benchmark
+
+            run_live_benchmark(
+                console, data_dir=data_dir, out_dir=out, sample=sample, offline=report
+            )
+    except DataMissingError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def main() -> None:

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +15,7 @@ from rich.console import Console
 
 from app.reports import calls_table, frontier_equivalent_usd
 from app.routing.catalog import load_catalog
+from app.service_process import ServiceProcess
 from app.simulator.config import FaultRule, SimulatorConfig
 from app.simulator.server import SimulatorServer
 
@@ -27,14 +23,7 @@ DEFAULT_QUESTION = (
     "Budget a team offsite: flights cost 4 * 340 USD, the hotel is 5 * 2 * 120 USD and "
     "meals are 5 * 4 * 45 USD. What is the total, split between 4 people?"
 )
-STARTUP_TIMEOUT_S = 90.0
 RUN_TIMEOUT_S = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def iter_sse(response: httpx.Response) -> Iterator[dict[str, Any]]:
@@ -66,20 +55,6 @@ def _describe(event: dict[str, Any]) -> str | None:
     return f"[bold]{kind}[/]"
 
 
-def _wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited with code {process.returncode}")
-        try:
-            if client.get("/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError("the service did not become healthy in time")
-
-
 def run_demo(console: Console, *, question: str | None = None, keep: bool = False) -> int:
     """Returns the process exit code: 0 when the run succeeded with a recorded fallback."""
     workdir = Path(tempfile.mkdtemp(prefix="routegraph-demo-"))
@@ -95,32 +70,19 @@ def run_demo(console: Console, *, question: str | None = None, keep: bool = Fals
         with SimulatorServer(simulator_config) as simulator_url:
             console.print(f"[dim]provider simulator on {simulator_url}[/]")
             console.print(f"[dim]fault injected: {first_frontier} answers HTTP 500 once[/]")
-            port = free_port()
-            env = {
-                **os.environ,
-                "ROUTEGRAPH_DATABASE_URL": database_url,
-                "ROUTEGRAPH_SIMULATOR_URL": simulator_url,
-                "ROUTEGRAPH_LOG_LEVEL": "WARNING",
-            }
-            with log_path.open("wb") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            service = ServiceProcess(database_url, simulator_url, log_path)
             try:
-                return _run_job(console, f"http://127.0.0.1:{port}", process, question, catalog)
-            except (RuntimeError, httpx.HTTPError) as exc:
+                with console.status("starting the service (SQLite, API + worker)…"):
+                    base_url = service.start()
+                return _run_job(console, base_url, question, catalog)
+            except RuntimeError as exc:
                 console.print(f"[red]demo failed: {exc}[/]")
-                console.print(log_path.read_text(errors="replace")[-3000:])
+                return 1
+            except httpx.HTTPError as exc:
+                console.print(f"[red]demo failed: {exc}[/]\n{service.log_tail()}")
                 return 1
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                service.stop()
     finally:
         if keep:
             console.print(f"[dim]demo database kept: {database_url}[/]")
@@ -128,16 +90,8 @@ def run_demo(console: Console, *, question: str | None = None, keep: bool = Fals
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_job(
-    console: Console,
-    base_url: str,
-    process: subprocess.Popen[bytes],
-    question: str | None,
-    catalog: Any,
-) -> int:
+def _run_job(console: Console, base_url: str, question: str | None, catalog: Any) -> int:
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        with console.status("starting the service (SQLite, API + worker)…"):
-            _wait_healthy(client, process)
         console.print(f"[dim]service on {base_url} (OpenAPI at {base_url}/docs)[/]")
         body: dict[str, Any] = {
             "graph": "plan_execute",

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
         description="sqlite+aiosqlite:///path (embedded) or postgresql+psycopg://user@host/db",
     )
     catalog_path: Path | None = Field(None, description="model catalog YAML; shipped one if unset")
+    router_model_path: Path | None = Field(
+        None, description="task classifier artifact; the shipped one if unset"
+    )
     simulator_url: str = Field(
         "http://127.0.0.1:8790/v1", description="base URL of the provider simulator"
     )

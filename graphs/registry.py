@@ -12,7 +12,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from graphs import plan_execute
+from graphs import answer, plan_execute
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,17 @@ def builtin_graphs() -> dict[str, GraphDefinition]:
             initial_state=plan_execute.initial_state,
             output_of=plan_execute.output_of,
             node_tiers={"plan": "frontier", "execute": "edge", "synthesize": "mid"},
-        )
+        ),
+        GraphDefinition(
+            name=answer.NAME,
+            description="One routed model call; the policy (auto, cascade or a tier) is "
+            "chosen per request.",
+            revision=answer.REVISION,
+            input_model=answer.AnswerInput,
+            build=answer.build,
+            initial_state=answer.initial_state,
+            output_of=answer.output_of,
+            node_tiers={"answer": "routed"},
+        ),
     ]
     return {definition.name: definition for definition in definitions}

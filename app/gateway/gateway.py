@@ -18,7 +18,7 @@ from app.db import ledger_repo, runs_repo
 from app.db.events_repo import append_event
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed
-from app.gateway.guard import check_before_call
+from app.gateway.guard import check_before_call, remaining_budget
 from app.gateway.litellm_client import (
     ProviderAnswer,
     ProviderTarget,
@@ -28,7 +28,17 @@ from app.gateway.litellm_client import (
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.routing.catalog import Catalog, ModelSpec
-from app.routing.policy import Policy, Route, route_request
+from app.routing.policy import (
+    Auto,
+    Cascade,
+    Classifier,
+    Policy,
+    Route,
+    RouteInputs,
+    fixed_tier_route,
+    route_request,
+)
+from app.routing.verifiers import get_verifier
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -59,8 +69,10 @@ class Gateway:
         simulator_url: str,
         timeout_s: float = 60.0,
         default_max_output_tokens: int = 1024,
+        classifier: Classifier | None = None,
     ) -> None:
         self.catalog = catalog
+        self.classifier = classifier
         self._sessions = session_factory
         self._simulator_url = simulator_url
         self._timeout_s = timeout_s
@@ -79,11 +91,76 @@ class Gateway:
         `validate` raises InvalidOutput for an answer the node cannot use: the error is fed
         back to the same model up to 3 times, then the next model gets the original request.
         """
+        if isinstance(policy, Cascade):
+            return await self._cascade(request, policy, ctx, validate)
         if ctx.run_id is not None:
             recorded = await self._recorded_result(ctx.call_key)
             if recorded is not None:
                 return recorded
-        route = route_request(policy, self.catalog, node=ctx.node)
+        # Only the data-driven policy pays for classification and a budget read.
+        inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
+        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+        return await self._serve(request, route, ctx, validate)
+
+    async def _route_inputs(self, request: ModelRequest, ctx: CallContext) -> RouteInputs:
+        classification = None
+        if self.classifier is not None:
+            classification = self.classifier.classify(
+                request.messages,
+                node=ctx.node,
+                has_tools=bool(request.tools),
+                response_format=request.response_format,
+            )
+        remaining = None
+        if ctx.run_id is not None:
+            remaining = await remaining_budget(self._sessions, ctx.run_id)
+        return RouteInputs(
+            prompt_tokens=estimate_prompt_tokens(request.messages, request.tools),
+            classification=classification,
+            remaining_budget_usd=remaining,
+        )
+
+    async def _cascade(
+        self,
+        request: ModelRequest,
+        policy: Cascade,
+        ctx: CallContext,
+        validate: Callable[[ModelResult], Any] | None,
+    ) -> ModelResult:
+        """Cheapest tier first; each stage is its own logical call (own key, own rows)."""
+        verifier = get_verifier(policy.verifier)
+        why = f"cascade stage 1/{len(policy.tiers)} on {policy.tiers[0]}"
+        task_class = None
+        if self.classifier is not None:
+            task_class = self.classifier.classify(request.messages, node=ctx.node).task_class
+        result: ModelResult | None = None
+        for index, tier in enumerate(policy.tiers):
+            stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
+            recorded = await self._recorded_result(stage.call_key) if ctx.run_id else None
+            if recorded is not None:
+                result = recorded
+            else:
+                route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
+                result = await self._serve(request, route, stage, validate)
+            if index == len(policy.tiers) - 1:
+                break
+            verdict = verifier(request.messages, result.content)
+            if verdict.accepted:
+                break
+            why = (
+                f"cascade stage {index + 2}/{len(policy.tiers)} on {policy.tiers[index + 1]}: "
+                f"{policy.verifier} verifier rejected {result.model}'s answer ({verdict.reason})"
+            )
+        assert result is not None
+        return result
+
+    async def _serve(
+        self,
+        request: ModelRequest,
+        route: Route,
+        ctx: CallContext,
+        validate: Callable[[ModelResult], Any] | None,
+    ) -> ModelResult:
         async with self._sessions() as session:
             number = await ledger_repo.next_attempt_number(session, ctx.call_key)
         failures: list[str] = []

@@ -26,3 +26,16 @@ async def check_before_call(
         raise RunCancelled(f"run {run_id} was cancelled")
     if budget is not None and spent + estimate_usd > budget:
         raise BudgetExceeded(spent_usd=spent, estimate_usd=estimate_usd, budget_usd=budget)
+
+
+async def remaining_budget(
+    session_factory: async_sessionmaker[AsyncSession], run_id: str
+) -> float | None:
+    """What the run may still spend (None: no budget, or no such run)."""
+    async with session_factory() as session:
+        row = (
+            await session.execute(select(Run.cost_usd, Run.budget_usd).where(Run.id == run_id))
+        ).one_or_none()
+    if row is None or row[1] is None:
+        return None
+    return max(0.0, float(row[1]) - float(row[0]))

@@ -18,6 +18,7 @@ from app.db.migrate import upgrade_database
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import load_litellm
 from app.routing.catalog import Catalog, load_catalog
+from app.routing.classifier import TaskClassifier
 from app.settings import Settings
 from graphs.registry import GraphDefinition, builtin_graphs
 
@@ -60,8 +61,10 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     await asyncio.to_thread(load_litellm)
     try:
         await register_builtin_graphs(sessions, graphs)
+        classifier = TaskClassifier.load(settings.router_model_path)
         gateway = Gateway(
             catalog=catalog,
+            classifier=classifier,
             session_factory=sessions,
             simulator_url=settings.simulator_url,
             timeout_s=settings.model_timeout_seconds,

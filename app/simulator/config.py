@@ -30,6 +30,10 @@ class SimulatorConfig(BaseModel):
     request_log_size: int = Field(
         default=500, ge=1, description="received requests kept for /admin"
     )
+    recorded_answers: bool = Field(
+        False, description="answer RouteLLM dataset prompts with the recorded model answers"
+    )
+    data_dir: Path | None = Field(None, description="recorded data; ROUTEGRAPH_DATA_DIR if unset")
     prompt_cache_min_tokens: int | None = Field(
         default=1024,
         ge=0,

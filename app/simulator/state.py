@@ -29,7 +29,7 @@ class SimulatorState:
         return cls(
             config=config,
             catalog=load_catalog(config.catalog_path),
-            responder=responder or default_responder(),
+            responder=responder or _responder_for(config),
             faults=FaultInjector(list(config.faults), config.seed),
             requests=RequestLog(config.request_log_size),
             cache=PrefixCache(cache_min) if cache_min is not None else None,
@@ -48,3 +48,12 @@ def get_state(request: Request) -> SimulatorState:
     """FastAPI dependency: this app's simulator state."""
     state: SimulatorState = request.app.state.simulator
     return state
+
+
+def _responder_for(config: SimulatorConfig) -> Responder:
+    responder = default_responder()
+    if config.recorded_answers:
+        from app.simulator.recorded import RecordedAnswers
+
+        responder.sources.insert(0, RecordedAnswers.from_data_dir(config.data_dir))
+    return responder

@@ -63,7 +63,7 @@ def test_unknown_graph_is_404_and_lists_the_available_ones(api: httpx.Client) ->
     body = assert_problem(
         api.post("/v1/runs", json={"graph": "nope", "input": {}}), 404, "Unknown graph"
     )
-    assert body["available"] == ["plan_execute"]
+    assert body["available"] == ["answer", "plan_execute"]
 
 
 @pytest.mark.parametrize(
@@ -155,9 +155,10 @@ def test_events_of_a_cancelled_run_replay_from_last_event_id(api: httpx.Client) 
 
 
 def test_graphs_and_health(api: httpx.Client) -> None:
-    graphs = api.get("/v1/graphs").json()
-    assert [g["name"] for g in graphs] == ["plan_execute"]
-    assert graphs[0]["nodes"] == {"plan": "frontier", "execute": "edge", "synthesize": "mid"}
-    assert graphs[0]["input_schema"]["required"] == ["question"]
+    graphs = {g["name"]: g for g in api.get("/v1/graphs").json()}
+    assert sorted(graphs) == ["answer", "plan_execute"]
+    plan_execute = graphs["plan_execute"]
+    assert plan_execute["nodes"] == {"plan": "frontier", "execute": "edge", "synthesize": "mid"}
+    assert plan_execute["input_schema"]["required"] == ["question"]
     assert api.get("/healthz").json() == {"status": "ok"}
     assert_problem(api.get("/v1/nothing-here"), 404, "Not Found")

@@ -168,3 +168,22 @@ async def test_cancel_stops_a_running_run_between_nodes(database_url: str) -> No
             assert run.status == "cancelled"
             nodes = {c.node for c in await ledger(services, run_id)}
             assert "synthesize" not in nodes
+
+
+@pytest.mark.parametrize("policy", ["auto", "cascade", "mid"])
+async def test_answer_graph_routes_with_the_requested_policy(
+    services: Services, policy: str
+) -> None:
+    body = SubmitRun(graph="answer", input={"question": "Say hello.", "policy": policy})
+    run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+    assert await Worker(services).run_once() == "succeeded"
+    finished = await get_run(services, run.id)
+    assert finished.output is not None and finished.output["answer"]
+    calls = await ledger(services, run.id)
+    assert calls[-1].tier == finished.output["tier"]
+    if policy == "mid":
+        assert [c.tier for c in calls] == ["mid"]
+    elif policy == "auto":
+        assert calls[0].routing_reason.startswith("auto for node 'answer'")
+    else:  # the generic answer has no arithmetic to verify: the cascade escalates
+        assert [c.tier for c in calls] == ["edge", "frontier"]

@@ -1,0 +1,154 @@
+"""auto and cascade through the real gateway: the choice, the limits and the recorded reason.
+
+The simulator answers GSM8K prompts with the recorded Mixtral (edge) or GPT-4 (mid,
+frontier) answers, so the cascade's verifier judges real model output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.engine import create_engine, create_session_factory
+from app.db.migrate import upgrade_database
+from app.db.models import ModelCall, Run
+from app.gateway.gateway import Gateway
+from app.gateway.types import CallContext, ModelRequest
+from app.routing.catalog import load_catalog
+from app.routing.classifier import TaskClassifier
+from app.routing.datasets import Row, load_gsm8k
+from app.routing.policy import Auto, Cascade
+from app.routing.verifiers import verify_arithmetic
+from app.simulator.config import SimulatorConfig
+from app.simulator.server import SimulatorServer
+
+
+def _request(row: Row) -> ModelRequest:
+    return ModelRequest(
+        messages=[
+            {"role": "system", "content": "Answer the user's question."},
+            {"role": "user", "content": row.prompt},
+        ],
+        max_tokens=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def gsm8k() -> list[Row]:
+    return load_gsm8k()
+
+
+@pytest.fixture(scope="module")
+def recorded_simulator() -> Iterator[str]:
+    with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
+        yield url
+
+
+@dataclass
+class Env:
+    gateway: Gateway
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def rows(self) -> list[ModelCall]:
+        async with self.sessions() as session:
+            query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
+            return list((await session.execute(query)).scalars())
+
+    async def add_run(self, run_id: str, budget_usd: float | None = None) -> None:
+        async with self.sessions.begin() as session:
+            session.add(
+                Run(
+                    id=run_id,
+                    thread_id=run_id,
+                    graph="answer",
+                    version=1,
+                    input={},
+                    status="running",
+                    budget_usd=budget_usd,
+                )
+            )
+
+
+@pytest.fixture
+async def env(database_url: str, recorded_simulator: str) -> AsyncIterator[Env]:
+    await asyncio.to_thread(upgrade_database, database_url)
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    gateway = Gateway(
+        catalog=load_catalog(),
+        session_factory=sessions,
+        simulator_url=recorded_simulator,
+        classifier=TaskClassifier.load(),
+    )
+    try:
+        yield Env(gateway, sessions)
+    finally:
+        await engine.dispose()
+
+
+async def test_cascade_escalates_when_the_verifier_rejects_the_cheap_answer(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    row = next(
+        r
+        for r in gsm8k
+        if not verify_arithmetic([{"role": "user", "content": r.prompt}], r.weak_response).accepted
+    )
+    await env.add_run("r1")
+    result = await env.gateway.complete(
+        _request(row), Cascade(), CallContext(call_key="r1:k", run_id="r1", node="answer")
+    )
+    assert result.tier == "frontier" and result.content == row.strong_response
+    cheap, strong = await env.rows()
+    assert (cheap.tier, cheap.status, cheap.call_key) == ("edge", "ok", "r1:k/cascade-0")
+    assert cheap.routing_reason.startswith("cascade stage 1/2 on edge")
+    assert (strong.tier, strong.call_key) == ("frontier", "r1:k/cascade-1")
+    assert "arithmetic verifier rejected edge-a's answer" in strong.routing_reason
+    assert cheap.task_class == strong.task_class == "math"
+
+
+async def test_cascade_keeps_a_verified_cheap_answer(env: Env, gsm8k: list[Row]) -> None:
+    row = next(
+        r
+        for r in gsm8k
+        if verify_arithmetic([{"role": "user", "content": r.prompt}], r.weak_response).accepted
+    )
+    await env.add_run("r2")
+    result = await env.gateway.complete(
+        _request(row), Cascade(), CallContext(call_key="r2:k", run_id="r2", node="answer")
+    )
+    assert result.tier == "edge" and result.content == row.weak_response
+    assert [r.tier for r in await env.rows()] == ["edge"]
+
+
+async def test_auto_records_class_score_threshold_and_candidates(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    await env.add_run("r3")
+    result = await env.gateway.complete(
+        _request(gsm8k[0]),
+        Auto(threshold=0.5),
+        CallContext(call_key="r3:k", run_id="r3", node="answer"),
+    )
+    (row,) = await env.rows()
+    assert row.tier == result.tier and row.task_class == "math"
+    for part in ("auto", "threshold 0.50", "class=math", "complexity=", "edge(p=", "frontier(p="):
+        assert part in row.routing_reason
+
+
+async def test_auto_never_routes_past_the_remaining_budget(env: Env, gsm8k: list[Row]) -> None:
+    # An impossible quality bar would pick frontier; $0.004 left only fits a cheaper tier.
+    await env.add_run("r4", budget_usd=0.004)
+    result = await env.gateway.complete(
+        _request(gsm8k[1]),
+        Auto(threshold=1.0),
+        CallContext(call_key="r4:k", run_id="r4", node="answer"),
+    )
+    assert result.tier != "frontier"
+    (row,) = await env.rows()
+    assert "frontier(p=" in row.routing_reason and "over budget" in row.routing_reason

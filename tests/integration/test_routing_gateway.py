@@ -21,11 +21,12 @@ from app.gateway.gateway import Gateway
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
-from app.routing.datasets import Row, load_gsm8k
+from app.routing.datasets import DataMissingError, Row, load_gsm8k
 from app.routing.policy import Auto, Cascade
 from app.routing.verifiers import verify_arithmetic
 from app.simulator.config import SimulatorConfig
 from app.simulator.server import SimulatorServer
+from tests.support.routing_data import data_missing
 
 
 def _request(row: Row) -> ModelRequest:
@@ -40,11 +41,14 @@ def _request(row: Row) -> ModelRequest:
 
 @pytest.fixture(scope="module")
 def gsm8k() -> list[Row]:
-    return load_gsm8k()
+    try:
+        return load_gsm8k()
+    except DataMissingError as exc:
+        data_missing(exc)
 
 
 @pytest.fixture(scope="module")
-def recorded_simulator() -> Iterator[str]:
+def recorded_simulator(gsm8k: list[Row]) -> Iterator[str]:
     with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
         yield url
 

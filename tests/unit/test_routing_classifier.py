@@ -11,6 +11,7 @@ from app.routing import datasets
 from app.routing.classifier import Classification, TaskClassifier
 from app.routing.features import TASK_CLASSES
 from app.routing.training import default_artifact_path
+from tests.support.routing_data import data_missing
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_frontier_beats_edge_on_average_over_real_prompts(classifier: TaskClassi
     try:
         rows = datasets.load_gsm8k()[:200] + datasets.load_mmlu()[::50]
     except datasets.DataMissingError as exc:
-        pytest.skip(f"shared routing data absent: {exc}")
+        data_missing(exc)
     results = [classifier.classify(user(r.prompt)) for r in rows]
     edge = sum(r.p_good["edge"] for r in results) / len(results)
     frontier = sum(r.p_good["frontier"] for r in results) / len(results)

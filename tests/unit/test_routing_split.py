@@ -10,6 +10,7 @@ import pytest
 from app.routing import datasets
 from app.routing.datasets import Row, normalize_prompt
 from app.routing.training import default_artifact_path, shipped_training_rows
+from tests.support.routing_data import data_missing
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def data() -> dict[str, list[Row]]:
     try:
         return datasets.load_all()
     except datasets.DataMissingError as exc:
-        pytest.skip(f"shared routing data absent: {exc}")
+        data_missing(exc)
 
 
 def test_no_training_row_leaks_into_the_test_split(data: dict[str, list[Row]]) -> None:
@@ -62,7 +63,7 @@ def test_shipped_artifact_was_fit_on_exactly_the_training_split() -> None:
     try:
         rows = shipped_training_rows()
     except datasets.DataMissingError as exc:
-        pytest.skip(f"shared routing data absent: {exc}")
+        data_missing(exc)
     training = json.loads(default_artifact_path().read_text())["training"]
     assert training["rows_digest"] == datasets.rows_digest(rows)
     assert training["rows"] == len(rows)

@@ -1,0 +1,57 @@
+"""The `routegraph` command as a user runs it: migrate, then inspect a finished run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from app.schemas.runs import SubmitRun
+from app.services import runs as run_service
+from app.services.container import build_services
+from app.settings import Settings
+from app.worker.loop import Worker
+from tests.conftest import SimulatorAdmin
+
+
+def routegraph(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ROUTEGRAPH_DATABASE_URL": database_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_migrate_then_runs_list_and_show(
+    database_url: str, simulator: SimulatorAdmin
+) -> None:
+    migrated = routegraph(database_url, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database is up to date" in migrated.stdout
+
+    settings = Settings(database_url=database_url, simulator_url=simulator.base_url)
+    async with build_services(settings) as services:
+        body = SubmitRun(graph="plan_execute", input={"question": "What is 6 * 7 + 1?"})
+        run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+        assert await Worker(services).run_once() == "succeeded"
+
+    listed = routegraph(database_url, "runs", "list", "--status", "succeeded")
+    assert listed.returncode == 0, listed.stderr
+    assert run.id in listed.stdout and "plan_execute v1" in listed.stdout
+
+    shown = routegraph(database_url, "runs", "show", run.id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert payload["run"]["status"] == "succeeded"
+    assert {c["tier"] for c in payload["calls"]} == {"frontier", "edge", "mid"}
+
+    table = routegraph(database_url, "runs", "show", run.id)
+    assert "Final answer: 43" in table.stdout and "frontier-a" in table.stdout
+
+    missing = routegraph(database_url, "runs", "show", "no-such-run")
+    assert missing.returncode == 1 and "no run with id no-such-run" in missing.stdout

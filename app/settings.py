@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     port: int = 8000
     auto_migrate: bool = Field(True, description="run Alembic migrations at serve/worker start")
     lease_seconds: float = Field(30.0, gt=0, description="how long a worker's claim on a run lasts")
+    max_attempts: int = Field(
+        5, ge=1, description="claims of one run before it is failed (a run that kills workers)"
+    )
     poll_seconds: float = Field(0.5, gt=0, description="idle worker poll interval")
     model_timeout_seconds: float = Field(60.0, gt=0, description="per model call")
     run_timeout_seconds: float = Field(900.0, gt=0, description="per run, checked between nodes")

@@ -187,3 +187,17 @@ async def test_answer_graph_routes_with_the_requested_policy(
         assert calls[0].routing_reason.startswith("auto for node 'answer'")
     else:  # the generic answer has no arithmetic to verify: the cascade escalates
         assert [c.tier for c in calls] == ["edge", "frontier"]
+
+
+async def test_a_run_that_keeps_losing_its_worker_is_failed_after_max_attempts(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    run_id = await submit(services)
+    async with services.sessions.begin() as session:
+        run = await session.get(Run, run_id)
+        assert run is not None
+        run.attempt = services.settings.max_attempts  # the next claim is one too many
+    assert await Worker(services).run_once() == "failed"
+    run = await get_run(services, run_id)
+    assert run.status == "failed" and "gave up after 5 attempts" in (run.error or "")
+    assert await simulator.requests() == []

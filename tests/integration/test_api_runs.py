@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -162,3 +163,30 @@ def test_graphs_and_health(api: httpx.Client) -> None:
     assert plan_execute["input_schema"]["required"] == ["question"]
     assert api.get("/healthz").json() == {"status": "ok"}
     assert_problem(api.get("/v1/nothing-here"), 404, "Not Found")
+
+
+def test_a_run_executes_in_the_served_process_and_streams_to_the_end(
+    database_url: str, simulator_url: str
+) -> None:
+    """`serve` = API + embedded worker: submit over REST, follow SSE until the run ends."""
+    settings = Settings(database_url=database_url, simulator_url=simulator_url)
+    with (
+        LiveServer(create_app(settings, embedded_worker=True)) as base_url,
+        httpx.Client(base_url=base_url, timeout=60) as client,
+    ):
+        run_id = submit(client).json()["id"]
+        with client.stream("GET", f"/v1/runs/{run_id}/events") as stream:
+            events = [
+                json.loads(line[len("data: ") :])
+                for line in stream.iter_lines()
+                if line.startswith("data: ")
+            ]
+        kinds = [(e["kind"], e["node"]) for e in events]
+        assert kinds[0] == ("queued", None) and kinds[-1] == ("succeeded", None)
+        assert kinds.index(("node_finished", "plan")) < kinds.index(("node_started", "execute"))
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        run = client.get(f"/v1/runs/{run_id}").json()
+        assert run["status"] == "succeeded" and "Final answer: 42" in run["output"]["answer"]
+        calls = client.get(f"/v1/runs/{run_id}/calls").json()
+        assert {c["tier"] for c in calls} == {"frontier", "edge", "mid"}
+        assert run["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in calls))

@@ -25,7 +25,13 @@ class AnswerInput(BaseModel):
 
     question: str = Field(min_length=1, max_length=16_000)
     policy: Literal["auto", "cascade", "frontier", "mid", "edge"] = "auto"
-    threshold: float | None = Field(None, ge=0, le=1, description="auto: quality threshold")
+    threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="auto: quality bar; cascade: also escalate verified answers the router "
+        "scores below it",
+    )
 
 
 class AnswerState(TypedDict, total=False):

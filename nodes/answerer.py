@@ -14,11 +14,12 @@ ANSWER_PROMPT = "Answer the user's question. Show your work, then give the final
 
 
 def policy_from_input(name: str, threshold: float | None) -> Policy:
-    """`auto`, `cascade`, or a tier name (`frontier`, `mid`, `edge`)."""
+    """`auto`, `cascade`, or a tier name; `threshold` is auto's quality bar, or the
+    cascade's router bar for answers the verifier accepted."""
     if name == "auto":
         return Auto() if threshold is None else Auto(threshold=threshold)
     if name == "cascade":
-        return Cascade()
+        return Cascade(min_p_good=threshold)
     if name in ("frontier", "mid", "edge"):
         return FixedTier(name)  # type: ignore[arg-type]
     raise ValueError(f"unknown policy {name!r}")

@@ -24,28 +24,42 @@ from rich.table import Table
 from app.routing import datasets
 from app.routing.classifier import TaskClassifier
 from app.routing.datasets import Row
+from app.routing.verifiers import verify_arithmetic
 from app.service_process import ServiceProcess
 from app.simulator.config import SimulatorConfig
 from app.simulator.server import SimulatorServer
 
 QUALITY_TARGET = 0.95
-POLICIES = ("frontier", "edge", "auto", "cascade")
 RUN_TIMEOUT_S = 600.0
 
 
-def calibrate_threshold(classifier: TaskClassifier, rows: Sequence[Row]) -> float:
-    """Lowest p(edge good) bar at which routing reaches 95% of GPT-4 on training rows."""
+def calibrate_thresholds(classifier: TaskClassifier, rows: Sequence[Row]) -> tuple[float, float]:
+    """On training rows, the bars at which routing reaches 95% of GPT-4's accuracy:
+    auto's p(edge good) bar, and the cascade's bar for answers its verifier accepted."""
     p_edge = np.array([classifier.score_text(r.prompt)[0] for r in rows])
     weak = np.array([r.weak_good for r in rows], dtype=float)
     strong = np.array([r.strong_good for r in rows], dtype=float)
+    accepted = np.array(
+        [
+            verify_arithmetic([{"role": "user", "content": r.prompt}], r.weak_response).accepted
+            for r in rows
+        ]
+    )
     target = QUALITY_TARGET * strong.mean()
-    best = 1.0
-    for threshold in sorted(set(np.round(p_edge, 4)), reverse=True):
-        accuracy = np.where(p_edge >= threshold, weak, strong).mean()
-        if accuracy < target:
-            break
-        best = float(threshold)
-    return best
+    candidates = sorted({float(p) for p in np.round(p_edge, 4)} | {0.0, 1.0})
+    # Both keep more edge answers the lower the bar: take the lowest bar still on target.
+    auto = next(
+        (t for t in candidates if np.where(p_edge >= t, weak, strong).mean() >= target), 1.0
+    )
+    cascade = next(
+        (
+            t
+            for t in candidates
+            if np.where(accepted & (p_edge >= t), weak, strong).mean() >= target
+        ),
+        1.0,
+    )
+    return auto, cascade
 
 
 def run_live_benchmark(
@@ -62,11 +76,20 @@ def run_live_benchmark(
     picked = random.Random(7).sample(held_out, min(sample, len(held_out)))
     classifier = TaskClassifier.load()
     contaminated = datasets.load_contaminated(root)
-    threshold = calibrate_threshold(classifier, datasets.training_rows(rows, contaminated))
+    auto_bar, cascade_bar = calibrate_thresholds(
+        classifier, datasets.training_rows(rows, contaminated)
+    )
+    policies: dict[str, tuple[str, float | None]] = {
+        "frontier": ("frontier", None),
+        "edge": ("edge", None),
+        "auto": ("auto", auto_bar),
+        "cascade": ("cascade", None),
+        "cascade+router": ("cascade", cascade_bar),
+    }
     console.print(
         f"\n[bold]Live routing benchmark[/]: {len(picked)} held-out GSM8K prompts per policy "
-        f"through REST → worker → gateway → simulator (recorded answers); "
-        f"auto threshold {threshold:.3f} calibrated on the training split"
+        f"through REST → worker → gateway → simulator (recorded answers); bars calibrated "
+        f"on the training split: auto p(edge) ≥ {auto_bar:.3f}, cascade+router {cascade_bar:.3f}"
     )
     config = SimulatorConfig(latency_scale=0.0, recorded_answers=True, data_dir=root)
     with tempfile.TemporaryDirectory(prefix="routegraph-bench-") as tmp:
@@ -77,32 +100,41 @@ def run_live_benchmark(
             httpx.Client(base_url=base, timeout=30) as client,
         ):
             results = {
-                policy: _run_policy(console, client, picked, policy, threshold)
-                for policy in POLICIES
+                label: _run_policy(console, client, picked, policy, bar)
+                for label, (policy, bar) in policies.items()
             }
     summary = _summarise(results, picked)
     _print(console, summary)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"sample": len(picked), "auto_threshold": threshold, "policies": summary}
+    payload = {
+        "sample": len(picked),
+        "auto_threshold": auto_bar,
+        "cascade_router_threshold": cascade_bar,
+        "policies": summary,
+    }
     (out / "routing_live.json").write_text(json.dumps(payload, indent=2))
     return payload
 
 
 def _run_policy(
-    console: Console, client: httpx.Client, rows: Sequence[Row], policy: str, threshold: float
+    console: Console,
+    client: httpx.Client,
+    rows: Sequence[Row],
+    policy: str,
+    threshold: float | None,
 ) -> list[dict[str, Any]]:
     ids = []
     for row in rows:
         body: dict[str, Any] = {"question": row.prompt, "policy": policy}
-        if policy == "auto":
+        if threshold is not None:
             body["threshold"] = threshold
         response = client.post("/v1/runs", json={"graph": "answer", "input": body})
         response.raise_for_status()
         ids.append(response.json()["id"])
     deadline = time.monotonic() + RUN_TIMEOUT_S
     finished: list[dict[str, Any]] = []
-    with console.status(f"policy {policy}: running {len(ids)} runs…"):
+    with console.status(f"policy {policy} ({threshold}): running {len(ids)} runs…"):
         for run_id in ids:
             while True:
                 run = client.get(f"/v1/runs/{run_id}").json()

@@ -130,9 +130,10 @@ class Gateway:
         """Cheapest tier first; each stage is its own logical call (own key, own rows)."""
         verifier = get_verifier(policy.verifier)
         why = f"cascade stage 1/{len(policy.tiers)} on {policy.tiers[0]}"
-        task_class = None
-        if self.classifier is not None:
-            task_class = self.classifier.classify(request.messages, node=ctx.node).task_class
+        classification = (
+            self.classifier.classify(request.messages, node=ctx.node) if self.classifier else None
+        )
+        task_class = classification.task_class if classification else None
         result: ModelResult | None = None
         for index, tier in enumerate(policy.tiers):
             stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
@@ -145,11 +146,24 @@ class Gateway:
             if index == len(policy.tiers) - 1:
                 break
             verdict = verifier(request.messages, result.content)
-            if verdict.accepted:
+            p_good = classification.p_good.get(tier, 0.0) if classification else None
+            if verdict.accepted and (
+                policy.min_p_good is None or p_good is None or p_good >= policy.min_p_good
+            ):
                 break
+            if verdict.accepted:
+                rejection = (
+                    f"{policy.verifier} verifier accepted {result.model}'s answer but the "
+                    f"router predicts p={p_good:.2f} < {policy.min_p_good:.2f}"
+                )
+            else:
+                rejection = (
+                    f"{policy.verifier} verifier rejected {result.model}'s answer "
+                    f"({verdict.reason})"
+                )
             why = (
                 f"cascade stage {index + 2}/{len(policy.tiers)} on {policy.tiers[index + 1]}: "
-                f"{policy.verifier} verifier rejected {result.model}'s answer ({verdict.reason})"
+                f"{rejection}"
             )
         assert result is not None
         return result

@@ -46,10 +46,16 @@ class Auto:
 
 @dataclass(frozen=True)
 class Cascade:
-    """Cheapest tier first; a verifier decides whether to escalate to the next tier."""
+    """Cheapest tier first; a verifier decides whether to escalate to the next tier.
+
+    With `min_p_good`, an answer the verifier accepts is still escalated when the
+    classifier predicts that tier is good enough with probability below it (the verifier
+    catches visible mistakes, the router score the plausible-looking ones).
+    """
 
     tiers: tuple[TierName, ...] = ("edge", "frontier")
     verifier: str = "arithmetic"
+    min_p_good: float | None = None
 
 
 Policy = FixedTier | FixedModel | Auto | Cascade

@@ -156,3 +156,22 @@ async def test_auto_never_routes_past_the_remaining_budget(env: Env, gsm8k: list
     assert result.tier != "frontier"
     (row,) = await env.rows()
     assert "frontier(p=" in row.routing_reason and "over budget" in row.routing_reason
+
+
+async def test_cascade_router_bar_escalates_a_verified_but_doubtful_answer(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    row = next(
+        r
+        for r in gsm8k
+        if verify_arithmetic([{"role": "user", "content": r.prompt}], r.weak_response).accepted
+    )
+    await env.add_run("r5")
+    result = await env.gateway.complete(
+        _request(row),
+        Cascade(min_p_good=1.0),  # no prediction reaches 1.0: every answer is doubted
+        CallContext(call_key="r5:k", run_id="r5", node="answer"),
+    )
+    assert result.tier == "frontier"
+    _, strong = await env.rows()
+    assert "verifier accepted edge-a's answer but the router predicts p=" in strong.routing_reason

@@ -54,6 +54,8 @@ async def open_checkpointer(
         min_size=1,
         max_size=pool_size,
         open=False,
+        # A restarted database leaves dead connections in the pool: test before lending.
+        check=AsyncConnectionPool.check_connection,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
         yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]

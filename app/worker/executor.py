@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any, cast
 
+import psycopg
+import sqlalchemy.exc
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
@@ -19,6 +21,16 @@ from app.worker.lease import LeaseKeeper
 from nodes.context import RunContext
 
 log = logging.getLogger(__name__)
+
+
+# Infrastructure failures: the run is not at fault, so it is not failed. The worker gives
+# it up; after the lease expires a worker resumes it from its last checkpoint.
+DATABASE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 class LeaseLost(Exception):
@@ -98,7 +110,7 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
             status, error = "cancelled", str(exc)
         except (AllModelsFailed, RunTimedOut, GraphRecursionError) as exc:
             status, error = "failed", str(exc)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, *DATABASE_ERRORS):
             raise
         except Exception as exc:  # a node bug must fail the run, not kill the worker
             log.exception("run %s failed", run.id)

@@ -11,7 +11,7 @@ import uuid
 
 from app.db.runs_repo import claim_next_run
 from app.services.container import Services
-from app.worker.executor import execute_run
+from app.worker.executor import DATABASE_ERRORS, execute_run
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,19 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("worker %s started", self.worker_id)
+        failures = 0
         while not stop.is_set():
-            if await self.run_once() is None:
+            try:
+                ran = await self.run_once()
+                failures = 0
+            except DATABASE_ERRORS as exc:
+                # The database went away (restart, failover): the run we held, if any,
+                # is resumed from its checkpoint once its lease expires. Back off and retry.
+                failures += 1
+                log.warning("database unavailable (%s); retrying", exc)
+                ran = None
+            if ran is None:
+                delay = min(self.services.settings.poll_seconds * (2**failures), 10.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.services.settings.poll_seconds)
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
         log.info("worker %s stopped", self.worker_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -38,16 +39,18 @@ def _require_postgres() -> None:
     pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set ROUTEGRAPH_TEST_PG_URL)")
 
 
-def create_pg_database() -> tuple[str, str]:
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """Create a database for one test and drop it afterwards, whatever happened."""
+    _require_postgres()
     name = f"rg_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return name, _pg_url(name)
-
-
-def drop_pg_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -56,17 +59,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'routegraph.db'}"
         return
-    _require_postgres()
-    name, url = create_pg_database()
-    try:
+    with fresh_pg_database() as url:
         yield url
-    finally:
-        drop_pg_database(name)
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'routegraph.db'}"
+def postgres_url() -> Iterator[str]:
+    """A fresh Postgres database, for faults only a database server has."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
 from tests.conftest import PG_ADMIN_URL
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 QUESTION = "Flights cost 4 * 340 USD and the hotel is 5 * 120 USD. What is the total?"
 
@@ -37,9 +37,8 @@ def drop_all_connections(database: str) -> int:
     return len(rows)
 
 
-async def test_run_survives_the_database_dropping_every_connection(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("connection drops are a server-database fault; SQLite is a local file")
+async def test_run_survives_the_database_dropping_every_connection(postgres_url: str) -> None:
+    database_url = postgres_url
     database = make_url(database_url).database
     assert database is not None
     with SimulatorServer(SimulatorConfig(latency_scale=1.0)) as simulator_url:

@@ -8,21 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import ModelCall
 
 
-async def find_completed_call(session: AsyncSession, call_key: str) -> ModelCall | None:
-    """The successful attempt recorded under `call_key`, if a previous worker paid for it."""
-    query = (
-        select(ModelCall)
-        .where(ModelCall.call_key == call_key, ModelCall.status == "ok")
-        .order_by(ModelCall.attempt.desc())
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def next_attempt_number(session: AsyncSession, call_key: str) -> int:
-    query = select(ModelCall.attempt).where(ModelCall.call_key == call_key)
-    attempts = list((await session.execute(query)).scalars())
-    return max(attempts, default=0) + 1
+async def call_history(session: AsyncSession, call_key: str) -> tuple[ModelCall | None, int]:
+    """(the successful attempt under `call_key`, if a previous worker paid for it;
+    the next attempt number) in one query."""
+    query = select(ModelCall).where(ModelCall.call_key == call_key).order_by(ModelCall.attempt)
+    rows = list((await session.execute(query)).scalars())
+    completed = next((row for row in reversed(rows) if row.status == "ok"), None)
+    return completed, (rows[-1].attempt + 1 if rows else 1)
 
 
 async def calls_for_run(session: AsyncSession, run_id: str) -> list[ModelCall]:

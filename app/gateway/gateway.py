@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 import httpx
 import openai
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import ledger_repo, runs_repo
-from app.db.events_repo import append_event
+from app.db.events_repo import SEQ_RETRIES, insert_event
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed
 from app.gateway.guard import check_before_call, remaining_budget
@@ -93,14 +94,13 @@ class Gateway:
         """
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
-        if ctx.run_id is not None:
-            recorded = await self._recorded_result(ctx.call_key)
-            if recorded is not None:
-                return recorded
+        recorded, first_attempt = await self._history(ctx)
+        if recorded is not None:
+            return recorded
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
         route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return await self._serve(request, route, ctx, validate)
+        return await self._serve(request, route, ctx, validate, first_attempt)
 
     async def _route_inputs(self, request: ModelRequest, ctx: CallContext) -> RouteInputs:
         classification = None
@@ -137,12 +137,12 @@ class Gateway:
         result: ModelResult | None = None
         for index, tier in enumerate(policy.tiers):
             stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
-            recorded = await self._recorded_result(stage.call_key) if ctx.run_id else None
+            recorded, first_attempt = await self._history(stage)
             if recorded is not None:
                 result = recorded
             else:
                 route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
-                result = await self._serve(request, route, stage, validate)
+                result = await self._serve(request, route, stage, validate, first_attempt)
             if index == len(policy.tiers) - 1:
                 break
             verdict = verifier(request.messages, result.content)
@@ -174,9 +174,9 @@ class Gateway:
         route: Route,
         ctx: CallContext,
         validate: Callable[[ModelResult], Any] | None,
+        first_attempt: int,
     ) -> ModelResult:
-        async with self._sessions() as session:
-            number = await ledger_repo.next_attempt_number(session, ctx.call_key)
+        number = first_attempt
         failures: list[str] = []
         previous_id: str | None = None
         for index, model in enumerate(route.candidates):
@@ -210,14 +210,17 @@ class Gateway:
         result = await self.complete(request, policy, ctx, validate=parse)
         return parse(result), result
 
-    async def _recorded_result(self, call_key: str) -> ModelResult | None:
-        """A call this run already paid for (the worker crashed after it): no second payment."""
+    async def _history(self, ctx: CallContext) -> tuple[ModelResult | None, int]:
+        """(the answer if this run already paid for the call, e.g. before a worker crash,
+        so it is not paid again; the next attempt number)."""
+        if ctx.run_id is None:
+            return None, 1  # a call outside a run has a fresh key
         async with self._sessions() as session:
-            row = await ledger_repo.find_completed_call(session, call_key)
+            row, next_attempt = await ledger_repo.call_history(session, ctx.call_key)
         if row is None:
-            return None
+            return None, next_attempt
         message = (row.response or {}).get("message", {})
-        return ModelResult(
+        recorded = ModelResult(
             content=message.get("content"),
             tool_calls=message.get("tool_calls") or [],
             model=row.model,
@@ -228,6 +231,7 @@ class Gateway:
             call_id=row.id,
             from_ledger=True,
         )
+        return recorded, next_attempt
 
     async def _attempt(
         self,
@@ -303,10 +307,11 @@ class Gateway:
         cost_usd: float = 0.0,
         call_id: str | None = None,
     ) -> str:
-        """Write the ledger row and add its cost to the run in one transaction."""
+        """Ledger row, the run's cost and its `model_call` event in one transaction."""
         usage = answer.usage if answer else Usage()
-        row = ModelCall(
-            id=call_id or str(uuid.uuid4()),
+        call_id = call_id or str(uuid.uuid4())
+        fields = dict(
+            id=call_id,
             run_id=ctx.run_id,
             node=ctx.node,
             call_key=ctx.call_key,
@@ -328,30 +333,31 @@ class Gateway:
             error=error,
             fallback_of=attempt.fallback_of,
         )
-        async with self._sessions.begin() as session:
-            session.add(row)
-            if ctx.run_id is not None:
-                await runs_repo.add_cost(session, ctx.run_id, cost_usd)
-        if ctx.run_id is not None:
-            await append_event(
-                self._sessions,
-                ctx.run_id,
-                "model_call",
-                node=ctx.node,
-                payload={
-                    "call_id": row.id,
-                    "model": row.model,
-                    "tier": row.tier,
-                    "status": status,
-                    "reason": attempt.reason,
-                    "cost_usd": cost_usd,
-                    "latency_ms": round(latency_ms, 1),
-                    "prompt_tokens": usage.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens,
-                    "error": error,
-                },
-            )
-        return row.id
+        event = {
+            "call_id": call_id,
+            "model": attempt.model.name,
+            "tier": attempt.model.tier,
+            "status": status,
+            "reason": attempt.reason,
+            "cost_usd": cost_usd,
+            "latency_ms": round(latency_ms, 1),
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "error": error,
+        }
+        for _ in range(SEQ_RETRIES):
+            try:
+                async with self._sessions.begin() as session:
+                    session.add(ModelCall(**fields))
+                    if ctx.run_id is not None:
+                        await runs_repo.add_cost(session, ctx.run_id, cost_usd)
+                        await insert_event(
+                            session, ctx.run_id, "model_call", node=ctx.node, payload=event
+                        )
+                return call_id
+            except IntegrityError:
+                continue  # another writer took the event's sequence number: retry
+        raise RuntimeError(f"could not record model call {call_id} of {ctx.call_key}")
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
     """Run (or resume) the graph of a claimed run and record how it ended."""
     settings = services.settings
     if run.attempt > settings.max_attempts:
-        error = f"gave up after {settings.max_attempts} attempts (each worker died or lost it)"
-        await _finish(services, run.id, worker_id, "failed", run.output or {}, error)
+        gave_up = f"gave up after {settings.max_attempts} attempts (each worker died or lost it)"
+        await _finish(services, run.id, worker_id, "failed", run.output or {}, gave_up)
         return "failed"
     definition = services.graphs[run.graph]
     graph = definition.build(services.checkpointer)

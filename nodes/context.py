@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.gateway.types import CallContext
-from app.routing.policy import FixedTier, Policy
+from app.routing.policy import Policy
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
@@ -54,6 +54,3 @@ class NodeCalls:
         key = f"{run_id}:{task_id}:{self.node}:{self._index}"
         self._index += 1
         return CallContext(call_key=key, run_id=run_id, node=self.node)
-
-
-__all__ = ["FixedTier", "NodeCalls", "RunContext"]

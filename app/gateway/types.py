@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -63,4 +63,3 @@ class CallContext:
     call_key: str
     run_id: str | None = None
     node: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

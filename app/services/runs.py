@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import graphs_repo, runs_repo
 from app.db.events_repo import append_event
 from app.db.models import Run
+from app.db.notify import notify_run_queued
 from app.schemas.runs import SubmitRun
 from app.services.errors import (
     IdempotencyConflict,
@@ -77,6 +78,7 @@ async def submit_run(
     try:
         async with sessions.begin() as session:
             session.add(run)
+            await notify_run_queued(session)
     except IntegrityError:
         # Another request with the same key won the race: answer with its run.
         if idempotency_key:

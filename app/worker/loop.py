@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from app.db.runs_repo import claim_next_run
 from app.services.container import Services
 from app.worker.executor import DATABASE_ERRORS, execute_run
+from app.worker.wakeup import Wakeup, wakeup_for
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,14 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("worker %s started", self.worker_id)
+        wakeup = wakeup_for(self.services.settings.database_url)
+        try:
+            await self._loop(stop, wakeup)
+        finally:
+            await wakeup.close()
+        log.info("worker %s stopped", self.worker_id)
+
+    async def _loop(self, stop: asyncio.Event, wakeup: Wakeup) -> None:
         failures = 0
         while not stop.is_set():
             try:
@@ -53,7 +63,18 @@ class Worker:
                 log.warning("database unavailable (%s); retrying", exc)
                 ran = None
             if ran is None:
-                delay = min(self.services.settings.poll_seconds * (2**failures), 10.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-        log.info("worker %s stopped", self.worker_id)
+                poll = self.services.settings.poll_seconds
+                # Back off while the database is unavailable, up to 10 s (or the poll).
+                delay = min(poll * 2**failures, max(poll, 10.0))
+                await _first_of(stop.wait(), wakeup.wait(delay))
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when any of the waits finishes (stop requested, or woken, or timed out)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

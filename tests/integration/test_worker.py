@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -201,3 +202,21 @@ async def test_a_run_that_keeps_losing_its_worker_is_failed_after_max_attempts(
     run = await get_run(services, run_id)
     assert run.status == "failed" and "gave up after 5 attempts" in (run.error or "")
     assert await simulator.requests() == []
+
+
+async def test_postgres_workers_wake_on_notify_not_on_the_poll_timer(
+    postgres_url: str, simulator: SimulatorAdmin
+) -> None:
+    async for services in _services(postgres_url, simulator.base_url):
+        services.settings.poll_seconds = 60.0  # only a notification can wake it in time
+        stop = asyncio.Event()
+        worker = asyncio.create_task(Worker(services).run_forever(stop))
+        await asyncio.sleep(1.0)  # idle, listening
+        started = time.monotonic()
+        run_id = await submit(services, question="What is 6 * 7?")
+        while (await get_run(services, run_id)).status in ("queued", "running"):
+            assert time.monotonic() - started < 8, "the idle worker was not woken"
+            await asyncio.sleep(0.05)
+        assert (await get_run(services, run_id)).status == "succeeded"
+        stop.set()
+        await asyncio.wait_for(worker, 5)  # stopping does not wait out the poll timer

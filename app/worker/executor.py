@@ -48,7 +48,11 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
         gave_up = f"gave up after {settings.max_attempts} attempts (each worker died or lost it)"
         await _finish(services, run.id, worker_id, "failed", run.output or {}, gave_up)
         return "failed"
-    definition = services.graphs[run.graph]
+    definition = services.graphs.get(run.graph)
+    if definition is None:  # e.g. queued by a newer release than this worker runs
+        unknown = f"this worker does not know graph {run.graph!r}"
+        await _finish(services, run.id, worker_id, "failed", {}, unknown)
+        return "failed"
     graph = definition.build(services.checkpointer)
     config: RunnableConfig = {
         "configurable": {"thread_id": run.thread_id},

@@ -220,3 +220,18 @@ async def test_postgres_workers_wake_on_notify_not_on_the_poll_timer(
         assert (await get_run(services, run_id)).status == "succeeded"
         stop.set()
         await asyncio.wait_for(worker, 5)  # stopping does not wait out the poll timer
+
+
+async def test_a_run_of_a_graph_this_worker_does_not_know_fails_cleanly(
+    services: Services,
+) -> None:
+    run_id = await submit(services)
+    async with services.sessions.begin() as session:
+        run = await session.get(Run, run_id)
+        assert run is not None
+        run.graph = "from_a_newer_release"
+    assert await Worker(services).run_once() == "failed"
+    assert "does not know graph 'from_a_newer_release'" in (
+        (await get_run(services, run_id)).error or ""
+    )
+    assert await Worker(services).run_once() is None  # and the worker goes on

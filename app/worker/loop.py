@@ -62,6 +62,12 @@ class Worker:
                 failures += 1
                 log.warning("database unavailable (%s); retrying", exc)
                 ran = None
+            except Exception:
+                # A bug while setting a run up must not stop the worker: the run's lease
+                # lapses, it is retried, and after ROUTEGRAPH_MAX_ATTEMPTS it is failed.
+                failures += 1
+                log.exception("worker %s: unexpected error; continuing", self.worker_id)
+                ran = None
             if ran is None:
                 poll = self.services.settings.poll_seconds
                 # Back off while the database is unavailable, up to 10 s (or the poll).

@@ -8,6 +8,7 @@ import time
 from typing import Any, cast
 
 import psycopg
+import pydantic
 import sqlalchemy.exc
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
@@ -74,7 +75,13 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
             payload={"attempt": run.attempt, "next": list(snapshot.next)},
         )
     else:
-        graph_input = definition.initial_state(definition.input_model.model_validate(run.input))
+        try:
+            payload = definition.input_model.model_validate(run.input)
+        except pydantic.ValidationError as exc:  # the graph's input schema changed since submit
+            invalid = f"input no longer matches graph {run.graph!r}: {exc.errors()[0]['msg']}"
+            await _finish(services, run.id, worker_id, "failed", {}, invalid)
+            return "failed"
+        graph_input = definition.initial_state(payload)
         await append_event(services.sessions, run.id, "started", payload={"attempt": run.attempt})
 
     context = RunContext(gateway=services.gateway, run_id=run.id)

@@ -235,3 +235,15 @@ async def test_a_run_of_a_graph_this_worker_does_not_know_fails_cleanly(
         (await get_run(services, run_id)).error or ""
     )
     assert await Worker(services).run_once() is None  # and the worker goes on
+
+
+async def test_a_run_whose_input_no_longer_validates_fails_cleanly(services: Services) -> None:
+    run_id = await submit(services)
+    async with services.sessions.begin() as session:
+        run = await session.get(Run, run_id)
+        assert run is not None
+        run.input = {"question": ""}  # as if the graph's schema had tightened since submit
+    assert await Worker(services).run_once() == "failed"
+    assert "input no longer matches graph 'plan_execute'" in (
+        (await get_run(services, run_id)).error or ""
+    )

@@ -19,6 +19,7 @@ from app.db import ledger_repo, runs_repo
 from app.db.events_repo import SEQ_RETRIES, insert_event
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed
+from app.gateway.feedback import describe_provider_error, short_validation_error, with_feedback
 from app.gateway.guard import check_before_call, remaining_budget
 from app.gateway.litellm_client import (
     ProviderAnswer,
@@ -193,7 +194,7 @@ class Gateway:
                 if outcome.invalid_content is None:
                     break  # provider error: next model
                 reason = f"retry on {model.name} after invalid output: {outcome.error}"
-                conversation = _with_feedback(conversation, outcome.invalid_content, outcome.error)
+                conversation = with_feedback(conversation, outcome.invalid_content, outcome.error)
         raise AllModelsFailed(failures)
 
     async def complete_structured(
@@ -205,7 +206,7 @@ class Gateway:
             try:
                 return schema.model_validate_json(result.content or "")
             except ValidationError as exc:
-                raise InvalidOutput(_short_validation_error(exc)) from exc
+                raise InvalidOutput(short_validation_error(exc)) from exc
 
         result = await self.complete(request, policy, ctx, validate=parse)
         return parse(result), result
@@ -260,7 +261,7 @@ class Gateway:
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             # httpx errors: a connection cut mid-body can surface unwrapped.
             latency = (time.perf_counter() - started) * 1000
-            error = _describe_provider_error(exc)
+            error = describe_provider_error(exc)
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
             call_id = await self._record(
                 request, route, attempt, ctx, None, latency, "error", error
@@ -375,32 +376,3 @@ def _response_json(answer: ProviderAnswer | None) -> dict[str, Any] | None:
     if answer.tool_calls:
         message["tool_calls"] = answer.tool_calls
     return {"message": message, "raw": answer.raw}
-
-
-def _with_feedback(request: ModelRequest, content: str, error: str) -> ModelRequest:
-    feedback = (
-        f"Your previous answer could not be used ({error}). Reply again with only a JSON "
-        "object that follows the required format."
-    )
-    messages = [
-        *request.messages,
-        {"role": "assistant", "content": content},
-        {"role": "user", "content": feedback},
-    ]
-    return replace(request, messages=messages)
-
-
-def _short_validation_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "answer"
-    return f"{where}: {first.get('msg', 'invalid')}"
-
-
-def _describe_provider_error(exc: openai.OpenAIError | httpx.HTTPError) -> str:
-    """`RateLimitError (HTTP 429): <provider message>`, without LiteLLM's repeated prefixes."""
-    status = getattr(exc, "status_code", None)
-    kind = type(exc).__name__
-    text = str(exc).splitlines()[0] if str(exc) else kind
-    # LiteLLM formats messages as "litellm.X: X: <Provider>Exception - <message>".
-    text = text.rsplit("Exception - ", 1)[-1].strip()
-    return f"{kind}{f' (HTTP {status})' if status else ''}: {text[:300]}"

@@ -21,8 +21,10 @@ def site_dirs() -> list[Path]:
     return [Path(d) for d in dict.fromkeys(dirs) if d and Path(d).is_dir()]
 
 
-def find_problems() -> list[str]:
+def find_problems(*, pth_only: bool = False) -> list[str]:
     problems = [f"{d / BAD_FILE} exists" for d in site_dirs() if (d / BAD_FILE).exists()]
+    if pth_only:  # before installing: no LiteLLM to look at yet
+        return problems
     try:
         version = metadata.version("litellm")
     except metadata.PackageNotFoundError:
@@ -34,12 +36,14 @@ def find_problems() -> list[str]:
     return problems
 
 
-def main() -> int:
-    problems = find_problems()
+def main(argv: list[str] | None = None) -> int:
+    pth_only = "--pth-only" in (sys.argv[1:] if argv is None else argv)
+    problems = find_problems(pth_only=pth_only)
     for problem in problems:
         print(f"supply-chain check: {problem}", file=sys.stderr)
     if not problems:
-        print(f"supply-chain check: ok (litellm {PINNED_VERSION}, no {BAD_FILE})")
+        checked = f"no {BAD_FILE}" if pth_only else f"litellm {PINNED_VERSION}, no {BAD_FILE}"
+        print(f"supply-chain check: ok ({checked})")
     return 1 if problems else 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import graphs_repo
@@ -32,6 +33,7 @@ class Services:
     graphs: dict[str, GraphDefinition]
     gateway: Gateway
     checkpointer: BaseCheckpointSaver[Any]
+    compiled: dict[str, CompiledStateGraph[Any, Any, Any, Any]]
 
 
 async def register_builtin_graphs(
@@ -73,6 +75,10 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         async with open_checkpointer(
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         ) as checkpointer:
-            yield Services(settings, engine, sessions, catalog, graphs, gateway, checkpointer)
+            # Compiled once per process with its checkpointer, not once per run.
+            compiled = {name: d.build(checkpointer) for name, d in graphs.items()}
+            yield Services(
+                settings, engine, sessions, catalog, graphs, gateway, checkpointer, compiled
+            )
     finally:
         await engine.dispose()

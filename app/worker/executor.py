@@ -54,7 +54,7 @@ async def execute_run(services: Services, run: Run, worker_id: str) -> str:
         unknown = f"this worker does not know graph {run.graph!r}"
         await _finish(services, run.id, worker_id, "failed", {}, unknown)
         return "failed"
-    graph = definition.build(services.checkpointer)
+    graph = services.compiled[run.graph]
     config: RunnableConfig = {
         "configurable": {"thread_id": run.thread_id},
         "recursion_limit": 200,

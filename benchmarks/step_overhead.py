@@ -23,6 +23,7 @@ import psycopg
 from sqlalchemy import func, select
 
 from app.db.models import ModelCall, RunEvent
+from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
@@ -32,10 +33,8 @@ from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-QUESTION = (
-    "Budget a trip: flights cost 4 * 340 USD, the hotel is 5 * 2 * 120 USD and meals are "
-    "5 * 4 * 45 USD. What is the total, split between 4 people?"
-)
+# The demo question: three priced items, a total, a split (5 plan steps).
+QUESTION = DEFAULT_QUESTION
 
 
 async def measure(database_url: str, simulator_url: str, runs: int) -> list[float]:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.db.events_repo import events_after
 from app.db.models import ModelCall, Run
+from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
@@ -29,10 +30,8 @@ from tests.support.simulator_admin import SimulatorAdmin
 
 pytestmark = pytest.mark.slow
 
-QUESTION = (
-    "Budget a trip: flights cost 4 * 340 USD, the hotel is 5 * 2 * 120 USD and meals are "
-    "5 * 4 * 45 USD. What is the total, split between 4 people?"
-)
+# The demo question: three priced items, a total, a split (5 plan steps).
+QUESTION = DEFAULT_QUESTION
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.db.events_repo import events_after
 from app.db.models import ModelCall, Run
+from app.demo import DEFAULT_QUESTION
 from app.gateway.tokens import estimate_prompt_tokens
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -21,10 +22,8 @@ from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
 from tests.conftest import SimulatorAdmin
 
-QUESTION = (
-    "Budget a trip: flights cost 4 * 340 USD, the hotel is 5 * 2 * 120 USD and meals are "
-    "5 * 4 * 45 USD. What is the total, split between 4 people?"
-)
+# The demo question: three priced items, a total, a split (5 plan steps).
+QUESTION = DEFAULT_QUESTION
 EXPECTED_TOTAL = 4 * 340 + 5 * 2 * 120 + 5 * 4 * 45  # 3460
 EXPECTED_SHARE = EXPECTED_TOTAL / 4  # 865
 

@@ -182,6 +182,8 @@ class Gateway:
         previous_id: str | None = None
         for index, model in enumerate(route.candidates):
             reason = route.reason if index == 0 else f"fallback after {failures[-1]}"
+            if ctx.purpose:
+                reason = f"{reason} [{ctx.purpose}]"
             conversation = request
             for _ in range(MAX_INVALID_OUTPUTS_PER_MODEL):
                 attempt = _Attempt(model, number, reason, previous_id)

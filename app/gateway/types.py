@@ -63,3 +63,6 @@ class CallContext:
     call_key: str
     run_id: str | None = None
     node: str | None = None
+    # Why the node makes this call (e.g. "judge of 3 debaters"): appended to the ledger's
+    # routing reason, so a pattern's decisions can be read from the ledger.
+    purpose: str | None = None

@@ -31,28 +31,53 @@ def _settings(**overrides: object) -> Settings:
     return settings
 
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="langgraph.json naming your own LangGraph graphs (ROUTEGRAPH_CONFIG)"
+    ),
+]
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     worker: Annotated[bool, typer.Option(help="also run a worker in this process")] = True,
+    config: ConfigOption = None,
 ) -> None:
-    """Run the REST API (and, by default, one worker) in this process."""
+    """Run the REST API (and, by default, a worker) in this process."""
     import uvicorn
 
     from app.api.app import create_app
 
-    settings = _settings(host=host, port=port)
+    settings = _settings(host=host, port=port, config=config)
+    _check_graphs(settings)
     app = create_app(settings, embedded_worker=worker)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 @cli.command()
-def worker() -> None:
+def worker(config: ConfigOption = None) -> None:
     """Run a worker alone: claims queued runs from the database and executes them."""
     from app.worker.main import run_worker
 
-    asyncio.run(run_worker(_settings()))
+    settings = _settings(config=config)
+    _check_graphs(settings)
+    asyncio.run(run_worker(settings))
+
+
+def _check_graphs(settings: Settings) -> None:
+    """Load the configured graphs before anything else starts: a graph that fails to import
+    or build stops start-up with its file and the cause."""
+    from app.services.container import load_graphs
+    from graphs.langgraph_json import GraphLoadError
+
+    try:
+        load_graphs(settings)
+    except (GraphLoadError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
 
 
 @cli.command()

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
         DEFAULT_DATABASE_URL,
         description="sqlite+aiosqlite:///path (embedded) or postgresql+psycopg://user@host/db",
     )
+    config: Path | None = Field(
+        None, description="a langgraph.json naming the user's own LangGraph graphs to serve"
+    )
     catalog_path: Path | None = Field(None, description="model catalog YAML; shipped one if unset")
     router_model_path: Path | None = Field(
         None, description="task classifier artifact; the shipped one if unset"
@@ -34,14 +37,40 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         5, ge=1, description="claims of one run before it is failed (a run that kills workers)"
     )
-    poll_seconds: float = Field(0.5, gt=0, description="idle worker poll interval")
+    poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="safety-net poll of an idle worker (wake-ups are pushed; this also sweeps "
+        "runs whose lease expired)",
+    )
+    worker_concurrency: int = Field(
+        32, ge=1, le=1000, description="runs one worker executes at once"
+    )
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="on shutdown, how long running runs get to reach a checkpoint"
+    )
+    event_flush_seconds: float = Field(
+        0.05, gt=0, description="longest a node event waits to be written with the run's next write"
+    )
     model_timeout_seconds: float = Field(60.0, gt=0, description="per model call")
     run_timeout_seconds: float = Field(900.0, gt=0, description="per run, checked between nodes")
     max_body_bytes: int = Field(1_000_000, gt=0, description="largest accepted request body")
     default_max_output_tokens: int = Field(
-        1024, gt=0, description="used to estimate a call's cost for the budget check"
+        1024, gt=0, description="first larger limit when an answer with no max_tokens is cut"
+    )
+    prior_output_tokens: int = Field(
+        256,
+        gt=0,
+        description="a call's expected output tokens before the ledger has history for its node",
     )
     sqlite_busy_timeout_ms: int = 10_000
+    db_pool_size: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description="Postgres connections per pool (API, worker and checkpointer each have "
+        "one; the first two may double it under load)",
+    )
     log_level: str = "INFO"
 
 

@@ -45,7 +45,7 @@ async def measure(database_url: str, simulator_url: str, runs: int) -> list[floa
         worker = Worker(services)
         for index in range(runs + 1):
             body = SubmitRun(graph="plan_execute", input={"question": QUESTION})
-            run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+            run, _ = await run_service.submit_run(services, body)
             started = time.perf_counter()
             assert await worker.run_once() == "succeeded"
             wall_ms = (time.perf_counter() - started) * 1000

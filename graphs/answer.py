@@ -43,8 +43,11 @@ class AnswerState(TypedDict, total=False):
     tier: str
 
 
-def initial_state(payload: AnswerInput) -> dict[str, Any]:
-    return {**payload.model_dump(), "answer": "", "model": "", "tier": ""}
+INPUT_MODEL = AnswerInput
+
+
+def initial_state(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "answer": "", "model": "", "tier": ""}
 
 
 def output_of(state: dict[str, Any]) -> dict[str, Any]:

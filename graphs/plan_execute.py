@@ -48,11 +48,14 @@ class PlanExecuteState(TypedDict, total=False):
     answer: str
 
 
-def initial_state(payload: PlanExecuteInput) -> dict[str, Any]:
+INPUT_MODEL = PlanExecuteInput
+
+
+def initial_state(payload: dict[str, Any]) -> dict[str, Any]:
     """A new run on a thread keeps the conversation and starts a fresh plan."""
     return {
-        "question": payload.question,
-        "messages": [{"role": "user", "content": payload.question}],
+        "question": payload["question"],
+        "messages": [{"role": "user", "content": payload["question"]}],
         "plan": [],
         "step_results": {},
         "answer": "",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from app.gateway.types import CallContext
+from langgraph.config import get_config
+
+from app.gateway.types import CallContext, RunFence
 from app.routing.policy import Policy
 
 if TYPE_CHECKING:
@@ -21,22 +24,61 @@ class RunContext:
     gateway: Gateway
     run_id: str
     policies: dict[str, Policy] = field(default_factory=dict)
+    scope: RunFence | None = None
+    graph: str | None = None
+    # Model calls made so far by each task of this execution (keys: LangGraph task id).
+    _calls_per_task: dict[str, int] = field(default_factory=dict, repr=False)
 
     def policy_for(self, node: str, default: Policy) -> Policy:
         return self.policies.get(node, default)
 
+    def call_context(self, node: str, purpose: str | None = None) -> CallContext:
+        """The next call of the current LangGraph task, with its deterministic key."""
+        config = get_config()
+        key = f"{self.run_id}:{tape_key(config, node, self._next_index(config))}"
+        return CallContext(
+            call_key=key,
+            run_id=self.run_id,
+            node=node,
+            purpose=purpose,
+            run=self.scope,
+            graph=self.graph,
+        )
+
+    def _next_index(self, config: Mapping[str, Any]) -> int:
+        task_id = str(config.get("configurable", {}).get("__pregel_task_id", ""))
+        if not task_id:
+            task_id = repr(_task_position(config))
+        index = self._calls_per_task.get(task_id, 0)
+        self._calls_per_task[task_id] = index + 1
+        return index
+
+
+def tape_key(config: Mapping[str, Any], node: str, index: int) -> str:
+    """The part of a call key that names the call within its run: checkpoint step,
+    namespace (node names only), task path, node and call index. It is the same when a
+    crashed run resumes from its checkpoint, and in a replay or fork of the run that
+    reaches the same step, so the ledger can answer the call from its recording."""
+    step, namespace, path = _task_position(config)
+    return f"s{step}:{namespace}:{path}:{node}:{index}"
+
+
+def _task_position(config: Mapping[str, Any]) -> tuple[int, str, str]:
+    metadata = config.get("metadata") or {}
+    step = int(metadata.get("langgraph_step", 0))
+    raw_ns = str(config.get("configurable", {}).get("checkpoint_ns", "") or "")
+    # Namespaces look like "parent:<task uuid>|child:<task uuid>": keep the node names only.
+    namespace = "/".join(part.split(":", 1)[0] for part in raw_ns.split("|") if part)
+    path = metadata.get("langgraph_path") or ()
+    return step, namespace, ".".join(str(part) for part in path if part != "__pregel_pull")
+
 
 class NodeCalls:
-    """Deterministic call keys for one node execution: (run, task, node, call index).
-
-    LangGraph derives task ids from the checkpoint, so a node re-executed after a crash
-    gets the same keys and the gateway finds the calls that were already paid for.
-    """
+    """Deterministic call contexts for one node execution."""
 
     def __init__(self, runtime: Runtime[RunContext], node: str) -> None:
         self.runtime = runtime
         self.node = node
-        self._index = 0
 
     @property
     def gateway(self) -> Gateway:
@@ -45,12 +87,7 @@ class NodeCalls:
     def policy(self, default: Policy) -> Policy:
         return self.runtime.context.policy_for(self.node, default)
 
-    def next_context(self) -> CallContext:
-        run_id = self.runtime.context.run_id
-        info = self.runtime.execution_info
-        if info is None:
+    def next_context(self, purpose: str | None = None) -> CallContext:
+        if self.runtime.execution_info is None:
             raise RuntimeError("nodes that call models must run inside a LangGraph task")
-        task_id = info.task_id
-        key = f"{run_id}:{task_id}:{self.node}:{self._index}"
-        self._index += 1
-        return CallContext(call_key=key, run_id=run_id, node=self.node)
+        return self.runtime.context.call_context(self.node, purpose)

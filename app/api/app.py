@@ -30,9 +30,9 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
             try:
                 yield
             finally:
+                # Graceful: running runs reach a checkpoint and hand their leases back.
                 stop.set()
                 if worker_task is not None:
-                    worker_task.cancel()
                     await asyncio.gather(worker_task, return_exceptions=True)
 
     app = FastAPI(

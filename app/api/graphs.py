@@ -1,9 +1,10 @@
+"""Graphs the service can run: name, version and input schema."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
 from app.api.deps import get_services
-from app.db import graphs_repo
 from app.schemas.runs import GraphOut
 from app.services.container import Services
 
@@ -12,17 +13,15 @@ router = APIRouter(prefix="/v1/graphs", tags=["graphs"])
 
 @router.get("", response_model=list[GraphOut])
 async def list_graphs(services: Services = Depends(get_services)) -> list[GraphOut]:
-    """The graphs this service can run, each at its latest version."""
-    async with services.sessions() as session:
-        versions = await graphs_repo.list_latest_versions(session)
+    """The graphs this service can run, each at the version it runs."""
     return [
         GraphOut(
-            name=v.name,
-            version=v.version,
-            description=v.spec.get("description", ""),
-            input_schema=v.spec.get("input_schema", {}),
-            nodes=v.spec.get("nodes", {}),
+            name=graph.name,
+            version=graph.version,
+            source=graph.definition.source,
+            description=graph.definition.description,
+            input_schema=graph.definition.input_schema,
+            nodes=graph.definition.nodes,
         )
-        for v in versions
-        if v.name in services.graphs
+        for graph in services.registry.loaded()
     ]

@@ -25,13 +25,22 @@ async def submit_run(
     response: Response,
     services: ServicesDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    wait: Annotated[
+        bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
+    ] = False,
+    timeout_s: Annotated[
+        float, Query(alias="timeout", gt=0, le=600, description="with wait: seconds")
+    ] = 60.0,
 ) -> RunOut:
-    """Queue a run; a worker executes it. Same `Idempotency-Key`, same run."""
-    run, created = await run_service.submit_run(
-        services.sessions, services.graphs, body, idempotency_key=idempotency_key
-    )
+    """Queue a run; a worker executes it. Same `Idempotency-Key`, same run. With
+    `?wait=true` the answer is the finished run (200), or the run as it is after `timeout`
+    (202)."""
+    run, created = await run_service.submit_run(services, body, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/v1/runs/{run.id}"
-    if not created:
+    if wait:
+        run = await run_service.wait_for_run(services, run.id, timeout_s)
+        response.status_code = 200 if run.status not in ("queued", "running") else 202
+    elif not created:
         response.status_code = 200
     return RunOut.model_validate(run)
 
@@ -57,19 +66,19 @@ async def list_runs(
 
 @router.get("/{run_id}", response_model=RunOut)
 async def get_run(run_id: str, services: ServicesDep) -> RunOut:
-    return RunOut.model_validate(await run_service.get_run(services.sessions, run_id))
+    return RunOut.model_validate(await run_service.get_run(services, run_id))
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=RunOut)
 async def cancel_run(run_id: str, services: ServicesDep) -> RunOut:
     """Cancel now if queued; a running run stops before its next node or model call."""
-    return RunOut.model_validate(await run_service.cancel_run(services.sessions, run_id))
+    return RunOut.model_validate(await run_service.cancel_run(services, run_id))
 
 
 @router.get("/{run_id}/calls", response_model=list[ModelCallOut])
 async def list_model_calls(run_id: str, services: ServicesDep) -> list[ModelCallOut]:
     """The run's ledger: every model attempt with tokens, cost, latency and route reason."""
-    await run_service.get_run(services.sessions, run_id)
+    await run_service.get_run(services, run_id)
     async with services.sessions() as session:
         calls = await ledger_repo.calls_for_run(session, run_id)
     return [ModelCallOut.model_validate(c) for c in calls]
@@ -82,14 +91,15 @@ async def run_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-Sent Events until the run ends; resumes after `Last-Event-ID`."""
-    await run_service.get_run(services.sessions, run_id)
+    await run_service.get_run(services, run_id)
     after = 0
     if last_event_id:
-        if not last_event_id.strip().isdigit():
+        text = last_event_id.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):
             raise InvalidInput("Last-Event-ID must be an event sequence number")
-        after = int(last_event_id)
+        after = int(text)
     return StreamingResponse(
-        stream_run_events(services.sessions, run_id, after),
+        stream_run_events(services, run_id, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

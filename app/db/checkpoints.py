@@ -1,18 +1,147 @@
-"""LangGraph checkpointers on the service's own database."""
+"""LangGraph checkpointers on the service's own database, fenced by the worker's lease.
+
+The official savers do the work; the subclasses only make each checkpoint write check, in
+its own transaction, that the lease of the run being executed (`current_lease`) is still
+the current one. A worker that stalled past its lease therefore cannot write a checkpoint
+after another worker took the run over: the write fails with `LeaseLost` and nothing of
+it is stored. Reads and writes outside a run (no lease set) are not fenced.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiosqlite
 import psycopg
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from psycopg.rows import dict_row
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+)
+from langgraph.checkpoint.postgres import _ainternal
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from app.db.engine import is_sqlite, libpq_url, sqlite_path
+from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, LeaseToken, current_lease
+from app.db.models import utcnow
+
+SQLITE_FENCE = (
+    "SELECT 1 FROM runs WHERE id = ? AND attempt = ? AND status = 'running' "
+    "AND lease_expires_at > ?"
+)
+
+
+def _sqlite_timestamp() -> str:
+    """`utcnow()` as SQLAlchemy stores DateTime values in SQLite (comparable as text)."""
+    return utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class FencedPostgresSaver(AsyncPostgresSaver):
+    """Postgres: each write is one transaction (pipelined) that starts with
+    `routegraph_assert_lease()`, which raises, rolling the whole write back, when the lease
+    has moved on.
+
+    The stock saver serialises every operation on one asyncio lock, which only a single
+    shared connection needs; with a pool, concurrent runs get their own connections.
+    """
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
+        shared = not isinstance(self.conn, AsyncConnectionPool)
+        lease = current_lease.get() if pipeline else None
+        try:
+            async with (
+                self.lock if shared else contextlib.nullcontext(),
+                _ainternal.get_connection(self.conn) as conn,
+            ):
+                if not pipeline:
+                    async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                        yield cur
+                    return
+                async with (
+                    conn.pipeline() if self.supports_pipeline else contextlib.nullcontext(),
+                    conn.transaction(),
+                    conn.cursor(binary=True, row_factory=dict_row) as cur,
+                ):
+                    if lease is not None:
+                        await cur.execute(
+                            "SELECT routegraph_assert_lease(%s, %s)", (lease.run_id, lease.epoch)
+                        )
+                    yield cur
+        except psycopg.Error as exc:
+            if exc.sqlstate == SQLSTATE_LEASE_LOST:
+                raise LeaseLost(str(exc)) from exc
+            raise
+
+
+class FencedSqliteSaver(AsyncSqliteSaver):
+    """SQLite: the write runs in a BEGIN IMMEDIATE transaction that first checks the lease.
+
+    All writes of this connection go through `_write_lock`, so no other coroutine's write
+    can join (or be rolled back with) a fenced transaction.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        super().__init__(conn)
+        self._write_lock = asyncio.Lock()
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        async with self._write_lock:
+            await self._begin_fenced(current_lease.get())
+            try:
+                return await super().aput(config, checkpoint, metadata, new_versions)
+            finally:
+                await self._end()
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        async with self._write_lock:
+            await self._begin_fenced(current_lease.get())
+            try:
+                await super().aput_writes(config, writes, task_id, task_path)
+            finally:
+                await self._end()
+
+    async def _begin_fenced(self, lease: LeaseToken | None) -> None:
+        if lease is None:
+            return
+        await self.setup()
+        async with self.lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            async with self.conn.execute(
+                SQLITE_FENCE, (lease.run_id, lease.epoch, _sqlite_timestamp())
+            ) as cursor:
+                held = await cursor.fetchone()
+            if held is None:
+                await self.conn.rollback()
+                raise LeaseLost(f"run {lease.run_id}: the lease (epoch {lease.epoch}) moved on")
+
+    async def _end(self) -> None:
+        # The saver commits its own write; anything left open (an error) is rolled back.
+        if self.conn.in_transaction:
+            async with self.lock:
+                await self.conn.rollback()
 
 
 def setup_checkpoint_tables(url: str) -> None:
@@ -37,19 +166,16 @@ def setup_checkpoint_tables(url: str) -> None:
 async def open_checkpointer(
     url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
-    """An async saver for the lifetime of a worker or API process."""
+    """A fenced async saver for the lifetime of a worker or API process."""
     if is_sqlite(url):
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
         async with aiosqlite.connect(sqlite_path(url)) as conn:
             await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             await conn.execute("PRAGMA journal_mode=WAL")
-            yield AsyncSqliteSaver(conn)
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            yield FencedSqliteSaver(conn)
         return
 
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-    async with AsyncConnectionPool(
+    async with AsyncConnectionPool[psycopg.AsyncConnection[DictRow]](
         libpq_url(url),
         min_size=1,
         max_size=pool_size,
@@ -58,4 +184,4 @@ async def open_checkpointer(
         check=AsyncConnectionPool.check_connection,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
-        yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        yield FencedPostgresSaver(pool)

@@ -34,10 +34,12 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, busy_timeout_ms: int = 10_000) -> AsyncEngine:
+def create_engine(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 4) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and one writer at a time."""
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(
+            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+        )
 
     engine = create_async_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 

@@ -1,62 +1,48 @@
-"""The append-only run timeline (`run_events`)."""
+"""The append-only run timeline (`run_events`); sequence numbers come from `runs.event_seq`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import RunEvent, utcnow
-
-SEQ_RETRIES = 5  # two writers racing for one run's next sequence number
-
-
-async def append_event(
-    session_factory: async_sessionmaker[AsyncSession],
-    run_id: str,
-    kind: str,
-    *,
-    node: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> int:
-    """Append one event in its own transaction and return its per-run sequence number.
-
-    The sequence is max+1 under a unique (run_id, seq) constraint: two writers racing
-    for the same number (worker and API on Postgres) retry instead of overwriting.
-    """
-    for _ in range(SEQ_RETRIES):
-        try:
-            async with session_factory.begin() as session:
-                return await insert_event(session, run_id, kind, node=node, payload=payload)
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"could not append event {kind!r} to run {run_id}")
+from app.db.runs_repo import SeqGrant, reserve_event_seqs
 
 
-async def insert_event(
-    session: AsyncSession,
-    run_id: str,
-    kind: str,
-    *,
-    node: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> int:
-    """Insert an event in the caller's transaction (which retries on IntegrityError)."""
-    next_seq = (
-        select(func.coalesce(func.max(RunEvent.seq), 0) + 1)
-        .where(RunEvent.run_id == run_id)
-        .scalar_subquery()
-    )
-    result = await session.execute(
-        insert(RunEvent)
-        .values(
-            run_id=run_id, seq=next_seq, at=utcnow(), kind=kind, node=node, payload=payload or {}
-        )
-        .returning(RunEvent.seq)
-    )
-    return int(result.scalar_one())
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event not yet written; `at` is when it happened, not when it is flushed."""
+
+    kind: str
+    node: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=utcnow)
+
+
+async def insert_events(
+    session: AsyncSession, run_id: str, first_seq: int, events: Sequence[PendingEvent]
+) -> None:
+    """Insert events numbered from `first_seq` (reserved with `runs_repo.reserve_event_seqs`
+    in the same transaction)."""
+    if not events:
+        return
+    rows = [
+        {
+            "run_id": run_id,
+            "seq": first_seq + index,
+            "at": event.at,
+            "kind": event.kind,
+            "node": event.node,
+            "payload": event.payload,
+        }
+        for index, event in enumerate(events)
+    ]
+    await session.execute(insert(RunEvent), rows)
 
 
 async def events_after(
@@ -69,3 +55,16 @@ async def events_after(
         .limit(limit)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def append_fenced(
+    session: AsyncSession, run_id: str, *, epoch: int, events: Sequence[PendingEvent]
+) -> SeqGrant | None:
+    """Events of a running run, written only by its lease holder (None: the lease moved on).
+    With no events it is the fencing check alone (and returns the run's cost and budget)."""
+    grant = await reserve_event_seqs(
+        session, run_id, len(events), epoch=epoch, statuses=["running"]
+    )
+    if grant is not None:
+        await insert_events(session, run_id, grant.first_seq, events)
+    return grant

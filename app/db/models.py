@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -50,8 +51,23 @@ class GraphVersion(Base):
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_claim", "status", "priority", "created_at"),
+        Index("ix_runs_status_created", "status", "created_at"),
+        Index("ix_runs_created", "created_at", "id"),
         Index("ix_runs_graph_created", "graph", "created_at"),
+        # Claim indexes: partial, so they hold only live runs however big the store grows.
+        Index(
+            "ix_runs_queued",
+            text("priority DESC"),
+            "created_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_runs_running_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -63,7 +79,10 @@ class Run(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Incremented by every claim: the lease epoch that fences a worker's writes.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # The last event sequence number handed out (events are numbered by updating this row).
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -101,6 +120,15 @@ class ModelCall(Base):
     __table_args__ = (
         UniqueConstraint("call_key", "attempt", name="uq_model_calls_key_attempt"),
         Index("ix_model_calls_run", "run_id", "created_at"),
+        Index(
+            "ix_model_calls_output_history",
+            "graph",
+            "node",
+            "model",
+            "created_at",
+            postgresql_where=text("status = 'ok'"),
+            sqlite_where=text("status = 'ok'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -121,7 +149,15 @@ class ModelCall(Base):
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    status: Mapped[str] = mapped_column(String(24))  # ok | error | budget_exceeded
+    # in_flight (written before the provider is called) | ok | error | invalid_output | lost
+    status: Mapped[str] = mapped_column(String(24))
     error: Mapped[str | None] = mapped_column(Text)
+    finish_reason: Mapped[str | None] = mapped_column(String(24))
     fallback_of: Mapped[str | None] = mapped_column(String(36))
+    # A call made again because this earlier attempt was in flight when its worker lost
+    # the run (the provider may have been paid for both).
+    retry_of: Mapped[str | None] = mapped_column(String(36))
+    epoch: Mapped[int | None] = mapped_column(Integer)  # the run attempt that made the call
+    graph: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

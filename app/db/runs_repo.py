@@ -1,14 +1,27 @@
-"""Queries on the `runs` table: create, read, list, claim with a lease, renew, finish."""
+"""Queries on the `runs` table: read, list, claim under a lease, renew leases, fence writes."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.db.models import Run, utcnow
 
@@ -17,6 +30,15 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "budget_excee
 
 def new_run_id() -> str:
     return str(uuid.uuid4())
+
+
+def db_now(session: AsyncSession, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
+    """The clock leases are measured by: the database server's on Postgres (workers on other
+    hosts need not agree on the time), this machine's on SQLite (one file, one host)."""
+    if session.get_bind().dialect.name == "postgresql":
+        now: ColumnElement[datetime] = func.statement_timestamp()
+        return now + timedelta(seconds=plus_seconds) if plus_seconds else now
+    return literal(utcnow() + timedelta(seconds=plus_seconds), DateTime(timezone=True))
 
 
 async def get_run(session: AsyncSession, run_id: str) -> Run | None:
@@ -39,9 +61,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     padded = cursor + "=" * (-len(cursor) % 4)
     try:
         created, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created), run_id
+        parsed = datetime.fromisoformat(created)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError("invalid cursor") from exc
+    if not run_id.isascii() or not run_id.isprintable() or len(run_id) > 36:
+        raise ValueError("invalid cursor")
+    return parsed, run_id
 
 
 async def list_runs(
@@ -49,85 +74,213 @@ async def list_runs(
     *,
     status: str | None = None,
     graph: str | None = None,
+    thread_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    oldest_first: bool = False,
 ) -> tuple[list[Run], str | None]:
-    """Newest first, keyset-paginated; returns the page and the next cursor."""
+    """Newest first (or oldest first), keyset-paginated; returns the page and the next cursor."""
     query = select(Run)
     if status:
         query = query.where(Run.status == status)
     if graph:
         query = query.where(Run.graph == graph)
+    if thread_id:
+        query = query.where(Run.thread_id == thread_id)
     if cursor:
         created, run_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Run.created_at < created, and_(Run.created_at == created, Run.id < run_id))
-        )
-    query = query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)
+        if oldest_first:
+            after = or_(Run.created_at > created, and_(Run.created_at == created, Run.id > run_id))
+        else:
+            after = or_(Run.created_at < created, and_(Run.created_at == created, Run.id < run_id))
+        query = query.where(after)
+    order = (Run.created_at, Run.id) if oldest_first else (Run.created_at.desc(), Run.id.desc())
+    query = query.order_by(*order).limit(limit + 1)
     rows = list((await session.execute(query)).scalars())
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
-async def claim_next_run(
-    session: AsyncSession, *, worker_id: str, lease_seconds: float, now: datetime | None = None
-) -> Run | None:
-    """Take the next queued run, or a running one whose lease expired, under a new lease.
+@dataclass(frozen=True)
+class ClaimedRun:
+    """What a worker needs of a run it just claimed; `attempt` is its lease epoch."""
 
-    Postgres: `FOR UPDATE SKIP LOCKED` lets many workers claim concurrently without
-    blocking each other. SQLite: the whole transaction holds the single write lock.
-    """
-    now = now or utcnow()
-    claimable = or_(
-        Run.status == "queued",
-        and_(Run.status == "running", Run.lease_expires_at < now),
-    )
-    candidate = (
-        select(Run.id)
-        .where(claimable)
-        .order_by(Run.priority.desc(), Run.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    run_id = (await session.execute(candidate)).scalar_one_or_none()
-    if run_id is None:
-        return None
-    run = await session.get(Run, run_id, populate_existing=True)
-    assert run is not None
-    run.status = "running"
-    run.lease_owner = worker_id
-    run.lease_expires_at = now + timedelta(seconds=lease_seconds)
-    run.attempt += 1
-    if run.started_at is None:
-        run.started_at = now
-    await session.flush()
-    return run
-
-
-class LeaseStatus(NamedTuple):
-    held: bool
+    id: str
+    thread_id: str
+    graph: str
+    version: int
+    input: dict[str, Any]
+    attempt: int
+    event_seq: int
+    budget_usd: float | None
     cancel_requested: bool
 
 
-async def renew_lease(
-    session: AsyncSession, *, run_id: str, worker_id: str, lease_seconds: float
-) -> LeaseStatus:
-    """Extend our lease; `held` is False if another worker took the run or it ended."""
+_CLAIMED_COLUMNS = (
+    Run.id,
+    Run.thread_id,
+    Run.graph,
+    Run.version,
+    Run.input,
+    Run.attempt,
+    Run.event_seq,
+    Run.budget_usd,
+    Run.cancel_requested,
+)
+
+
+async def claim_runs(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    limit: int,
+    include_expired: bool,
+) -> list[ClaimedRun]:
+    """Take up to `limit` runs under a new lease: runs whose lease expired (when asked), then
+    queued runs by priority and age, at most one per thread and none of a thread that has a
+    running run. Each claim increments `attempt` (the lease epoch) and reserves one event
+    sequence number for the caller's `started`/`resumed` event, in this transaction.
+
+    Postgres: `FOR UPDATE SKIP LOCKED` lets many workers claim at once without blocking.
+    SQLite: the transaction holds the single write lock.
+    """
+    now = db_now(session)
+    ids: list[str] = []
+    if include_expired:
+        expired = (
+            select(Run.id)
+            .where(Run.status == "running", Run.lease_expires_at < now)
+            .order_by(Run.lease_expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids.extend((await session.execute(expired)).scalars())
+    if len(ids) < limit:
+        other = aliased(Run)
+        busy_thread = exists().where(other.thread_id == Run.thread_id, other.status == "running")
+        queued = (
+            select(Run.id, Run.thread_id)
+            .where(Run.status == "queued", ~busy_thread)
+            .order_by(Run.priority.desc(), Run.created_at)
+            .limit(limit - len(ids))
+            .with_for_update(skip_locked=True)
+        )
+        threads: set[str] = set()
+        for run_id, thread_id in (await session.execute(queued)).all():
+            if thread_id not in threads:  # one run per thread at a time
+                threads.add(thread_id)
+                ids.append(run_id)
+    if not ids:
+        return []
     result = await session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.lease_owner == worker_id, Run.status == "running")
-        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-        .returning(Run.cancel_requested)
+        .where(Run.id.in_(ids))
+        .values(
+            status="running",
+            lease_owner=worker_id,
+            lease_expires_at=db_now(session, lease_seconds),
+            attempt=Run.attempt + 1,
+            event_seq=Run.event_seq + 1,
+            started_at=func.coalesce(Run.started_at, now),
+        )
+        .returning(*_CLAIMED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+    return [ClaimedRun(*row) for row in result.all()]
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    run_id: str
+    cancel_requested: bool
+
+
+async def renew_leases(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    epochs: Mapping[str, int],
+    lease_seconds: float,
+) -> list[LeaseState]:
+    """Extend every lease this worker still holds in one statement. A run missing from the
+    result is lost: another worker claimed it, it ended, or its lease already expired."""
+    if not epochs:
+        return []
+    now = db_now(session)
+    held = or_(*(and_(Run.id == run_id, Run.attempt == epoch) for run_id, epoch in epochs.items()))
+    result = await session.execute(
+        update(Run)
+        .where(
+            held,
+            Run.lease_owner == worker_id,
+            Run.status == "running",
+            Run.lease_expires_at > now,
+        )
+        .values(lease_expires_at=db_now(session, lease_seconds))
+        .returning(Run.id, Run.cancel_requested)
+        .execution_options(synchronize_session=False)
+    )
+    return [LeaseState(run_id, bool(cancel)) for run_id, cancel in result.all()]
+
+
+def fenced(session: AsyncSession, run_id: str, epoch: int) -> ColumnElement[bool]:
+    """The condition every write of a worker for a run carries: its lease is still current."""
+    return and_(
+        Run.id == run_id,
+        Run.attempt == epoch,
+        Run.status == "running",
+        Run.lease_expires_at > db_now(session),
+    )
+
+
+@dataclass(frozen=True)
+class SeqGrant:
+    """Event sequence numbers handed out by an update of the run row, and what the row held."""
+
+    first_seq: int
+    cost_usd: float
+    budget_usd: float | None
+    cancel_requested: bool
+
+
+async def reserve_event_seqs(
+    session: AsyncSession,
+    run_id: str,
+    count: int,
+    *,
+    epoch: int | None = None,
+    statuses: Sequence[str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> SeqGrant | None:
+    """Hand out `count` event sequence numbers in an UPDATE of the run row (which also locks
+    it until commit), optionally changing other columns. With `epoch`, only the current lease
+    holder gets them; with `statuses`, only a run in one of them. None: refused."""
+    conditions: list[ColumnElement[bool]] = [Run.id == run_id]
+    if epoch is not None:
+        conditions.append(fenced(session, run_id, epoch))
+    if statuses is not None:
+        conditions.append(Run.status.in_(statuses))
+    result = await session.execute(
+        update(Run)
+        .where(*conditions)
+        .values(event_seq=Run.event_seq + count, **(values or {}))
+        .returning(Run.event_seq, Run.cost_usd, Run.budget_usd, Run.cancel_requested)
+        .execution_options(synchronize_session=False)
     )
     row = result.first()
     if row is None:
-        return LeaseStatus(held=False, cancel_requested=False)
-    return LeaseStatus(held=True, cancel_requested=bool(row[0]))
+        return None
+    last, cost, budget, cancel = row
+    return SeqGrant(int(last) - count + 1, float(cost), budget, bool(cancel))
 
 
 async def add_cost(session: AsyncSession, run_id: str, cost_usd: float) -> None:
     """Add to a run's running cost atomically (concurrent calls of one run add up)."""
     if cost_usd:
         await session.execute(
-            update(Run).where(Run.id == run_id).values(cost_usd=Run.cost_usd + cost_usd)
+            update(Run)
+            .where(Run.id == run_id)
+            .values(cost_usd=Run.cost_usd + cost_usd)
+            .execution_options(synchronize_session=False)
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.db.fencing import LeaseLost
+
 
 class GatewayError(Exception):
     """Base class for failures of a logical model call."""
@@ -10,18 +12,37 @@ class GatewayError(Exception):
 class BudgetExceeded(GatewayError):
     """The next call would take the run past its budget, so it was not made."""
 
-    def __init__(self, *, spent_usd: float, estimate_usd: float, budget_usd: float) -> None:
+    def __init__(
+        self,
+        *,
+        spent_usd: float,
+        estimate_usd: float,
+        budget_usd: float,
+        reserve_usd: float = 0.0,
+        what: str = "next call",
+    ) -> None:
         self.spent_usd = spent_usd
         self.estimate_usd = estimate_usd
         self.budget_usd = budget_usd
+        self.reserve_usd = reserve_usd
+        kept = f" + ${reserve_usd:.6f} kept for later calls" if reserve_usd else ""
         super().__init__(
-            f"budget exceeded: spent ${spent_usd:.6f} + next call ~${estimate_usd:.6f} "
+            f"budget exceeded: spent ${spent_usd:.6f} + {what} ~${estimate_usd:.6f}{kept} "
             f"> budget ${budget_usd:.6f}"
         )
 
 
 class RunCancelled(GatewayError):
     """The run was cancelled; no further model calls are made."""
+
+
+__all__ = [
+    "AllModelsFailed",
+    "BudgetExceeded",
+    "GatewayError",
+    "LeaseLost",
+    "RunCancelled",
+]
 
 
 class AllModelsFailed(GatewayError):

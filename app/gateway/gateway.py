@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-import httpx
-import openai
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import ledger_repo, runs_repo
-from app.db.events_repo import SEQ_RETRIES, insert_event
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed
-from app.gateway.feedback import describe_provider_error, short_validation_error, with_feedback
-from app.gateway.guard import check_before_call, remaining_budget
+from app.gateway.estimate import CostEstimator
+from app.gateway.feedback import (
+    answer_as_text,
+    describe_provider_error,
+    short_validation_error,
+    with_feedback,
+)
+from app.gateway.guard import remaining_budget
+from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.litellm_client import (
     ProviderAnswer,
     ProviderTarget,
     call_provider,
-    load_litellm,
+    ensure_litellm,
+    provider_errors,
 )
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.policy import (
     Auto,
@@ -42,22 +46,12 @@ from app.routing.policy import (
 )
 from app.routing.verifiers import get_verifier
 
+__all__ = ["Gateway", "InvalidOutput"]
+
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 MAX_INVALID_OUTPUTS_PER_MODEL = 3
-
-
-class InvalidOutput(ValueError):
-    """The model answered, but not in the shape the node needs."""
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    model: ModelSpec
-    number: int
-    reason: str
-    fallback_of: str | None
 
 
 class Gateway:
@@ -71,6 +65,7 @@ class Gateway:
         simulator_url: str,
         timeout_s: float = 60.0,
         default_max_output_tokens: int = 1024,
+        prior_output_tokens: int = 256,
         classifier: Classifier | None = None,
     ) -> None:
         self.catalog = catalog
@@ -79,6 +74,8 @@ class Gateway:
         self._simulator_url = simulator_url
         self._timeout_s = timeout_s
         self._default_max_output_tokens = default_max_output_tokens
+        self.ledger = Ledger(session_factory)
+        self.estimator = CostEstimator(session_factory, prior_output_tokens)
 
     async def complete(
         self,
@@ -90,18 +87,23 @@ class Gateway:
     ) -> ModelResult:
         """Serve one logical call on the route's models in order; every attempt is a ledger row.
 
-        `validate` raises InvalidOutput for an answer the node cannot use: the error is fed
-        back to the same model up to 3 times, then the next model gets the original request.
+        An answer cut at the token limit is retried with a larger limit; an answer
+        `validate` (or the tool-call check) rejects is fed back with the error, up to 3
+        times per model; then the next model gets the original conversation.
         """
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
-        recorded, first_attempt = await self._history(ctx)
-        if recorded is not None:
-            return recorded
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
         route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return await self._serve(request, route, ctx, validate, first_attempt)
+        return await self._serve(request, route, ctx, validate)
+
+    async def expected_cost_usd(
+        self, tier: str, request: ModelRequest, *, graph: str | None, node: str | None
+    ) -> float:
+        """What a call on `tier`'s first model is expected to cost (for budget reserves)."""
+        model = self.catalog.chain(tier)[0]  # type: ignore[arg-type]
+        return (await self.estimator.estimate(model, request, graph=graph, node=node)).cost_usd
 
     async def _route_inputs(self, request: ModelRequest, ctx: CallContext) -> RouteInputs:
         classification = None
@@ -115,6 +117,8 @@ class Gateway:
         remaining = None
         if ctx.run_id is not None:
             remaining = await remaining_budget(self._sessions, ctx.run_id)
+            if remaining is not None:
+                remaining = max(0.0, remaining - ctx.reserve_usd)
         return RouteInputs(
             prompt_tokens=estimate_prompt_tokens(request.messages, request.tools),
             classification=classification,
@@ -138,12 +142,8 @@ class Gateway:
         result: ModelResult | None = None
         for index, tier in enumerate(policy.tiers):
             stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
-            recorded, first_attempt = await self._history(stage)
-            if recorded is not None:
-                result = recorded
-            else:
-                route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
-                result = await self._serve(request, route, stage, validate, first_attempt)
+            route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
+            result = await self._serve(request, route, stage, validate)
             if index == len(policy.tiers) - 1:
                 break
             verdict = verifier(request.messages, result.content)
@@ -175,28 +175,53 @@ class Gateway:
         route: Route,
         ctx: CallContext,
         validate: Callable[[ModelResult], Any] | None,
-        first_attempt: int,
     ) -> ModelResult:
-        number = first_attempt
+        number: int | None = None  # the first attempt is numbered from the ledger's history
         failures: list[str] = []
         previous_id: str | None = None
+        max_tokens = request.max_tokens
         for index, model in enumerate(route.candidates):
             reason = route.reason if index == 0 else f"fallback after {failures[-1]}"
             if ctx.purpose:
                 reason = f"{reason} [{ctx.purpose}]"
-            conversation = request
+            conversation = replace(request, max_tokens=_cap(max_tokens, model))
             for _ in range(MAX_INVALID_OUTPUTS_PER_MODEL):
-                attempt = _Attempt(model, number, reason, previous_id)
-                number += 1
-                outcome = await self._attempt(conversation, route, attempt, ctx, validate)
+                record = AttemptRecord(
+                    model=model,
+                    number=number,
+                    reason=reason,
+                    requested=route.requested,
+                    task_class=route.task_class,
+                    fallback_of=previous_id,
+                    request=conversation.to_json(),
+                )
+                outcome = await self._attempt(conversation, record, ctx, validate)
+                number = outcome.number + 1
                 previous_id = outcome.call_id
                 if outcome.result is not None:
                     return replace(outcome.result, attempts=len(failures) + 1)
                 failures.append(f"{model.name}: {outcome.error}")
-                if outcome.invalid_content is None:
+                if outcome.invalid is None:
                     break  # provider error: next model
+                if outcome.invalid.truncated:
+                    # Cut at the token limit: the same call again would be cut again.
+                    grown = _grow(conversation.max_tokens, self._default_max_output_tokens)
+                    if grown is None or grown > model.max_output_tokens:
+                        break
+                    max_tokens = grown
+                    reason = (
+                        f"retry on {model.name} with max_tokens={grown}: the answer was cut "
+                        f"at max_tokens={conversation.max_tokens}"
+                    )
+                    conversation = replace(conversation, max_tokens=grown)
+                    continue
                 reason = f"retry on {model.name} after invalid output: {outcome.error}"
-                conversation = with_feedback(conversation, outcome.invalid_content, outcome.error)
+                conversation = with_feedback(
+                    conversation,
+                    outcome.invalid_content or "",
+                    outcome.error,
+                    outcome.invalid.instruction,
+                )
         raise AllModelsFailed(failures)
 
     async def complete_structured(
@@ -208,172 +233,137 @@ class Gateway:
             try:
                 return schema.model_validate_json(result.content or "")
             except ValidationError as exc:
+                if any(error["type"] == "json_invalid" for error in exc.errors()):
+                    raise InvalidOutput(
+                        f"answer is malformed JSON: {short_validation_error(exc)}",
+                        instruction=STRUCTURED_INSTRUCTION,
+                    ) from exc
                 raise InvalidOutput(short_validation_error(exc)) from exc
 
         result = await self.complete(request, policy, ctx, validate=parse)
         return parse(result), result
 
-    async def _history(self, ctx: CallContext) -> tuple[ModelResult | None, int]:
-        """(the answer if this run already paid for the call, e.g. before a worker crash,
-        so it is not paid again; the next attempt number)."""
-        if ctx.run_id is None:
-            return None, 1  # a call outside a run has a fresh key
-        async with self._sessions() as session:
-            row, next_attempt = await ledger_repo.call_history(session, ctx.call_key)
-        if row is None:
-            return None, next_attempt
-        message = (row.response or {}).get("message", {})
-        recorded = ModelResult(
-            content=message.get("content"),
-            tool_calls=message.get("tool_calls") or [],
-            model=row.model,
-            tier=row.tier,
-            usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_tokens),
-            cost_usd=0.0,
-            latency_ms=0.0,
-            call_id=row.id,
-            from_ledger=True,
-        )
-        return recorded, next_attempt
-
     async def _attempt(
         self,
         request: ModelRequest,
-        route: Route,
-        attempt: _Attempt,
+        record: AttemptRecord,
         ctx: CallContext,
         validate: Callable[[ModelResult], Any] | None,
     ) -> _Outcome:
-        model = attempt.model
-        if ctx.run_id is not None:
-            estimate = model.cost_usd(
-                estimate_prompt_tokens(request.messages, request.tools),
-                request.max_tokens or self._default_max_output_tokens,
-            )
-            await check_before_call(self._sessions, ctx.run_id, estimate)
+        model = record.model
+        estimate = await self.estimator.estimate(model, request, graph=ctx.graph, node=ctx.node)
+        begun = await self.ledger.begin(ctx, record, estimate)
+        if begun.recorded is not None:
+            return _Outcome(begun.call_id, begun.number, result=_recorded(begun.recorded))
         target = (
             ProviderTarget(api_base=self._simulator_url, api_key="simulator")
             if model.provider == "simulator"
             else ProviderTarget()
         )
-        load_litellm()  # a no-op after start-up; keeps the import out of the latency
+        await ensure_litellm()  # at start-up it loads in the background: not call latency
         started = time.perf_counter()
         try:
             answer = await call_provider(model, request, target, self._timeout_s)
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
-            # httpx errors: a connection cut mid-body can surface unwrapped.
+        except provider_errors() as exc:
             latency = (time.perf_counter() - started) * 1000
-            error = describe_provider_error(exc)
+            error = describe_provider_error(exc, self._timeout_s)
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
-            call_id = await self._record(
-                request, route, attempt, ctx, None, latency, "error", error
-            )
-            return _Outcome(call_id=call_id, error=error)
+            done = Completion("error", latency, 0.0, estimate.cost_usd, error=error)
+            await self.ledger.complete(ctx, begun, record, done)
+            return _Outcome(begun.call_id, begun.number, error=error)
+        except BaseException:
+            # Cancelled (shutdown, run cancelled) while the provider was answering.
+            await asyncio.shield(self.ledger.abandon(ctx, begun, "interrupted"))
+            raise
         latency = (time.perf_counter() - started) * 1000
-        cost = model.cost_usd(
-            answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.cached_tokens
-        )
+        usage = answer.usage
+        cost = model.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
         result = ModelResult(
             content=answer.content,
             tool_calls=answer.tool_calls,
             model=model.name,
             tier=model.tier,
-            usage=answer.usage,
+            usage=usage,
             cost_usd=cost,
             latency_ms=latency,
-            call_id=str(uuid.uuid4()),
+            call_id=begun.call_id,
+            finish_reason=answer.finish_reason,
         )
-        if validate is not None:
-            try:
+        try:
+            check_answer(request, result)
+            if validate is not None:
                 validate(result)
-            except InvalidOutput as exc:
-                error = f"invalid output: {exc}"
-                call_id = await self._record(
-                    request, route, attempt, ctx, answer, latency, "invalid_output", error, cost
-                )
-                return _Outcome(call_id=call_id, error=error, invalid_content=answer.content or "")
-        await self._record(
-            request, route, attempt, ctx, answer, latency, "ok", None, cost, result.call_id
-        )
-        return _Outcome(call_id=result.call_id, result=result)
-
-    async def _record(
-        self,
-        request: ModelRequest,
-        route: Route,
-        attempt: _Attempt,
-        ctx: CallContext,
-        answer: ProviderAnswer | None,
-        latency_ms: float,
-        status: str,
-        error: str | None,
-        cost_usd: float = 0.0,
-        call_id: str | None = None,
-    ) -> str:
-        """Ledger row, the run's cost and its `model_call` event in one transaction."""
-        usage = answer.usage if answer else Usage()
-        call_id = call_id or str(uuid.uuid4())
-        fields = dict(
-            id=call_id,
-            run_id=ctx.run_id,
-            node=ctx.node,
-            call_key=ctx.call_key,
-            attempt=attempt.number,
-            task_class=route.task_class,
-            routing_reason=attempt.reason,
-            requested=route.requested,
-            tier=attempt.model.tier,
-            model=attempt.model.name,
-            provider=attempt.model.provider,
-            request=request.to_json(),
-            response=_response_json(answer),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
-            cost_usd=cost_usd,
-            latency_ms=latency_ms,
-            status=status,
-            error=error,
-            fallback_of=attempt.fallback_of,
-        )
-        event = {
-            "call_id": call_id,
-            "model": attempt.model.name,
-            "tier": attempt.model.tier,
-            "status": status,
-            "reason": attempt.reason,
-            "cost_usd": cost_usd,
-            "latency_ms": round(latency_ms, 1),
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "error": error,
-        }
-        for _ in range(SEQ_RETRIES):
-            try:
-                async with self._sessions.begin() as session:
-                    session.add(ModelCall(**fields))
-                    if ctx.run_id is not None:
-                        await runs_repo.add_cost(session, ctx.run_id, cost_usd)
-                        await insert_event(
-                            session, ctx.run_id, "model_call", node=ctx.node, payload=event
-                        )
-                return call_id
-            except IntegrityError:
-                continue  # another writer took the event's sequence number: retry
-        raise RuntimeError(f"could not record model call {call_id} of {ctx.call_key}")
+        except InvalidOutput as exc:
+            error = f"invalid output: {exc}"
+            done = _completion("invalid_output", answer, latency, cost, estimate.cost_usd, error)
+            await self.ledger.complete(ctx, begun, record, done)
+            content = answer_as_text(answer.content, answer.tool_calls)
+            return _Outcome(
+                begun.call_id, begun.number, error=error, invalid=exc, invalid_content=content
+            )
+        done = _completion("ok", answer, latency, cost, estimate.cost_usd, None)
+        await self.ledger.complete(ctx, begun, record, done)
+        return _Outcome(begun.call_id, begun.number, result=result)
 
 
 @dataclass(frozen=True)
 class _Outcome:
     call_id: str
+    number: int
     result: ModelResult | None = None
     error: str = ""
+    invalid: InvalidOutput | None = None
     invalid_content: str | None = None
 
 
-def _response_json(answer: ProviderAnswer | None) -> dict[str, Any] | None:
-    if answer is None:
-        return None
+def _cap(max_tokens: int | None, model: ModelSpec) -> int | None:
+    return None if max_tokens is None else min(max_tokens, model.max_output_tokens)
+
+
+def _grow(max_tokens: int | None, default: int) -> int | None:
+    return None if max_tokens is None else max(max_tokens * 2, default)
+
+
+def _completion(
+    status: str,
+    answer: ProviderAnswer,
+    latency: float,
+    cost: float,
+    estimate: float,
+    error: str | None,
+) -> Completion:
+    return Completion(
+        status=status,
+        latency_ms=latency,
+        cost_usd=cost,
+        estimate_usd=estimate,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        cached_tokens=answer.usage.cached_tokens,
+        response=_response_json(answer),
+        error=error,
+        finish_reason=answer.finish_reason,
+    )
+
+
+def _recorded(row: ModelCall) -> ModelResult:
+    """A call this run already paid for (before a crash): its answer, at no new cost."""
+    message = (row.response or {}).get("message", {})
+    return ModelResult(
+        content=message.get("content"),
+        tool_calls=message.get("tool_calls") or [],
+        model=row.model,
+        tier=row.tier,
+        usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_tokens),
+        cost_usd=0.0,
+        latency_ms=0.0,
+        call_id=row.id,
+        from_ledger=True,
+        finish_reason=row.finish_reason,
+    )
+
+
+def _response_json(answer: ProviderAnswer) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": answer.content}
     if answer.tool_calls:
         message["tool_calls"] = answer.tool_calls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import os
@@ -24,6 +25,38 @@ _FIRST_CALL_MODULES = (
     "litellm.llms.litellm_proxy",
 )
 _litellm: ModuleType | None = None
+_loader: threading.Thread | None = None
+
+
+def start_loading_litellm() -> None:
+    """Import LiteLLM in a background thread, so a process is ready before the ~5 s import
+    ends; the first model call waits for it only if it comes sooner."""
+    global _loader
+    with _lock:
+        if _litellm is not None or _loader is not None:
+            return
+        _loader = threading.Thread(target=load_litellm, name="load-litellm", daemon=True)
+        _loader.start()
+
+
+def litellm_loaded() -> bool:
+    return _litellm is not None
+
+
+async def ensure_litellm() -> ModuleType:
+    """LiteLLM, waiting for the background import without blocking the event loop."""
+    if _litellm is not None:
+        return _litellm
+    return await asyncio.to_thread(load_litellm)
+
+
+def provider_errors() -> tuple[type[BaseException], ...]:
+    """What a failed provider call raises (LiteLLM wraps the OpenAI SDK's errors; a
+    connection cut mid-body can surface as a bare httpx error)."""
+    import httpx
+    import openai
+
+    return (openai.OpenAIError, httpx.HTTPError)
 
 
 def load_litellm() -> ModuleType:
@@ -50,6 +83,7 @@ class ProviderAnswer:
     tool_calls: list[dict[str, Any]]
     usage: Usage
     raw: dict[str, Any]
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +98,7 @@ async def call_provider(
     model: ModelSpec, request: ModelRequest, target: ProviderTarget, timeout_s: float
 ) -> ProviderAnswer:
     """One attempt, no retries: the gateway owns retries and fallbacks."""
-    litellm = load_litellm()
+    litellm = await ensure_litellm()
     kwargs: dict[str, Any] = {
         "model": model.litellm_model,
         **request.to_json(),
@@ -81,7 +115,8 @@ async def call_provider(
     if target.api_key:
         kwargs["api_key"] = target.api_key
     response = await litellm.acompletion(**kwargs)
-    message = response.choices[0].message
+    choice = response.choices[0]
+    message = choice.message
     usage = getattr(response, "usage", None)
     details = getattr(usage, "prompt_tokens_details", None)
     tool_calls = [
@@ -101,4 +136,5 @@ async def call_provider(
             cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
         ),
         raw=response.model_dump(mode="json"),
+        finish_reason=getattr(choice, "finish_reason", None),
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from app.db.events_repo import PendingEvent
 
 
 @dataclass(frozen=True)
@@ -16,10 +20,11 @@ class ModelRequest:
     response_format: dict[str, Any] | None = None
     max_tokens: int | None = None
     temperature: float | None = None
+    stop: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": self.messages}
-        for key in ("tools", "tool_choice", "response_format", "max_tokens", "temperature"):
+        for key in ("tools", "tool_choice", "response_format", "max_tokens", "temperature", "stop"):
             value = getattr(self, key)
             if value is not None:
                 body[key] = value
@@ -47,6 +52,7 @@ class ModelResult:
     call_id: str
     from_ledger: bool = False  # True when a previous attempt of this run already paid for it
     attempts: int = 1
+    finish_reason: str | None = None
 
     def assistant_message(self) -> dict[str, Any]:
         """The answer as a chat message, to append to the conversation."""
@@ -54,6 +60,28 @@ class ModelResult:
         if self.tool_calls:
             message["tool_calls"] = self.tool_calls
         return message
+
+
+class RunFence(Protocol):
+    """The run a call belongs to, as the worker holding its lease sees it
+    (`app.worker.run_scope.RunScope`). The gateway writes a run's ledger rows and events
+    under `lock`, fenced by `epoch`, together with the events the worker has buffered."""
+
+    run_id: str
+    epoch: int
+    graph: str | None
+    lock: asyncio.Lock
+
+    def check_usable(self) -> None:
+        """Raise if the worker already knows the run is lost or cancelled (no database)."""
+
+    def take_events(self) -> list[PendingEvent]: ...
+
+    def put_back(self, events: Sequence[PendingEvent]) -> None: ...
+
+    def mark_lost(self) -> None: ...
+
+    def events_written(self) -> None: ...
 
 
 @dataclass
@@ -66,3 +94,8 @@ class CallContext:
     # Why the node makes this call (e.g. "judge of 3 debaters"): appended to the ledger's
     # routing reason, so a pattern's decisions can be read from the ledger.
     purpose: str | None = None
+    # The worker's hold on the run: with it every write is fenced by the lease epoch.
+    run: RunFence | None = None
+    graph: str | None = None
+    # Budget the run must keep for calls it will still make after this one.
+    reserve_usd: float = 0.0

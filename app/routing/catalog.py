@@ -43,6 +43,9 @@ class ModelSpec(BaseModel):
     litellm_model: str
     price_per_mtok: Prices
     context_window: int = Field(gt=0)
+    max_output_tokens: int = Field(
+        16_384, gt=0, description="largest max_tokens the model accepts (retries grow up to it)"
+    )
     capabilities: tuple[str, ...] = ()
     latency_ms: Latency = Latency(first_token=500, per_output_token=10)
 

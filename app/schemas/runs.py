@@ -15,7 +15,12 @@ class SubmitRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    graph: str = Field(min_length=1, max_length=100, examples=["plan_execute"])
+    graph: str = Field(
+        min_length=1,
+        max_length=110,
+        examples=["plan_execute"],
+        description="a graph name, or name@version to pin a version",
+    )
     input: dict[str, Any] = Field(examples=[{"question": "What is 2 * 340 + 5 * 120?"}])
     thread_id: str | None = Field(
         None, min_length=1, max_length=200, description="continue a conversation thread"
@@ -69,13 +74,18 @@ class ModelCallOut(BaseModel):
     latency_ms: float
     status: str
     error: str | None
+    finish_reason: str | None = None
     fallback_of: str | None
+    retry_of: str | None = None
+    epoch: int | None = None
     created_at: datetime
+    completed_at: datetime | None = None
 
 
 class GraphOut(BaseModel):
     name: str
     version: int
+    source: str = Field(description="builtin | python (langgraph.json) | spec")
     description: str
     input_schema: dict[str, Any]
     nodes: dict[str, str]

@@ -9,17 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import graphs_repo
 from app.db.checkpoints import open_checkpointer
-from app.db.engine import create_engine, create_session_factory
+from app.db.engine import create_engine, create_session_factory, is_sqlite
+from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
 from app.gateway.gateway import Gateway
-from app.gateway.litellm_client import load_litellm
+from app.gateway.litellm_client import start_loading_litellm
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
+from app.services.graph_registry import GraphRegistry
+from app.services.notifier import Notifier
 from app.settings import Settings
 from graphs.registry import GraphDefinition, builtin_graphs
 
@@ -28,57 +29,82 @@ from graphs.registry import GraphDefinition, builtin_graphs
 class Services:
     settings: Settings
     engine: AsyncEngine
+    # The API and the worker use separate pools, so requests can never starve the worker
+    # of connections (nor the other way round).
     sessions: async_sessionmaker[AsyncSession]
+    worker_sessions: async_sessionmaker[AsyncSession]
     catalog: Catalog
-    graphs: dict[str, GraphDefinition]
+    registry: GraphRegistry
     gateway: Gateway
     checkpointer: BaseCheckpointSaver[Any]
-    compiled: dict[str, CompiledStateGraph[Any, Any, Any, Any]]
+    notifier: Notifier
 
 
-async def register_builtin_graphs(
-    sessions: async_sessionmaker[AsyncSession], graphs: dict[str, GraphDefinition]
-) -> None:
-    """Store each built-in graph's current version (a changed graph gets a new one)."""
-    for definition in graphs.values():
-        await graphs_repo.register_version(
-            sessions,
-            name=definition.name,
-            spec=definition.spec(),
-            source="builtin",
-            fingerprint=definition.fingerprint(),
-        )
+def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
+    """Built-ins plus the graphs of `settings.config` (a langgraph.json); GraphLoadError or
+    ValueError (a name clash) stop start-up with the file and the cause."""
+    graphs = builtin_graphs()
+    if settings.config is not None:
+        from graphs.langgraph_json import load_config_graphs
+
+        for name, definition in load_config_graphs(settings.config).items():
+            if name in graphs:
+                raise ValueError(f"{settings.config}: graph {name!r} clashes with a built-in graph")
+            graphs[name] = definition
+    return graphs
 
 
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Everything a server or worker process needs, built once and passed down."""
+    # LiteLLM's import takes seconds: it runs in the background while the rest starts;
+    # a model call that comes before it is done waits for it.
+    start_loading_litellm()
+    graphs = load_graphs(settings)
     if settings.auto_migrate:
-        upgrade_database(settings.database_url)
+        await asyncio.to_thread(upgrade_database, settings.database_url)
     catalog = load_catalog(settings.catalog_path)
-    engine = create_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    busy = settings.sqlite_busy_timeout_ms
+    pool = settings.db_pool_size
+    engine = create_engine(settings.database_url, busy_timeout_ms=busy, pool_size=pool)
+    worker_engine = create_engine(settings.database_url, busy_timeout_ms=busy, pool_size=pool)
     sessions = create_session_factory(engine)
-    graphs = builtin_graphs()
-    # LiteLLM's import takes seconds: pay it at start-up, not inside the first call.
-    await asyncio.to_thread(load_litellm)
+    worker_sessions = create_session_factory(worker_engine)
+    notifier = Notifier()
+    listener = None
     try:
-        await register_builtin_graphs(sessions, graphs)
-        classifier = TaskClassifier.load(settings.router_model_path)
+        if not is_sqlite(settings.database_url):
+            listener = PgListener(settings.database_url, notifier)
+            listener.start()
         gateway = Gateway(
             catalog=catalog,
-            classifier=classifier,
-            session_factory=sessions,
+            classifier=TaskClassifier.load(settings.router_model_path),
+            session_factory=worker_sessions,
             simulator_url=settings.simulator_url,
             timeout_s=settings.model_timeout_seconds,
             default_max_output_tokens=settings.default_max_output_tokens,
+            prior_output_tokens=settings.prior_output_tokens,
         )
         async with open_checkpointer(
-            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            settings.database_url,
+            busy_timeout_ms=busy,
+            pool_size=min(settings.worker_concurrency, pool),
         ) as checkpointer:
-            # Compiled once per process with its checkpointer, not once per run.
-            compiled = {name: d.build(checkpointer) for name, d in graphs.items()}
+            registry = GraphRegistry(graphs, sessions, checkpointer)
+            await registry.register_loaded()
             yield Services(
-                settings, engine, sessions, catalog, graphs, gateway, checkpointer, compiled
+                settings=settings,
+                engine=engine,
+                sessions=sessions,
+                worker_sessions=worker_sessions,
+                catalog=catalog,
+                registry=registry,
+                gateway=gateway,
+                checkpointer=checkpointer,
+                notifier=notifier,
             )
     finally:
+        if listener is not None:
+            await listener.stop()
         await engine.dispose()
+        await worker_engine.dispose()

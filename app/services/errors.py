@@ -20,6 +20,11 @@ class UnknownGraph(ServiceError):
     title = "Unknown graph"
 
 
+class UnknownGraphVersion(ServiceError):
+    status = 409
+    title = "Graph version not available"
+
+
 class InvalidInput(ServiceError):
     status = 422
     title = "Invalid input"

@@ -1,99 +1,83 @@
-"""Use cases on runs: submit (idempotent), read, list, cancel."""
+"""Use cases on runs: submit (idempotent), read, list, cancel, wait for the end."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import time
 import uuid
-from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import graphs_repo, runs_repo
-from app.db.events_repo import append_event
+from app.db import runs_repo
 from app.db.models import Run
-from app.db.notify import notify_run_queued
 from app.schemas.runs import SubmitRun
+from app.services import run_state
+from app.services.container import Services
 from app.services.errors import (
     IdempotencyConflict,
     InvalidInput,
     RunAlreadyFinished,
     RunNotFound,
-    UnknownGraph,
 )
-from app.services.run_state import is_terminal, transition
-from graphs.registry import GraphDefinition
+from app.services.graph_registry import parse_graph_ref
+from graphs.registry import GraphInputInvalid
+
+# A safety net only: the end of a run is pushed (in-process signal or LISTEN/NOTIFY).
+WAIT_POLL_SECONDS = 2.0
 
 
 def _fingerprint(body: SubmitRun) -> str:
     return hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
 
 
-def validate_input(definition: GraphDefinition, payload: dict[str, Any]) -> None:
-    try:
-        definition.input_model.model_validate(payload)
-    except ValidationError as exc:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise InvalidInput(
-            f"input does not match graph {definition.name!r}'s input schema", errors=errors
-        ) from exc
-
-
 async def submit_run(
-    sessions: async_sessionmaker[AsyncSession],
-    graphs: dict[str, GraphDefinition],
-    body: SubmitRun,
-    *,
-    idempotency_key: str | None = None,
+    services: Services, body: SubmitRun, *, idempotency_key: str | None = None
 ) -> tuple[Run, bool]:
     """Queue a run (never execute it here); returns (run, created). Same key, same run."""
-    definition = graphs.get(body.graph)
-    if definition is None:
-        raise UnknownGraph(f"no graph named {body.graph!r}", available=sorted(graphs))
-    validate_input(definition, body.input)
+    name, version = parse_graph_ref(body.graph)
+    graph = await services.registry.resolve(name, version)
+    try:
+        graph.definition.validate_input(body.input)
+    except GraphInputInvalid as exc:
+        raise InvalidInput(str(exc), errors=exc.errors) from exc
     fingerprint = _fingerprint(body)
     if idempotency_key:
-        existing = await _existing_for_key(sessions, idempotency_key, fingerprint)
+        existing = await _existing_for_key(services, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
-    async with sessions() as session:
-        version = await graphs_repo.latest_version(session, definition.name)
-    if version is None:
-        raise UnknownGraph(f"graph {body.graph!r} is not registered in this database")
-    run_id = runs_repo.new_run_id()
     run = Run(
-        id=run_id,
+        id=runs_repo.new_run_id(),
         thread_id=body.thread_id or str(uuid.uuid4()),
-        graph=definition.name,
-        version=version.version,
+        graph=graph.name,
+        version=graph.version,
         input=body.input,
-        status="queued",
         priority=body.priority,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
-        budget_usd=body.budget_usd,
+        budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
+        attempt=0,
+        cost_usd=0.0,
+        cancel_requested=False,
     )
     try:
-        async with sessions.begin() as session:
-            session.add(run)
-            await notify_run_queued(session)
+        async with services.sessions.begin() as session:
+            await run_state.enqueue(session, run, {"graph": run.graph, "version": run.version})
     except IntegrityError:
         # Another request with the same key won the race: answer with its run.
         if idempotency_key:
-            existing = await _existing_for_key(sessions, idempotency_key, fingerprint)
+            existing = await _existing_for_key(services, idempotency_key, fingerprint)
             if existing is not None:
                 return existing, False
         raise
-    await append_event(sessions, run_id, "queued", payload={"graph": run.graph})
+    services.notifier.runs_claimable()
     return run, True
 
 
-async def _existing_for_key(
-    sessions: async_sessionmaker[AsyncSession], key: str, fingerprint: str
-) -> Run | None:
-    async with sessions() as session:
+async def _existing_for_key(services: Services, key: str, fingerprint: str) -> Run | None:
+    async with services.sessions() as session:
         existing = await runs_repo.get_run_by_idempotency_key(session, key)
     if existing is not None and existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict(
@@ -102,27 +86,38 @@ async def _existing_for_key(
     return existing
 
 
-async def get_run(sessions: async_sessionmaker[AsyncSession], run_id: str) -> Run:
-    async with sessions() as session:
+async def get_run(services: Services, run_id: str) -> Run:
+    async with services.sessions() as session:
         run = await runs_repo.get_run(session, run_id)
     if run is None:
         raise RunNotFound(f"no run with id {run_id!r}")
     return run
 
 
-async def cancel_run(sessions: async_sessionmaker[AsyncSession], run_id: str) -> Run:
+async def cancel_run(services: Services, run_id: str) -> Run:
     """A queued run is cancelled at once; a running one stops at its next node or call."""
-    async with sessions.begin() as session:
+    async with services.sessions.begin() as session:
         run = await session.get(Run, run_id, with_for_update=True)  # vs a racing claim
         if run is None:
             raise RunNotFound(f"no run with id {run_id!r}")
-        if is_terminal(run.status):
+        if run_state.is_terminal(run.status):
             raise RunAlreadyFinished(f"run {run_id} already ended as {run.status}")
-        if run.status == "queued":
-            transition(run, "cancelled", error="cancelled before it started")
-            kind = "cancelled"
-        else:
-            run.cancel_requested = True
-            kind = "cancel_requested"
-    await append_event(sessions, run_id, kind)
+        kind = await run_state.cancel(session, run)
+    services.notifier.events_committed(run_id)
+    if kind == "cancel_requested":
+        services.notifier.cancel_requested(run_id)
     return run
+
+
+async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run:
+    """The run once it has ended, or as it is when `timeout_s` runs out."""
+    deadline = time.monotonic() + timeout_s
+    with services.notifier.watch(run_id) as changed:
+        while True:
+            changed.clear()
+            run = await get_run(services, run_id)
+            remaining = deadline - time.monotonic()
+            if run_state.is_terminal(run.status) or remaining <= 0:
+                return run
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, WAIT_POLL_SECONDS))

@@ -1,19 +1,27 @@
-"""The worker loop: claim queued (or abandoned) runs and execute them."""
+"""The worker: claims runs while it has free slots and executes each as its own task.
+
+One worker process runs up to `worker_concurrency` runs at once, each under its own lease,
+renewed together by one heartbeat. It claims when woken (a run was queued in this process,
+or NOTIFY from another), when a slot frees up, and on a slow poll that is only a safety
+net (it also sweeps runs whose lease expired: their worker died).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Coroutine
-from typing import Any
 
-from app.db.runs_repo import claim_next_run
+from app.db.runs_repo import ClaimedRun
+from app.services import run_state
 from app.services.container import Services
-from app.worker.executor import DATABASE_ERRORS, execute_run
-from app.worker.wakeup import Wakeup, wakeup_for
+from app.worker.heartbeat import Heartbeat
+from app.worker.run_executor import DATABASE_ERRORS, execute_run
+from app.worker.run_scope import RunScope
 
 log = logging.getLogger(__name__)
 
@@ -23,64 +31,170 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    """Claims one run at a time under a lease; any number of workers can share a database."""
+    """Any number of workers, in any number of processes, can share one database."""
 
-    def __init__(self, services: Services, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        worker_id: str | None = None,
+        *,
+        concurrency: int | None = None,
+    ) -> None:
         self.services = services
         self.worker_id = worker_id or new_worker_id()
+        self.concurrency = concurrency or services.settings.worker_concurrency
+        self._active: dict[str, tuple[asyncio.Task[str], RunScope]] = {}
+        self._slot_freed = asyncio.Event()
+        self._last_sweep = 0.0
+        services.notifier.on_cancel(self._cancel_requested)
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._active)
 
     async def run_once(self) -> str | None:
-        """Claim and execute one run; None when nothing was claimable."""
-        settings = self.services.settings
-        async with self.services.sessions.begin() as session:
-            run = await claim_next_run(
-                session, worker_id=self.worker_id, lease_seconds=settings.lease_seconds
-            )
-        if run is None:
+        """Claim one run and execute it to the end (tests and benchmarks); None when
+        nothing was claimable."""
+        claimed = await self._claim(1, include_expired=True)
+        if not claimed:
             return None
-        log.info("worker %s claimed run %s (attempt %d)", self.worker_id, run.id, run.attempt)
-        return await execute_run(self.services, run, self.worker_id)
+        return await self._start(claimed[0])
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        log.info("worker %s started", self.worker_id)
-        wakeup = wakeup_for(self.services.settings.database_url)
+        log.info("worker %s started (%d runs at once)", self.worker_id, self.concurrency)
+        heartbeat = Heartbeat(
+            self.services.worker_sessions,
+            worker_id=self.worker_id,
+            lease_seconds=self.services.settings.lease_seconds,
+            scopes=lambda: [scope for _, scope in self._active.values()],
+        )
+        beating = asyncio.create_task(heartbeat.run(), name="heartbeat")
         try:
-            await self._loop(stop, wakeup)
+            await self._claim_loop(stop)
         finally:
-            await wakeup.close()
+            await self._drain()
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
         log.info("worker %s stopped", self.worker_id)
 
-    async def _loop(self, stop: asyncio.Event, wakeup: Wakeup) -> None:
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        settings = self.services.settings
         failures = 0
         while not stop.is_set():
-            try:
-                ran = await self.run_once()
-                failures = 0
-            except DATABASE_ERRORS as exc:
-                # The database went away (restart, failover): the run we held, if any,
-                # is resumed from its checkpoint once its lease expires. Back off and retry.
-                failures += 1
-                log.warning("database unavailable (%s); retrying", exc)
-                ran = None
-            except Exception:
-                # A bug while setting a run up must not stop the worker: the run's lease
-                # lapses, it is retried, and after ROUTEGRAPH_MAX_ATTEMPTS it is failed.
-                failures += 1
-                log.exception("worker %s: unexpected error; continuing", self.worker_id)
-                ran = None
-            if ran is None:
-                poll = self.services.settings.poll_seconds
-                # Back off while the database is unavailable, up to 10 s (or the poll).
-                delay = min(poll * 2**failures, max(poll, 10.0))
-                await _first_of(stop.wait(), wakeup.wait(delay))
+            free = self.concurrency - len(self._active)
+            claimed_all = False
+            if free > 0:
+                sweep = time.monotonic() - self._last_sweep >= settings.poll_seconds
+                try:
+                    claimed = await self._claim(free, include_expired=sweep)
+                    failures = 0
+                except DATABASE_ERRORS as exc:
+                    # The database went away (restart, failover): back off and retry.
+                    failures += 1
+                    log.warning("database unavailable (%s); retrying", exc)
+                    claimed = []
+                except Exception:
+                    # A bug while claiming must not stop the worker.
+                    failures += 1
+                    log.exception("worker %s: unexpected error while claiming", self.worker_id)
+                    claimed = []
+                if sweep and failures == 0:
+                    self._last_sweep = time.monotonic()
+                for run in claimed:
+                    task = asyncio.create_task(self._start(run), name=f"run-{run.id}")
+                    task.add_done_callback(self._run_done)
+                claimed_all = len(claimed) == free  # more may be waiting: claim again
+            if claimed_all and failures == 0:
+                continue
+            # Back off while the database is unavailable, up to 10 s (or the poll).
+            delay = min(settings.poll_seconds * 2**failures, max(settings.poll_seconds, 10.0))
+            await self._wait(stop, delay, full=free <= 0)
 
+    async def _wait(self, stop: asyncio.Event, seconds: float, *, full: bool) -> None:
+        """Until stop, a wake-up (unless every slot is busy), a freed slot, or `seconds`."""
+        claimable = self.services.notifier.claimable_signal()
+        waits = [stop.wait(), self._slot_freed.wait()]
+        if not full:
+            waits.append(claimable.wait())
+        tasks = [asyncio.ensure_future(wait) for wait in waits]
+        try:
+            await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            self._slot_freed.clear()
+            if not full:
+                claimable.clear()
 
-async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Return when any of the waits finishes (stop requested, or woken, or timed out)."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
+    async def _claim(self, limit: int, *, include_expired: bool) -> list[ClaimedRun]:
+        settings = self.services.settings
+        async with self.services.worker_sessions.begin() as session:
+            claimed = await run_state.claim(
+                session,
+                worker_id=self.worker_id,
+                lease_seconds=settings.lease_seconds,
+                limit=limit,
+                include_expired=include_expired,
+            )
+        for run in claimed:
+            log.info("worker %s claimed run %s (attempt %d)", self.worker_id, run.id, run.attempt)
+            self.services.notifier.events_committed(run.id)
+        return claimed
+
+    async def _start(self, claimed: ClaimedRun) -> str:
+        scope = RunScope(
+            claimed,
+            sessions=self.services.worker_sessions,
+            notifier=self.services.notifier,
+            flush_delay=self.services.settings.event_flush_seconds,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        self._active[claimed.id] = (task, scope)  # type: ignore[assignment]
+        try:
+            return await execute_run(self.services, claimed, scope)
+        except DATABASE_ERRORS as exc:
+            # Not the run's fault: its lease lapses and a worker resumes it from its checkpoint.
+            log.warning("run %s: database unavailable (%s); leaving it to resume", claimed.id, exc)
+            return "interrupted"
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker %s: unexpected error in run %s", self.worker_id, claimed.id)
+            return "interrupted"
+        finally:
+            self._active.pop(claimed.id, None)
+
+    def _run_done(self, _task: asyncio.Task[str]) -> None:
+        self._slot_freed.set()
+
+    def _cancel_requested(self, run_id: str) -> None:
+        entry = self._active.get(run_id)
+        if entry is not None:
+            entry[1].cancelled.set()
+
+    async def _drain(self) -> None:
+        """Shutdown: each run stops at its next checkpoint and hands its lease back; a run
+        still busy after the grace period is interrupted (its in-flight call is marked
+        lost) and is resumed by the next worker once its lease expires."""
+        if not self._active:
+            return
+        grace = self.services.settings.shutdown_grace_seconds
+        log.info(
+            "worker %s: %d runs to hand back (grace %.0fs)",
+            self.worker_id,
+            len(self._active),
+            grace,
+        )
+        for _, scope in self._active.values():
+            scope.draining.set()
+        tasks = [task for task, _ in self._active.values()]
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
+        interrupted = [scope for task, scope in self._active.values() if task in pending]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
+        for scope in interrupted:  # stopped mid-node: hand back from the last checkpoint
+            with contextlib.suppress(*DATABASE_ERRORS):
+                async with self.services.worker_sessions.begin() as session:
+                    await run_state.release(session, scope.run_id, epoch=scope.epoch)

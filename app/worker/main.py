@@ -16,4 +16,5 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with build_services(settings) as services:
+        # Runs in flight at SIGTERM reach their next checkpoint and hand their leases back.
         await Worker(services).run_forever(stop)

@@ -37,7 +37,7 @@ async def test_migrate_then_runs_list_and_show(
     settings = Settings(database_url=database_url, simulator_url=simulator.base_url)
     async with build_services(settings) as services:
         body = SubmitRun(graph="plan_execute", input={"question": "What is 6 * 7 + 1?"})
-        run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+        run, _ = await run_service.submit_run(services, body)
         assert await Worker(services).run_once() == "succeeded"
 
     listed = routegraph(database_url, "runs", "list", "--status", "succeeded")

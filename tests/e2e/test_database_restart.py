@@ -45,7 +45,7 @@ async def test_run_survives_the_database_dropping_every_connection(postgres_url:
         settings = Settings(database_url=database_url, simulator_url=simulator_url, lease_seconds=3)
         async with build_services(settings) as services:
             body = SubmitRun(graph="plan_execute", input={"question": QUESTION})
-            run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+            run, _ = await run_service.submit_run(services, body)
             stop = asyncio.Event()
             worker = asyncio.create_task(Worker(services).run_forever(stop))
             try:
@@ -64,7 +64,7 @@ async def test_run_survives_the_database_dropping_every_connection(postgres_url:
                 assert dropped > 0
                 for _ in range(1200):
                     try:
-                        current = await run_service.get_run(services.sessions, run.id)
+                        current = await run_service.get_run(services, run.id)
                     except psycopg.OperationalError:
                         continue
                     if current.status not in ("queued", "running"):

@@ -64,7 +64,7 @@ async def test_killed_worker_run_resumes_without_paying_twice(
         log = tmp_path / "workers.log"
         async with build_services(settings) as services:
             body = SubmitRun(graph="plan_execute", input={"question": QUESTION})
-            run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+            run, _ = await run_service.submit_run(services, body)
 
             async def finished_nodes() -> list[str]:
                 async with services.sessions() as session:
@@ -101,7 +101,7 @@ async def test_killed_worker_run_resumes_without_paying_twice(
             try:
                 deadline = time.monotonic() + 120
                 while True:
-                    current = await run_service.get_run(services.sessions, run.id)
+                    current = await run_service.get_run(services, run.id)
                     if current.status not in ("queued", "running"):
                         break
                     assert time.monotonic() < deadline, log.read_text()[-3000:]

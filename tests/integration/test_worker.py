@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.db.events_repo import events_after
 from app.db.models import ModelCall, Run
 from app.demo import DEFAULT_QUESTION
-from app.gateway.tokens import estimate_prompt_tokens
+from app.gateway.types import ModelRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import Services, build_services
@@ -42,7 +42,7 @@ async def services(database_url: str, simulator: SimulatorAdmin) -> AsyncIterato
 
 async def submit(services: Services, question: str = QUESTION, **extra: object) -> str:
     body = SubmitRun(graph="plan_execute", input={"question": question}, **extra)  # type: ignore[arg-type]
-    run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+    run, _ = await run_service.submit_run(services, body)
     return run.id
 
 
@@ -57,7 +57,7 @@ async def ledger(services: Services, run_id: str) -> list[ModelCall]:
 
 
 async def get_run(services: Services, run_id: str) -> Run:
-    return await run_service.get_run(services.sessions, run_id)
+    return await run_service.get_run(services, run_id)
 
 
 async def test_plan_execute_run_succeeds_across_three_tiers(services: Services) -> None:
@@ -91,29 +91,42 @@ async def test_tiny_budget_stops_before_the_first_call(
     assert await simulator.requests() == []
 
 
-async def test_budget_ends_the_run_with_what_it_has_so_far(services: Services) -> None:
-    """Measure an unlimited run, then pick a budget that admits every call but the last."""
+async def test_budget_of_1_2x_a_typical_run_finishes_it(services: Services) -> None:
+    """Estimates come from what calls really cost (the ledger), not from max_tokens."""
+    costs = []
+    for _ in range(3):
+        reference = await submit(services)
+        assert await Worker(services).run_once() == "succeeded"
+        costs.append((await get_run(services, reference)).cost_usd)
+    services.gateway.estimator.forget()  # read the history the three runs wrote
+    typical = sorted(costs)[1]
+    run_id = await submit(services, budget_usd=typical * 1.2)
+    assert await Worker(services).run_once() == "succeeded"
+    assert (await get_run(services, run_id)).cost_usd <= typical * 1.2
+
+
+async def test_budget_ends_the_run_before_a_call_it_cannot_cover(services: Services) -> None:
+    """A budget that covers the plan and the steps but not the synthesis: the run stops
+    before the synthesis call (nothing is paid for it) and keeps its state so far."""
     reference = await submit(services)
     await Worker(services).run_once()
+    services.gateway.estimator.forget()
     paid = [c for c in await ledger(services, reference) if c.status == "ok"]
-    admitted = []
-    spent = 0.0
-    for call in paid:
-        model = services.catalog.model(call.model)
-        estimate = model.cost_usd(
-            estimate_prompt_tokens(call.request["messages"], call.request.get("tools")),
-            call.request.get("max_tokens") or services.settings.default_max_output_tokens,
-        )
-        admitted.append(spent + estimate)
-        spent += call.cost_usd
-    needed_before_last, needed_for_last = max(admitted[:-1]), admitted[-1]
-    assert needed_before_last < needed_for_last, "the question cannot separate the last call"
-    budget = (needed_before_last + needed_for_last) / 2
+    spent_before_last = sum(c.cost_usd for c in paid[:-1])
+    last = paid[-1]
+    estimate = await services.gateway.estimator.estimate(
+        services.catalog.model(last.model),
+        ModelRequest(**last.request),
+        graph=last.graph,
+        node=last.node,
+    )
+    budget = spent_before_last + estimate.cost_usd * 0.5
 
     run_id = await submit(services, budget_usd=budget)
     assert await Worker(services).run_once() == "budget_exceeded"
     run = await get_run(services, run_id)
     assert run.cost_usd <= budget
+    assert "budget exceeded" in (run.error or "") and "synthesize" in (run.error or "")
     assert run.output is not None and run.output["answer"] == ""
     assert len(run.output["step_results"]) == 5  # every step done, synthesis not paid for
     assert [c.node for c in await ledger(services, run_id)] == ["plan"] + ["execute"] * 5
@@ -162,7 +175,7 @@ async def test_cancel_stops_a_running_run_between_nodes(database_url: str) -> No
                 if any(e.kind == "node_finished" and e.node == "plan" for e in events):
                     break
                 await asyncio.sleep(0.02)
-            await run_service.cancel_run(services.sessions, run_id)
+            await run_service.cancel_run(services, run_id)
             assert await asyncio.wait_for(task, 30) == "cancelled"
             run = await get_run(services, run_id)
             assert run.status == "cancelled"
@@ -175,7 +188,7 @@ async def test_answer_graph_routes_with_the_requested_policy(
     services: Services, policy: str
 ) -> None:
     body = SubmitRun(graph="answer", input={"question": "Say hello.", "policy": policy})
-    run, _ = await run_service.submit_run(services.sessions, services.graphs, body)
+    run, _ = await run_service.submit_run(services, body)
     assert await Worker(services).run_once() == "succeeded"
     finished = await get_run(services, run.id)
     assert finished.output is not None and finished.output["answer"]
@@ -230,7 +243,7 @@ async def test_a_run_of_a_graph_this_worker_does_not_know_fails_cleanly(
         assert run is not None
         run.graph = "from_a_newer_release"
     assert await Worker(services).run_once() == "failed"
-    assert "does not know graph 'from_a_newer_release'" in (
+    assert "no graph named 'from_a_newer_release'" in (
         (await get_run(services, run_id)).error or ""
     )
     assert await Worker(services).run_once() is None  # and the worker goes on

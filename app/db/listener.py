@@ -1,0 +1,84 @@
+"""Postgres LISTEN: turns NOTIFYs from other processes (sent by triggers, see migration 0003)
+into the process's in-process `Notifier` signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+import psycopg
+
+from app.db.engine import libpq_url
+
+log = logging.getLogger(__name__)
+
+RUNS_CHANNEL = "routegraph_runs"  # a run became claimable
+EVENTS_CHANNEL = "routegraph_events"  # payload: run id with new events
+CANCEL_CHANNEL = "routegraph_cancel"  # payload: run id asked to stop
+MAX_BACKOFF_S = 5.0
+
+
+class Notifier(Protocol):
+    """What the listener signals (`app.services.notifier.Notifier`)."""
+
+    def runs_claimable(self) -> None: ...
+
+    def events_committed(self, run_id: str) -> None: ...
+
+    def cancel_requested(self, run_id: str) -> None: ...
+
+    def wake_everyone(self) -> None: ...
+
+
+class PgListener:
+    """One LISTEN connection per process; reconnects with backoff and, after a reconnect,
+    wakes every waiter (notifications sent while it was down are lost)."""
+
+    def __init__(self, url: str, notifier: Notifier) -> None:
+        self._conninfo = libpq_url(url)
+        self._notifier = notifier
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="pg-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _listen_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            except psycopg.OperationalError as exc:
+                log.warning("LISTEN connection failed (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            try:
+                for channel in (RUNS_CHANNEL, EVENTS_CHANNEL, CANCEL_CHANNEL):
+                    await conn.execute(f"LISTEN {channel}")
+                backoff = 0.1
+                self.ready.set()
+                self._notifier.wake_everyone()
+                async for note in conn.notifies():
+                    self._dispatch(note.channel, note.payload)
+            except psycopg.OperationalError as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting", exc)
+            finally:
+                self.ready.clear()
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        if channel == EVENTS_CHANNEL:
+            self._notifier.events_committed(payload)
+        elif channel == RUNS_CHANNEL:
+            self._notifier.runs_claimable()
+        elif channel == CANCEL_CHANNEL:
+            self._notifier.cancel_requested(payload)

@@ -1,0 +1,220 @@
+"""Executes one claimed run: its pinned graph with the checkpointer, node events, outcome.
+
+Between nodes nothing is read from the database: cancellation, a lost lease and shutdown
+arrive as in-memory signals (heartbeat, notifier), the timeout is a clock check, and the
+node events wait in the run's scope for its next write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+import psycopg
+import sqlalchemy.exc
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphRecursionError
+
+from app.db.events_repo import PendingEvent
+from app.db.fencing import LeaseToken, current_lease
+from app.db.runs_repo import ClaimedRun
+from app.gateway.errors import AllModelsFailed, BudgetExceeded, LeaseLost, RunCancelled
+from app.services import run_state
+from app.services.container import Services
+from app.services.errors import ServiceError
+from app.services.graph_registry import ResolvedGraph
+from app.worker.run_scope import RunScope
+from graphs.registry import GraphInputInvalid
+from nodes.context import RunContext
+
+log = logging.getLogger(__name__)
+
+# Infrastructure failures: the run is not at fault, so it is not failed. The worker gives
+# it up; after the lease expires a worker resumes it from its last checkpoint.
+DATABASE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+class RunTimedOut(Exception):
+    pass
+
+
+class Released(Exception):
+    """The worker is shutting down: the run stopped at a checkpoint and is handed back."""
+
+
+async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) -> str:
+    """Run (or resume) a claimed run's graph and record how it ended; returns the outcome."""
+    current_lease.set(LeaseToken(claimed.id, claimed.attempt))
+    settings = services.settings
+    try:
+        if claimed.attempt > settings.max_attempts:
+            gave_up = (
+                f"gave up after {settings.max_attempts} attempts (each worker died or lost it)"
+            )
+            return await _finish(services, scope, "failed", {}, gave_up)
+        try:
+            graph = await services.registry.resolve(claimed.graph, claimed.version)
+        except ServiceError as exc:  # e.g. queued for code this worker no longer runs
+            return await _finish(services, scope, "failed", {}, exc.detail)
+        return await _execute(services, claimed, scope, graph)
+    finally:
+        await scope.close()
+
+
+async def _execute(
+    services: Services, claimed: ClaimedRun, scope: RunScope, graph: ResolvedGraph
+) -> str:
+    definition = graph.definition
+    compiled = services.registry.compiled(graph)
+    config: RunnableConfig = {
+        "configurable": {"thread_id": claimed.thread_id},
+        "recursion_limit": definition.recursion_limit,
+        "metadata": {"routegraph_run_id": claimed.id, "routegraph_epoch": claimed.attempt},
+    }
+    graph_input: Any = None
+    resuming = False
+    if claimed.attempt > 1:
+        snapshot = await compiled.aget_state(config)
+        resuming = (
+            bool(snapshot.next) and (snapshot.metadata or {}).get("routegraph_run_id") == claimed.id
+        )
+    if not resuming:
+        try:
+            graph_input = definition.initial_state(definition.validate_input(claimed.input))
+        except GraphInputInvalid as exc:  # the graph's input schema changed since submit
+            first = exc.errors[0] if exc.errors else {"msg": "invalid"}
+            invalid = f"input no longer matches graph {claimed.graph!r}: {first['msg']}"
+            return await _finish(services, scope, "failed", {}, invalid)
+
+    context = RunContext(
+        gateway=services.gateway, run_id=claimed.id, scope=scope, graph=claimed.graph
+    )
+    deadline = time.monotonic() + services.settings.run_timeout_seconds
+    values: dict[str, Any] = {}
+    status, error = "succeeded", None
+    try:
+        # durability="sync": each step's checkpoint is on disk before the next step starts,
+        # so a killed worker loses at most the step in flight.
+        async for mode, chunk in compiled.astream(
+            graph_input,
+            config,
+            context=context,
+            stream_mode=["tasks", "values", "custom"],
+            durability="sync",
+        ):
+            if mode == "values":
+                values = cast(dict[str, Any], chunk)
+            elif mode == "custom":
+                scope.add(_custom_event(chunk))
+            else:
+                finished = _task_event(scope, cast(dict[str, Any], chunk))
+                if finished:
+                    _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
+    except LeaseLost:
+        log.warning(
+            "run %s: lease epoch %d lost; another worker continues it", claimed.id, claimed.attempt
+        )
+        return "lease_lost"
+    except Released:
+        return await _release(services, scope)
+    except BudgetExceeded as exc:
+        status, error = "budget_exceeded", str(exc)
+    except RunCancelled as exc:
+        status, error = "cancelled", str(exc)
+    except (AllModelsFailed, RunTimedOut, GraphRecursionError) as exc:
+        status, error = "failed", str(exc)
+    except (asyncio.CancelledError, *DATABASE_ERRORS):
+        raise
+    except Exception as exc:  # a node bug must fail the run, not kill the worker
+        log.exception("run %s failed", claimed.id)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    return await _finish(services, scope, status, definition.output_of(values), error)
+
+
+def _between_nodes(scope: RunScope, deadline: float, timeout_s: float) -> None:
+    """After a node finished (its checkpoint is written): honour the in-memory signals."""
+    if scope.lost.is_set():
+        raise LeaseLost(scope.run_id)
+    if scope.cancelled.is_set():
+        raise RunCancelled(f"run {scope.run_id} was cancelled")
+    if time.monotonic() > deadline:
+        raise RunTimedOut(f"run exceeded {timeout_s:.0f}s")
+    if scope.draining.is_set():
+        raise Released(scope.run_id)
+
+
+def _task_event(scope: RunScope, data: dict[str, Any]) -> bool:
+    """Buffer a node_started / node_finished / node_failed event; True when a node ended."""
+    name = data.get("name")
+    if "result" in data or "error" in data:
+        error = data.get("error")
+        kind = "node_failed" if error else "node_finished"
+        scope.add(
+            PendingEvent(
+                kind,
+                node=name,
+                payload={"task_id": data.get("id"), "error": str(error) if error else None},
+            )
+        )
+        return not error
+    scope.add(PendingEvent("node_started", node=name, payload={"task_id": data.get("id")}))
+    return False
+
+
+def _custom_event(chunk: Any) -> PendingEvent:
+    """A node's own event (`get_stream_writer()({...})`): a decision, progress, ..."""
+    if isinstance(chunk, dict):
+        kind = str(chunk.get("kind") or "custom")[:40]
+        node = chunk.get("node")
+        return PendingEvent(kind, node=str(node)[:100] if node else None, payload=chunk)
+    return PendingEvent("custom", payload={"value": repr(chunk)[:2000]})
+
+
+async def _finish(
+    services: Services,
+    scope: RunScope,
+    status: str,
+    output: dict[str, Any],
+    error: str | None,
+) -> str:
+    """The terminal status and every buffered event, in one fenced transaction."""
+    await scope.close()
+    async with scope.lock:
+        events = scope.take_events()
+        async with services.worker_sessions.begin() as session:
+            done = await run_state.finish(
+                session,
+                scope.run_id,
+                status,
+                epoch=scope.epoch,
+                output=output,
+                error=error,
+                events=events,
+            )
+    if not done:
+        scope.mark_lost()
+        log.warning("run %s: not finished as %s: the lease moved on", scope.run_id, status)
+        return "lease_lost"
+    scope.events_written()
+    return status
+
+
+async def _release(services: Services, scope: RunScope) -> str:
+    await scope.close()
+    async with scope.lock:
+        events = scope.take_events()
+        async with services.worker_sessions.begin() as session:
+            released = await run_state.release(
+                session, scope.run_id, epoch=scope.epoch, events=events
+            )
+    if released:
+        scope.events_written()
+        services.notifier.runs_claimable()
+    return "released"

@@ -1,0 +1,133 @@
+"""A claimed run as its worker holds it: lease epoch, stop signals and buffered events.
+
+Node events are not written one transaction each: they wait in the scope and go out with
+the run's next write (a model call's ledger transaction, the final status) or, if nothing
+else writes for `flush_delay` seconds, in a transaction of their own. Every write for the
+run happens under `lock` (so its events keep their order) and is fenced by `epoch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.events_repo import PendingEvent, append_fenced
+from app.db.runs_repo import ClaimedRun
+from app.gateway.errors import LeaseLost, RunCancelled
+from app.services.notifier import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class RunScope:
+    """Implements the gateway's `RunFence` for one claimed run."""
+
+    def __init__(
+        self,
+        claimed: ClaimedRun,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        flush_delay: float = 0.05,
+    ) -> None:
+        self.run_id = claimed.id
+        self.epoch = claimed.attempt
+        self.graph: str | None = claimed.graph
+        self.lock = asyncio.Lock()
+        self.lost = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.draining = asyncio.Event()
+        if claimed.cancel_requested:
+            self.cancelled.set()
+        self._sessions = sessions
+        self._notifier = notifier
+        self._flush_delay = flush_delay
+        self._pending: list[PendingEvent] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    # RunFence -----------------------------------------------------------------------------
+    def check_usable(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(f"run {self.run_id}: lease epoch {self.epoch} is no longer ours")
+        if self.cancelled.is_set():
+            raise RunCancelled(f"run {self.run_id} was cancelled")
+
+    def take_events(self) -> list[PendingEvent]:
+        events, self._pending = self._pending, []
+        return events
+
+    def put_back(self, events: Sequence[PendingEvent]) -> None:
+        if events:
+            self._pending[:0] = events
+            self._schedule()
+
+    def mark_lost(self) -> None:
+        if not self.lost.is_set():
+            log.warning("run %s: lease epoch %d moved on; stopping it", self.run_id, self.epoch)
+        self.lost.set()
+        self._pending.clear()
+
+    def events_written(self) -> None:
+        self._notifier.events_committed(self.run_id)
+
+    # Events ---------------------------------------------------------------------------------
+    def add(self, event: PendingEvent) -> None:
+        if self.lost.is_set():
+            return
+        self._pending.append(event)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is None and self._flusher is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._flush_delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._timer = None
+        self._flusher = asyncio.create_task(self._flush_soon(), name=f"flush-{self.run_id}")
+
+    async def _flush_soon(self) -> None:
+        try:
+            await self.flush()
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            log.warning("run %s: could not write events yet (%s)", self.run_id, exc)
+        except LeaseLost:
+            pass
+        finally:
+            self._flusher = None
+            if self._pending and not self.lost.is_set():
+                self._schedule()
+
+    async def flush(self) -> None:
+        """Write the buffered events now, fenced (raises LeaseLost when the lease moved on)."""
+        async with self.lock:
+            events = self.take_events()
+            if not events:
+                return
+            try:
+                async with self._sessions.begin() as session:
+                    grant = await append_fenced(
+                        session, self.run_id, epoch=self.epoch, events=events
+                    )
+            except BaseException:
+                self.put_back(events)
+                raise
+        if grant is None:
+            self.mark_lost()
+            raise LeaseLost(f"run {self.run_id}: lease epoch {self.epoch} moved on")
+        self.events_written()
+
+    async def close(self) -> None:
+        """Stop the flush timer (the final write takes what is left)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flusher is not None and self._flusher is not asyncio.current_task():
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         20.0, ge=0, description="on shutdown, how long running runs get to reach a checkpoint"
     )
     event_flush_seconds: float = Field(
-        0.05, gt=0, description="longest a node event waits to be written with the run's next write"
+        0.2, gt=0, description="longest a node event waits to be written with the run's next write"
     )
     model_timeout_seconds: float = Field(60.0, gt=0, description="per model call")
     run_timeout_seconds: float = Field(900.0, gt=0, description="per run, checked between nodes")

@@ -22,10 +22,10 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import ValidationError
 
+from graphs.input_schema import input_contract
 from graphs.json_values import state_output
-from graphs.registry import Compiled, GraphDefinition, GraphInputInvalid, pydantic_errors
+from graphs.registry import Compiled, GraphDefinition
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
@@ -146,7 +146,7 @@ def _definition(
     probe: Compiled,
     description: str,
 ) -> GraphDefinition:
-    input_model = probe.get_input_schema()
+    input_schema, validate = input_contract(name, probe)
     drawn = probe.get_graph()
     nodes = {node_id: "python" for node_id in drawn.nodes if not node_id.startswith("__")}
     structure = {
@@ -157,18 +157,11 @@ def _definition(
     if source_file is not None:
         digest.update(source_file.read_bytes())
 
-    def validate(payload: dict[str, Any]) -> dict[str, Any]:
-        try:
-            input_model.model_validate(payload)
-        except ValidationError as exc:
-            raise GraphInputInvalid(name, pydantic_errors(exc)) from exc
-        return payload
-
     return GraphDefinition(
         name=name,
         source="python",
         description=description,
-        input_schema=probe.get_input_jsonschema(),
+        input_schema=input_schema,
         validate_input=validate,
         build=build,
         initial_state=dict,

@@ -1,4 +1,9 @@
-"""Turns the run_events table into a Server-Sent Events stream, pushed as events commit."""
+"""Turns a run's events into a Server-Sent Events stream, pushed as they commit.
+
+Events committed in this process reach the stream as they were written (no read-back);
+after a signal from another process (LISTEN/NOTIFY), or when pushed events do not follow
+on from the last one sent, the stream reads the table.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +12,97 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
-from app.db.events_repo import events_after
+from app.db.events_repo import event_json, events_after
 from app.db.runs_repo import TERMINAL_STATUSES, get_run
 from app.services.container import Services
+from app.services.notifier import RunWatch
 
-# Events are pushed (in-process signal, or LISTEN/NOTIFY from a worker in another process);
-# this re-read interval is only the safety net for a lost notification.
+# Only the safety net for a lost notification.
 SAFETY_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 15.0
 
 
-async def stream_run_events(services: Services, run_id: str, after_seq: int) -> AsyncIterator[str]:
+async def open_run_events(
+    services: Services, run_id: str, after_seq: int
+) -> AsyncIterator[str] | None:
+    """The stream of a run's events after `after_seq`, or None if there is no such run.
+    The watch is registered before the first read, so nothing committed in between is
+    missed."""
+    watch = services.notifier.open_watch(run_id)
+    try:
+        first = await read_events(services, run_id, after_seq)
+        if not first and await _ended(services, run_id, after_seq, missing_is_end=False) is None:
+            services.notifier.close_watch(run_id, watch)
+            return None
+    except BaseException:
+        services.notifier.close_watch(run_id, watch)
+        raise
+    return _stream(services, run_id, after_seq, watch, first)
+
+
+async def _stream(
+    services: Services,
+    run_id: str,
+    after_seq: int,
+    watch: RunWatch,
+    pending: list[dict[str, Any]],
+) -> AsyncIterator[str]:
     last_sent = time.monotonic()
-    with services.notifier.watch(run_id) as changed:
+    try:
         while True:
-            changed.clear()
-            async with services.sessions() as session:
-                events = await events_after(session, run_id, after_seq)
-                run = None if events else await get_run(session, run_id)
-            for event in events:
-                after_seq = event.seq
-                data = {
-                    "seq": event.seq,
-                    "at": event.at.isoformat(),
-                    "kind": event.kind,
-                    "node": event.node,
-                    "payload": event.payload,
-                }
-                yield f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
+            for event in pending:
+                after_seq = event["seq"]
+                yield f"id: {after_seq}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
                 last_sent = time.monotonic()
-                if event.kind in TERMINAL_STATUSES:
+                if event["kind"] in TERMINAL_STATUSES:
                     return  # the terminal event is always a run's last
-            if events:
-                continue  # there may be more than one page
-            if run is None or (run.status in TERMINAL_STATUSES and after_seq >= run.event_seq):
+            if not pending and await _ended(services, run_id, after_seq):
                 return
             if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), SAFETY_POLL_SECONDS)
+            watch.changed.clear()
+            pushed = watch.take()
+            if not pushed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watch.changed.wait(), SAFETY_POLL_SECONDS)
+                pushed = watch.take()
+            follows = _follow_on(pushed, after_seq)
+            # Nothing pushed (a signal from another process, or the safety poll), or a gap:
+            # read the table.
+            pending = follows if follows else await read_events(services, run_id, after_seq)
+    finally:
+        services.notifier.close_watch(run_id, watch)
+
+
+def _follow_on(pushed: list[dict[str, Any]], after_seq: int) -> list[dict[str, Any]] | None:
+    """The pushed events after `after_seq` if they continue it without a gap ([] when none
+    were pushed), else None."""
+    fresh = sorted((e for e in pushed if e["seq"] > after_seq), key=lambda e: e["seq"])
+    for offset, event in enumerate(fresh):
+        if event["seq"] != after_seq + 1 + offset:
+            return None
+    return fresh
+
+
+async def read_events(services: Services, run_id: str, after_seq: int) -> list[dict[str, Any]]:
+    async with services.sessions() as session:
+        rows = await events_after(session, run_id, after_seq)
+    return [
+        event_json({"seq": r.seq, "at": r.at, "kind": r.kind, "node": r.node, "payload": r.payload})
+        for r in rows
+    ]
+
+
+async def _ended(
+    services: Services, run_id: str, after_seq: int, *, missing_is_end: bool = True
+) -> bool | None:
+    """The run ended and every one of its events was sent (a missing run: `missing_is_end`,
+    or None when it is False)."""
+    async with services.sessions() as session:
+        run = await get_run(session, run_id)
+    if run is None:
+        return True if missing_is_end else None
+    return run.status in TERMINAL_STATUSES and after_seq >= run.event_seq

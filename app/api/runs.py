@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import get_services
-from app.api.run_events import stream_run_events
+from app.api.run_events import open_run_events
 from app.db import ledger_repo, runs_repo
 from app.schemas.runs import ModelCallOut, RunOut, RunPage, RunStatus, SubmitRun
 from app.services import runs as run_service
 from app.services.container import Services
-from app.services.errors import InvalidInput
+from app.services.errors import InvalidInput, RunNotFound
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -91,15 +91,17 @@ async def run_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-Sent Events until the run ends; resumes after `Last-Event-ID`."""
-    await run_service.get_run(services, run_id)
     after = 0
     if last_event_id:
         text = last_event_id.strip()
         if not (text.isascii() and text.isdigit() and len(text) <= 9):
             raise InvalidInput("Last-Event-ID must be an event sequence number")
         after = int(text)
+    stream = await open_run_events(services, run_id, after)
+    if stream is None:
+        raise RunNotFound(f"no run with id {run_id!r}")
     return StreamingResponse(
-        stream_run_events(services, run_id, after),
+        stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

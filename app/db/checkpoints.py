@@ -47,9 +47,10 @@ def _sqlite_timestamp() -> str:
 
 
 class FencedPostgresSaver(AsyncPostgresSaver):
-    """Postgres: each write is one transaction (pipelined) that starts with
-    `routegraph_assert_lease()`, which raises, rolling the whole write back, when the lease
-    has moved on.
+    """Postgres: each write is one pipeline that starts with `routegraph_assert_lease()`.
+    Statements between two pipeline syncs form one implicit transaction, so when the
+    assertion raises (the lease moved on) the server skips the rest of the write and
+    nothing of it is stored; no BEGIN/COMMIT round trips are needed.
 
     The stock saver serialises every operation on one asyncio lock, which only a single
     shared connection needs; with a pool, concurrent runs get their own connections.
@@ -69,8 +70,7 @@ class FencedPostgresSaver(AsyncPostgresSaver):
                         yield cur
                     return
                 async with (
-                    conn.pipeline() if self.supports_pipeline else contextlib.nullcontext(),
-                    conn.transaction(),
+                    conn.pipeline() if self.supports_pipeline else conn.transaction(),
                     conn.cursor(binary=True, row_factory=dict_row) as cur,
                 ):
                     if lease is not None:
@@ -91,9 +91,11 @@ class FencedSqliteSaver(AsyncSqliteSaver):
     can join (or be rolled back with) a fenced transaction.
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, write_lock: asyncio.Lock | None = None) -> None:
         super().__init__(conn)
-        self._write_lock = asyncio.Lock()
+        # The process-wide SQLite write lock (app.db.engine), so checkpoint writes and the
+        # service's own writes take turns instead of meeting in SQLite's busy handler.
+        self._write_lock = write_lock or asyncio.Lock()
 
     async def aput(
         self,
@@ -164,7 +166,11 @@ def setup_checkpoint_tables(url: str) -> None:
 
 @asynccontextmanager
 async def open_checkpointer(
-    url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5
+    url: str,
+    *,
+    busy_timeout_ms: int = 10_000,
+    pool_size: int = 5,
+    sqlite_write_lock: asyncio.Lock | None = None,
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """A fenced async saver for the lifetime of a worker or API process."""
     if is_sqlite(url):
@@ -172,7 +178,7 @@ async def open_checkpointer(
             await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
-            yield FencedSqliteSaver(conn)
+            yield FencedSqliteSaver(conn, sqlite_write_lock)
         return
 
     async with AsyncConnectionPool[psycopg.AsyncConnection[DictRow]](
@@ -180,8 +186,9 @@ async def open_checkpointer(
         min_size=1,
         max_size=pool_size,
         open=False,
-        # A restarted database leaves dead connections in the pool: test before lending.
-        check=AsyncConnectionPool.check_connection,
+        # No check before lending (a round trip per write): after a database restart a dead
+        # connection fails one write, the pool drops it, and that run resumes from its
+        # last checkpoint (the worker treats database errors as interruptions).
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
         yield FencedPostgresSaver(pool)

@@ -1,12 +1,33 @@
-"""Engine and session factory for the embedded SQLite default and PostgreSQL."""
+"""Engines and session factories for the embedded SQLite default and PostgreSQL.
+
+`sessions()` reads, `sessions.begin()` writes. On SQLite the two go to different engines:
+reads run on their own connections without a transaction of their own (WAL readers never
+wait for the writer), and writes queue on one in-process lock, shared with the LangGraph
+checkpointer, before `BEGIN IMMEDIATE`, so writers of this process take turns instead of
+sleeping in SQLite's busy handler (whose back-off sleeps were most of a run's latency).
+Other processes on the same file still meet the busy timeout.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.db.events_repo import PUBLISH, Publisher, install_event_publisher
 
 
 def is_sqlite(url: str) -> bool:
@@ -34,12 +55,17 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 4) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and one writer at a time."""
+def create_engine(
+    url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 4, writes: bool = True
+) -> AsyncEngine:
+    """An async engine. SQLite: WAL and a busy timeout; with `writes`, every transaction is
+    BEGIN IMMEDIATE (one writer at a time), else statements run without a transaction."""
     if not is_sqlite(url):
-        return create_async_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
-        )
+        # No overflow: a burst waits for a pooled connection instead of opening and closing
+        # connections per request.
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        _ping_when_idle(engine)
+        return engine
 
     engine = create_async_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
@@ -55,12 +81,108 @@ def create_engine(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 4
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if writes:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before lending it only when it sat idle for a while: a
+    database restart leaves dead connections in the pool, but a ping on every checkout
+    (`pool_pre_ping`) is one more round trip for every query of a busy service."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["routegraph_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("routegraph_idle_since")
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure: let the pool replace the connection
+            raise DisconnectionError(str(exc)) from exc
+
+
+def create_session_factory(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+class SqliteSessions(async_sessionmaker[AsyncSession]):
+    """Reads on the read engine; `begin()` (writes) under the process's write lock."""
+
+    def __init__(
+        self,
+        reads: AsyncEngine,
+        writes: AsyncEngine,
+        lock: asyncio.Lock,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(reads, expire_on_commit=False, info=info)
+        self._writes = async_sessionmaker(writes, expire_on_commit=False, info=info)
+        self._lock = lock
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        async with self._lock, self._writes.begin() as session:
+            yield session
+
+
+@dataclass
+class Database:
+    """The process's engines: one pool for the API and one for the worker, so neither can
+    starve the other of connections; on SQLite one write lock for the whole process."""
+
+    url: str
+    api: async_sessionmaker[AsyncSession]
+    worker: async_sessionmaker[AsyncSession]
+    write_lock: asyncio.Lock | None
+    engines: list[AsyncEngine] = field(default_factory=list)
+
+    async def dispose(self) -> None:
+        for engine in self.engines:
+            await engine.dispose()
+
+
+def open_database(
+    url: str,
+    *,
+    busy_timeout_ms: int = 10_000,
+    pool_size: int = 4,
+    publish: Publisher | None = None,
+) -> Database:
+    """`publish(run_id, events)` receives the run events each committed transaction wrote."""
+    install_event_publisher()
+    info = {PUBLISH: publish} if publish is not None else None
+    if not is_sqlite(url):
+        api = create_engine(url, pool_size=pool_size)
+        worker = create_engine(url, pool_size=pool_size)
+        return Database(
+            url,
+            create_session_factory(api, info),
+            create_session_factory(worker, info),
+            None,
+            [api, worker],
+        )
+    lock = asyncio.Lock()
+    writes = create_engine(url, busy_timeout_ms=busy_timeout_ms)
+    api_reads = create_engine(url, busy_timeout_ms=busy_timeout_ms, writes=False)
+    worker_reads = create_engine(url, busy_timeout_ms=busy_timeout_ms, writes=False)
+    return Database(
+        url,
+        SqliteSessions(api_reads, writes, lock, info),
+        SqliteSessions(worker_reads, writes, lock, info),
+        lock,
+        [writes, api_reads, worker_reads],
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.models import RunEvent, utcnow
 from app.db.runs_repo import SeqGrant, reserve_event_seqs
@@ -43,6 +44,47 @@ async def insert_events(
         for index, event in enumerate(events)
     ]
     await session.execute(insert(RunEvent), rows)
+    # Published to this process's watchers when (and only if) the transaction commits.
+    session.info.setdefault(COMMITTED_EVENTS, []).append((run_id, rows))
+
+
+COMMITTED_EVENTS = "routegraph_events"
+PUBLISH = "routegraph_publish"  # session.info key: callable(run_id, [event json])
+
+Publisher = Callable[[str, list[dict[str, Any]]], None]
+
+
+def _publish_committed(session: Session) -> None:
+    rows_by_run = session.info.pop(COMMITTED_EVENTS, None)
+    publish = session.info.get(PUBLISH)
+    if rows_by_run and publish is not None:
+        for run_id, rows in rows_by_run:
+            publish(run_id, [event_json(row) for row in rows])
+
+
+def _discard_uncommitted(session: Session, *_args: Any) -> None:
+    session.info.pop(COMMITTED_EVENTS, None)
+
+
+def install_event_publisher() -> None:
+    """Sessions made with `info={PUBLISH: fn}` hand their committed events to `fn`."""
+    if not event.contains(Session, "after_commit", _publish_committed):
+        event.listen(Session, "after_commit", _publish_committed)
+        event.listen(Session, "after_rollback", _discard_uncommitted)
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An event as the SSE stream sends it (timestamps in UTC, with their offset)."""
+    at = row["at"]
+    if at.tzinfo is None:  # SQLite hands datetimes back without their zone
+        at = at.replace(tzinfo=UTC)
+    return {
+        "seq": row["seq"],
+        "at": at.isoformat(),
+        "kind": row["kind"],
+        "node": row["node"],
+        "payload": row["payload"],
+    }
 
 
 async def events_after(

@@ -101,8 +101,6 @@ class Ledger:
             if fence is not None:
                 fence.put_back(events)
             raise
-        if fence is not None and events:
-            fence.events_written()
         return begun
 
     async def _begin(
@@ -184,11 +182,8 @@ class Ledger:
         events = fence.take_events() if fence is not None else []
         async with self._transaction(ctx) as session:
             still_ours = await self._complete(session, ctx, begun, attempt, done, events)
-        if fence is not None:
-            if still_ours:
-                fence.events_written()
-            else:
-                fence.mark_lost()
+        if fence is not None and not still_ours:
+            fence.mark_lost()
 
     async def _complete(
         self,

@@ -81,8 +81,6 @@ class RunFence(Protocol):
 
     def mark_lost(self) -> None: ...
 
-    def events_written(self) -> None: ...
-
 
 @dataclass
 class CallContext:

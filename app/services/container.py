@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.checkpoints import open_checkpointer
-from app.db.engine import create_engine, create_session_factory, is_sqlite
+from app.db.engine import Database, is_sqlite, open_database
 from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
 from app.gateway.gateway import Gateway
@@ -28,7 +28,7 @@ from graphs.registry import GraphDefinition, builtin_graphs
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
+    database: Database
     # The API and the worker use separate pools, so requests can never starve the worker
     # of connections (nor the other way round).
     sessions: async_sessionmaker[AsyncSession]
@@ -66,11 +66,14 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     catalog = load_catalog(settings.catalog_path)
     busy = settings.sqlite_busy_timeout_ms
     pool = settings.db_pool_size
-    engine = create_engine(settings.database_url, busy_timeout_ms=busy, pool_size=pool)
-    worker_engine = create_engine(settings.database_url, busy_timeout_ms=busy, pool_size=pool)
-    sessions = create_session_factory(engine)
-    worker_sessions = create_session_factory(worker_engine)
     notifier = Notifier()
+    database = open_database(
+        settings.database_url,
+        busy_timeout_ms=busy,
+        pool_size=pool,
+        publish=notifier.events_committed,
+    )
+    sessions, worker_sessions = database.api, database.worker
     listener = None
     try:
         if not is_sqlite(settings.database_url):
@@ -94,7 +97,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             await registry.register_loaded()
             yield Services(
                 settings=settings,
-                engine=engine,
+                database=database,
                 sessions=sessions,
                 worker_sessions=worker_sessions,
                 catalog=catalog,
@@ -106,5 +109,4 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     finally:
         if listener is not None:
             await listener.stop()
-        await engine.dispose()
-        await worker_engine.dispose()
+        await database.dispose()

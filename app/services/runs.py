@@ -103,7 +103,6 @@ async def cancel_run(services: Services, run_id: str) -> Run:
         if run_state.is_terminal(run.status):
             raise RunAlreadyFinished(f"run {run_id} already ended as {run.status}")
         kind = await run_state.cancel(session, run)
-    services.notifier.events_committed(run_id)
     if kind == "cancel_requested":
         services.notifier.cancel_requested(run_id)
     return run
@@ -112,12 +111,13 @@ async def cancel_run(services: Services, run_id: str) -> Run:
 async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run:
     """The run once it has ended, or as it is when `timeout_s` runs out."""
     deadline = time.monotonic() + timeout_s
-    with services.notifier.watch(run_id) as changed:
+    with services.notifier.watch(run_id) as watch:
         while True:
-            changed.clear()
+            watch.changed.clear()
+            watch.take()
             run = await get_run(services, run_id)
             remaining = deadline - time.monotonic()
             if run_state.is_terminal(run.status) or remaining <= 0:
                 return run
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, WAIT_POLL_SECONDS))
+                await asyncio.wait_for(watch.changed.wait(), min(remaining, WAIT_POLL_SECONDS))

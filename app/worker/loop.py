@@ -138,14 +138,12 @@ class Worker:
             )
         for run in claimed:
             log.info("worker %s claimed run %s (attempt %d)", self.worker_id, run.id, run.attempt)
-            self.services.notifier.events_committed(run.id)
         return claimed
 
     async def _start(self, claimed: ClaimedRun) -> str:
         scope = RunScope(
             claimed,
             sessions=self.services.worker_sessions,
-            notifier=self.services.notifier,
             flush_delay=self.services.settings.event_flush_seconds,
         )
         task = asyncio.current_task()

@@ -202,7 +202,6 @@ async def _finish(
         scope.mark_lost()
         log.warning("run %s: not finished as %s: the lease moved on", scope.run_id, status)
         return "lease_lost"
-    scope.events_written()
     return status
 
 
@@ -215,6 +214,5 @@ async def _release(services: Services, scope: RunScope) -> str:
                 session, scope.run_id, epoch=scope.epoch, events=events
             )
     if released:
-        scope.events_written()
         services.notifier.runs_claimable()
     return "released"

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.events_repo import PendingEvent, append_fenced
 from app.db.runs_repo import ClaimedRun
 from app.gateway.errors import LeaseLost, RunCancelled
-from app.services.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ class RunScope:
         claimed: ClaimedRun,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
         flush_delay: float = 0.05,
     ) -> None:
         self.run_id = claimed.id
@@ -44,7 +42,6 @@ class RunScope:
         if claimed.cancel_requested:
             self.cancelled.set()
         self._sessions = sessions
-        self._notifier = notifier
         self._flush_delay = flush_delay
         self._pending: list[PendingEvent] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -71,9 +68,6 @@ class RunScope:
             log.warning("run %s: lease epoch %d moved on; stopping it", self.run_id, self.epoch)
         self.lost.set()
         self._pending.clear()
-
-    def events_written(self) -> None:
-        self._notifier.events_committed(self.run_id)
 
     # Events ---------------------------------------------------------------------------------
     def add(self, event: PendingEvent) -> None:
@@ -120,7 +114,6 @@ class RunScope:
         if grant is None:
             self.mark_lost()
             raise LeaseLost(f"run {self.run_id}: lease epoch {self.epoch} moved on")
-        self.events_written()
 
     async def close(self) -> None:
         """Stop the flush timer (the final write takes what is left)."""

@@ -219,7 +219,8 @@ def _kind(value: Any) -> str:
         return "boolean"
     if _is_number(value):
         return "number"
-    return {str: "string", list: "list", dict: "object"}.get(type(value), "value")
+    names: dict[type, str] = {str: "string", list: "list", dict: "object"}
+    return names.get(type(value), "value")
 
 
 def _equal(left: Any, right: Any) -> bool:
@@ -410,9 +411,9 @@ class _Parser:
                 break
             chain.append(key)
             tree = Member(tree, key)
-        first = chain[0] if chain else None
-        if start.text == "state" and isinstance(first, Literal) and isinstance(first.value, str):
-            self.references.append((first.value, start.column))
+        first = chain[0].value if chain and isinstance(chain[0], Literal) else None
+        if start.kind == "name" and start.text == "state" and isinstance(first, str):
+            self.references.append((first, start.column))
         return tree
 
     def atom(self) -> Any:

@@ -100,7 +100,7 @@ def _json_document(text: str) -> Any:
         raise _SpecSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from exc
 
 
-def _check_json_values(document: Any) -> list[SpecError]:
+def check_json_values(document: Any) -> list[SpecError]:
     """Only JSON values, nested at most MAX_NESTING deep (walked without recursion)."""
     errors: list[SpecError] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(document, ())]
@@ -153,7 +153,7 @@ def parse_spec_text(text: str, fmt: Literal["json", "yaml"] | None = None) -> di
     if not isinstance(document, dict):
         found = "nothing" if document is None else f"a {type(document).__name__}"
         raise SpecInvalid([SpecError("", f"a spec is a mapping of fields; found {found}")])
-    errors = _check_json_values(document)
+    errors = check_json_values(document)
     if errors:
         raise SpecInvalid(errors)
     return document

@@ -85,7 +85,7 @@ async def run_debate(
             call_context(
                 calls,
                 f"debate round {number}/{rounds}: debater {d.name} ({d.label}), "
-                f"1 of {count} in parallel",
+                f"{count} debaters in parallel",
             )
             for d in debaters
         ]

@@ -88,14 +88,19 @@ class SpecRig:
             )
         return run_id
 
-    async def run(self, compiled: CompiledSpec, payload: dict[str, Any]) -> SpecRun:
-        run_id = await self.new_run(compiled.name, compiled.budget_usd)
+    async def run(
+        self, compiled: CompiledSpec, payload: dict[str, Any] | None, run_id: str | None = None
+    ) -> SpecRun:
+        """Run to the end; with the `run_id` of a run that stopped and no payload, resume it."""
+        run_id = run_id or await self.new_run(compiled.name, compiled.budget_usd)
         graph = compiled.build(self.checkpointer)
         config: Any = {
             "configurable": {"thread_id": run_id},
             "recursion_limit": compiled.recursion_limit,
         }
-        start = compiled.initial_state(compiled.validate_input(payload))
+        start = None
+        if payload is not None:
+            start = compiled.initial_state(compiled.validate_input(payload))
         events: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         async for mode, chunk in graph.astream(

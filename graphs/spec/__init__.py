@@ -9,6 +9,7 @@ graph = compiled.build(checkpointer)
 from graphs.spec.compile import CompiledSpec, compile_spec
 from graphs.spec.environment import SpecEnvironment, prefetch_subgraphs, subgraph_references
 from graphs.spec.errors import SpecError, SpecInputInvalid, SpecInvalid
+from graphs.spec.files import check_spec_file
 from graphs.spec.model import GraphSpec, spec_json_schema
 from graphs.spec.runners import SpecRunError
 from graphs.spec.source import format_errors_against_source, parse_spec_text, pointer_to_line
@@ -23,6 +24,7 @@ __all__ = [
     "SpecInvalid",
     "SpecRunError",
     "ValidatedSpec",
+    "check_spec_file",
     "compile_spec",
     "format_errors_against_source",
     "parse_spec_text",

@@ -251,4 +251,18 @@ class GraphSpec(_Strict):
 def spec_json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec document (what `GET /v1/graphs/schema` serves)."""
     schema = GraphSpec.model_json_schema(by_alias=True)
+    # The shorthands the validators accept (`policy: auto`, `verifier: arithmetic`) are
+    # part of the format, so the published schema allows them too.
+    for definition in schema["$defs"].values():
+        properties = definition.get("properties", {})
+        if "policy" in properties:
+            properties["policy"] = _or_enum(properties["policy"], ["auto", "cascade"])
+    cascade = schema["$defs"]["CascadeNode"]["properties"]
+    cascade["verifier"] = _or_enum(cascade["verifier"], ["arithmetic", "json", "nonempty"])
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def _or_enum(property_schema: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    keep = {k: v for k, v in property_schema.items() if k in ("default", "description", "title")}
+    shape = {k: v for k, v in property_schema.items() if k not in keep}
+    return {"anyOf": [shape, {"type": "string", "enum": names}], **keep}

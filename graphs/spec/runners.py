@@ -105,7 +105,8 @@ class RunnerFactory:
             prompt = self.render(f"{where}/prompt", scope)
             system = self.optional(f"{where}/system", scope)
             policy = calls.policy(default)
-            ctx = call_context(calls, purpose or f"llm node on {target_label(node)}")
+            # A plain node's route reason says enough; a map item says which item it is.
+            ctx = call_context(calls, purpose) if purpose else calls.next_context()
             if node.output_schema is not None:
                 system = with_instructions(extractor_prompt(node.output_schema), system)
             messages = [{"role": "system", "content": system}] if system else []

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from app.routing.catalog import load_catalog
 from graphs.spec import (
@@ -571,6 +572,19 @@ def test_the_published_json_schema_describes_the_format() -> None:
         "subgraph",
     }
     assert "from" in schema["$defs"]["Edge"]["properties"]
+
+
+def test_the_examples_match_the_published_json_schema() -> None:
+    schema = spec_json_schema()
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        assert list(validator.iter_errors(parse_spec_text(path.read_text()))) == [], path
+    shorthand = base()
+    del shorthand["nodes"]["ask"]["tier"]
+    shorthand["nodes"]["ask"]["policy"] = "auto"
+    assert list(validator.iter_errors(shorthand)) == []
+    validate_spec(shorthand, ENV)
 
 
 def test_non_mapping_documents_are_rejected() -> None:

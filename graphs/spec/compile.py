@@ -44,6 +44,7 @@ from nodes.patterns.participants import decision
 
 NodeFunction = Callable[..., Any]
 SPEC_END = "END"
+LEDGER_NODE_CHARS = 100  # model_calls.node and run_events.node are VARCHAR(100)
 
 
 @dataclass
@@ -79,6 +80,14 @@ class CompiledSpec:
     def budget_usd(self) -> float | None:
         return self.validated.spec.limits.budget_usd
 
+    def ledger_name(self, node: str) -> str:
+        """How a node is named in ledger rows and events: `outer/inner` inside a subgraph,
+        cut from the left to fit the ledger's node column."""
+        full = self.ledger_prefix + node
+        if len(full) <= LEDGER_NODE_CHARS:
+            return full
+        return "..." + full[-(LEDGER_NODE_CHARS - 3) :]
+
     def validate_input(self, payload: Any) -> dict[str, Any]:
         """The run input with defaults; SpecInputInvalid (loc/msg/type errors) otherwise."""
         return validate_input(self.input_model, payload)
@@ -104,7 +113,7 @@ class CompiledSpec:
         )
         for name, node in spec.nodes.items():
             where = pointer("nodes", name)
-            ledger_name = self.ledger_prefix + name
+            ledger_name = self.ledger_name(name)
             if isinstance(node, RouterNode):
                 targets = tuple({_target(r.to) for r in node.routes} | {_target(node.default)})
                 graph.add_node(name, self._router(where, name, node), destinations=targets)
@@ -134,7 +143,7 @@ class CompiledSpec:
             (index, self.validated.expressions[f"{where}/routes/{index}/when"], route)
             for index, route in enumerate(node.routes)
         ]
-        ledger_name = self.ledger_prefix + name
+        ledger_name = self.ledger_name(name)
 
         async def route(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Any]:
             for index, expression, spec_route in routes:
@@ -166,7 +175,7 @@ class CompiledSpec:
 
     def _fan_out(self, where: str, name: str, node: MapNode) -> NodeFunction:
         over = self.validated.expressions[f"{where}/over"]
-        ledger_name = self.ledger_prefix + name
+        ledger_name = self.ledger_name(name)
 
         async def fan_out(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Any]:
             try:
@@ -200,7 +209,7 @@ class CompiledSpec:
         inputs = {
             k: self.validated.expressions[pointer("nodes", name, "input", k)] for k in node.input
         }
-        ledger_name = self.ledger_prefix + name
+        ledger_name = self.ledger_name(name)
         sub = self._subgraphs.get(key)
         if sub is None:
             sub = CompiledSpec(self.validated.subgraphs[key], self.env, f"{ledger_name}/")

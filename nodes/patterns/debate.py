@@ -4,7 +4,7 @@ then a judge picks a winner or merges and says why."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,18 +89,16 @@ async def run_debate(
             )
             for d in debaters
         ]
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(
-                    calls.gateway.complete(
-                        ModelRequest(messages=conversations[d.name], max_tokens=max_tokens),
-                        d.policy,
-                        ctx,
-                    )
+        results = await _in_parallel(
+            [
+                calls.gateway.complete(
+                    ModelRequest(messages=conversations[d.name], max_tokens=max_tokens),
+                    d.policy,
+                    ctx,
                 )
                 for d, ctx in zip(debaters, contexts, strict=True)
             ]
-        results: list[ModelResult] = [task.result() for task in tasks]
+        )
         answers = []
         for debater, result in zip(debaters, results, strict=True):
             text = (result.content or "").strip()
@@ -143,6 +141,20 @@ async def run_debate(
         rounds=rounds,
     )
     return DebateOutcome(verdict, history, judged.model, judged.tier)
+
+
+async def _in_parallel(calls: list[Coroutine[Any, Any, ModelResult]]) -> list[ModelResult]:
+    """Run the calls together; when one fails the others are cancelled (not paid for
+    further) and its own error is raised, e.g. BudgetExceeded, not an ExceptionGroup."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as failed:
+        error: BaseException = failed
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+        raise error from None
+    return [task.result() for task in tasks]
 
 
 def _others_message(question: str, others: Sequence[DebaterAnswer]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langgraph.errors import GraphRecursionError
 
-from app.gateway.errors import AllModelsFailed
+from app.gateway.errors import AllModelsFailed, BudgetExceeded
 from app.simulator.config import SimulatorConfig
 from app.simulator.server import SimulatorServer
 from graphs.spec import parse_spec_text
@@ -222,6 +222,18 @@ async def test_an_llm_node_on_the_cascade_policy_reports_its_escalation(rig: Spe
     )
     (routed,) = run.decisions("cascade_policy")
     assert routed["escalated"] is True and routed["tier"] == "frontier"
+
+
+async def test_the_spec_budget_stops_a_call_that_could_exceed_it(
+    rig: SpecRig, simulator: SimulatorAdmin
+) -> None:
+    document = parse_spec_text((EXAMPLES / "debate_judge.yaml").read_text())
+    document["limits"]["budget_usd"] = 0.00001
+    spec = rig.compile(document)
+    assert spec.budget_usd == 0.00001
+    with pytest.raises(BudgetExceeded):
+        await rig.run(spec, {"question": TRIP})
+    assert await simulator.requests() == []
 
 
 async def test_a_failed_debate_resumes_without_paying_its_debaters_again(

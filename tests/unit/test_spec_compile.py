@@ -114,3 +114,13 @@ def test_compiling_builds_nothing_until_asked() -> None:
     # Wrapping a validated spec is cheap and side-effect free: no graph exists yet.
     spec = compile_spec(validate_spec(SPEC, ENV), ENV)
     assert "input_model" not in vars(spec)
+
+
+def test_ledger_names_fit_the_ledger_column() -> None:
+    validated = validate_spec(SPEC, ENV)
+    assert compile_spec(validated, ENV).ledger_name("ask") == "ask"
+    nested = type(compile_spec(validated, ENV))(validated, ENV, ledger_prefix="outer/inner/")
+    assert nested.ledger_name("ask") == "outer/inner/ask"
+    deep = type(nested)(validated, ENV, ledger_prefix="x" * 90 + "/" + "y" * 60 + "/")
+    name = deep.ledger_name("ask")
+    assert len(name) == 100 and name.startswith("...") and name.endswith("/ask")

@@ -92,7 +92,11 @@ class CompiledSpec:
         """The run input with defaults; SpecInputInvalid (loc/msg/type errors) otherwise."""
         return validate_input(self.input_model, payload)
 
-    def initial_state(self, validated_input: dict[str, Any]) -> dict[str, Any]:
+    def initial_state(self, validated_input: dict[str, Any] | BaseModel) -> dict[str, Any]:
+        """The state a run starts from (`validate_input`'s result, or an `input_model`
+        instance as the worker holds for built-in graphs)."""
+        if isinstance(validated_input, BaseModel):
+            validated_input = validated_input.model_dump(by_alias=True, mode="json")
         return initial_state(self.validated.spec, validated_input)
 
     def output_of(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +119,9 @@ class CompiledSpec:
             where = pointer("nodes", name)
             ledger_name = self.ledger_name(name)
             if isinstance(node, RouterNode):
-                targets = tuple({_target(r.to) for r in node.routes} | {_target(node.default)})
+                targets = tuple(
+                    sorted({_target(r.to) for r in node.routes} | {_target(node.default)})
+                )
                 graph.add_node(name, self._router(where, name, node), destinations=targets)
             elif isinstance(node, MapNode):
                 item, join = f"{name}__item", f"{name}__join"

@@ -92,7 +92,9 @@ class Target(_Strict):
 
 
 class Debater(Target):
-    name: str | None = Field(None, description="how the judge calls it; default <tier>_<n>")
+    name: str | None = Field(
+        None, pattern=NAME_PATTERN, description="how the judge calls it; default <tier>_<n>"
+    )
 
 
 class VerifierSpec(Target):
@@ -187,7 +189,9 @@ class MapNode(_Valued):
 
     kind: Literal["map"]
     over: str = Field(description="expression giving a list, e.g. state.items")
-    as_: str = Field("item", alias="as", description="the element's name in templates")
+    as_: str = Field(
+        "item", alias="as", pattern=NAME_PATTERN, description="the element's name in templates"
+    )
     node: InlineNode
     max_items: int = Field(20, ge=1, le=MAX_MAP_ITEMS)
 

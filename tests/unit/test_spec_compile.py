@@ -87,6 +87,13 @@ def test_initial_state_starts_afresh_and_output_is_the_declared_fields() -> None
     }
 
 
+def test_initial_state_also_takes_an_input_model_instance() -> None:
+    spec = compiled()
+    payload = {"question": "Why?", "model_config": None}
+    from_model = spec.initial_state(spec.input_model.model_validate(payload))
+    assert from_model == spec.initial_state(spec.validate_input(payload))
+
+
 def test_limits_summary_and_build() -> None:
     spec = compiled()
     assert (spec.name, spec.description) == ("collect", "Collects answers.")

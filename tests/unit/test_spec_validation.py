@@ -14,6 +14,7 @@ from graphs.spec import (
     SpecEnvironment,
     SpecInvalid,
     parse_spec_text,
+    prefetch_subgraphs,
     spec_json_schema,
     validate_spec,
 )
@@ -415,6 +416,8 @@ def test_pattern_nodes_are_bounded() -> None:
         },
     )
     assert_problem(document, "/nodes/each/max_items", "less than or equal to 100")
+    document["nodes"]["each"].update({"max_items": 10, "as": "the item"})
+    assert_problem(document, "/nodes/each/as", "should match pattern")
 
 
 def test_document_size_and_nesting_are_bounded() -> None:
@@ -554,6 +557,26 @@ def test_an_invalid_or_cyclic_subgraph_is_reported_at_the_node() -> None:
         "graphs include each other: sub v1 -> sub v1",
         env_with({("sub", 1): cyclic}),
     )
+
+
+async def test_subgraphs_can_be_prefetched_for_a_synchronous_resolver() -> None:
+    middle = copy.deepcopy(SUB)
+    middle["name"] = "middle"
+    middle["state"]["inner"] = {"type": "object"}
+    middle["nodes"]["deeper"] = subgraph_node(input={"topic": "state.topic"}, output="inner")
+    middle["edges"] = [{"from": "write", "to": "deeper"}, {"from": "deeper", "to": "END"}]
+    stored = {("middle", 2): middle, ("sub", 1): SUB}
+    fetched: list[tuple[str, int]] = []
+
+    async def fetch(name: str, version: int) -> dict[str, Any] | None:
+        fetched.append((name, version))
+        return stored.get((name, version))
+
+    document = with_node("summarise", subgraph_node(graph="middle", version=2))
+    resolve = await prefetch_subgraphs(document, fetch)
+    assert fetched == [("middle", 2), ("sub", 1)]
+    validated = validate_spec(document, SpecEnvironment(CATALOG, resolve_subgraph=resolve))
+    assert ("sub", 1) in validated.subgraphs[("middle", 2)].subgraphs
 
 
 def test_the_published_json_schema_describes_the_format() -> None:

@@ -20,6 +20,7 @@ from app.simulator.answers import (
     summarize,
     tool_call_id,
 )
+from app.simulator.pattern_roles import PatternRoles
 from app.simulator.roles import ScriptedRoles
 from app.simulator.schemas import ChatCompletionRequest
 
@@ -66,7 +67,7 @@ class Responder:
 
 
 def default_responder() -> Responder:
-    return Responder([ScriptedRoles(), GenericAnswer()])
+    return Responder([ScriptedRoles(), PatternRoles(), GenericAnswer()])
 
 
 def respond(request: ChatCompletionRequest, model: ModelSpec) -> Answer:

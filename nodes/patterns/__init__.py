@@ -1,0 +1,1 @@
+"""Multi-model patterns as reusable node logic: debate + judge, cascade, speculative, JSON."""

@@ -263,9 +263,7 @@ def seed_finished_runs(database_url: str, count: int) -> float:
 
 
 async def measure(args: argparse.Namespace, backend: str, database_url: str, tmp: Path) -> None:
-    service = Service(
-        database_url, args.service_dir, args.builtin_noop, args.workers, log_dir=tmp
-    )
+    service = Service(database_url, args.service_dir, args.builtin_noop, args.workers, log_dir=tmp)
     service.migrate()
     try:
         ready = service.start()

@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import GraphVersion
 
 
-async def latest_version(session: AsyncSession, name: str) -> GraphVersion | None:
+async def latest_version(
+    session: AsyncSession, name: str, tenant_id: str = ""
+) -> GraphVersion | None:
     query = (
         select(GraphVersion)
-        .where(GraphVersion.name == name)
+        .where(GraphVersion.tenant_id == tenant_id, GraphVersion.name == name)
         .order_by(GraphVersion.version.desc())
         .limit(1)
     )
@@ -28,15 +30,17 @@ async def register_version(
     spec: dict[str, Any],
     source: str,
     fingerprint: str,
+    tenant_id: str = "",
 ) -> GraphVersion:
     """Return the latest version if its fingerprint matches, else store a new version."""
     for _ in range(5):
         try:
             async with session_factory.begin() as session:
-                latest = await latest_version(session, name)
+                latest = await latest_version(session, name, tenant_id)
                 if latest is not None and latest.fingerprint == fingerprint:
                     return latest
                 row = GraphVersion(
+                    tenant_id=tenant_id,
                     name=name,
                     version=(latest.version + 1) if latest else 1,
                     spec=spec,

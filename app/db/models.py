@@ -40,6 +40,8 @@ class GraphVersion(Base):
 
     __tablename__ = "graph_versions"
 
+    # '' for graphs whose code the service loads (every tenant may run them).
+    tenant_id: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -54,6 +56,7 @@ class Run(Base):
         Index("ix_runs_status_created", "status", "created_at"),
         Index("ix_runs_created", "created_at", "id"),
         Index("ix_runs_graph_created", "graph", "created_at"),
+        Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
         # Claim indexes: partial, so they hold only live runs however big the store grows.
         Index(
             "ix_runs_queued",
@@ -71,6 +74,7 @@ class Run(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
     thread_id: Mapped[str] = mapped_column(String(200), index=True)
     graph: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
@@ -132,6 +136,7 @@ class ModelCall(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     node: Mapped[str | None] = mapped_column(String(100))
     call_key: Mapped[str] = mapped_column(String(300))

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="safety-net poll of an idle worker (wake-ups are pushed; this also sweeps "
         "runs whose lease expired)",
     )
+    push_safety_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="SSE streams and ?wait=true re-read the database this often if no "
+        "notification arrives (events are pushed; this is only a safety net)",
+    )
     worker_concurrency: int = Field(
         32, ge=1, le=1000, description="runs one worker executes at once"
     )

@@ -252,6 +252,9 @@ class Gateway:
     ) -> _Outcome:
         model = record.model
         estimate = await self.estimator.estimate(model, request, graph=ctx.graph, node=ctx.node)
+        # At start-up LiteLLM loads in the background: wait for it before the attempt is on
+        # the books, so an in-flight row means the request is on its way.
+        await ensure_litellm()
         begun = await self.ledger.begin(ctx, record, estimate)
         if begun.recorded is not None:
             return _Outcome(begun.call_id, begun.number, result=_recorded(begun.recorded))
@@ -260,7 +263,6 @@ class Gateway:
             if model.provider == "simulator"
             else ProviderTarget()
         )
-        await ensure_litellm()  # at start-up it loads in the background: not call latency
         started = time.perf_counter()
         try:
             answer = await call_provider(model, request, target, self._timeout_s)

@@ -25,9 +25,6 @@ from app.services.errors import (
 from app.services.graph_registry import parse_graph_ref
 from graphs.registry import GraphInputInvalid
 
-# A safety net only: the end of a run is pushed (in-process signal or LISTEN/NOTIFY).
-WAIT_POLL_SECONDS = 2.0
-
 
 def _fingerprint(body: SubmitRun) -> str:
     return hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
@@ -120,4 +117,7 @@ async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run
             if run_state.is_terminal(run.status) or remaining <= 0:
                 return run
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(watch.changed.wait(), min(remaining, WAIT_POLL_SECONDS))
+                await asyncio.wait_for(
+                    watch.changed.wait(),
+                    min(remaining, services.settings.push_safety_poll_seconds),
+                )

@@ -94,7 +94,11 @@ async def _execute(
             return await _finish(services, scope, "failed", {}, invalid)
 
     context = RunContext(
-        gateway=services.gateway, run_id=claimed.id, scope=scope, graph=claimed.graph
+        gateway=services.gateway,
+        run_id=claimed.id,
+        scope=scope,
+        graph=claimed.graph,
+        loop=asyncio.get_running_loop(),
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds
     values: dict[str, Any] = {}

@@ -33,7 +33,8 @@ def _fingerprint(body: SubmitRun) -> str:
 
 def validate_input(definition: GraphDefinition, payload: dict[str, Any]) -> None:
     try:
-        definition.input_model.model_validate(payload)
+        # strict: a JSON body is never coerced (`"threshold": "0.5"` is not a number).
+        definition.input_model.model_validate(payload, strict=True)
     except ValidationError as exc:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         raise InvalidInput(

@@ -1,13 +1,16 @@
+"""Graphs: the ones this service can run, each with its input schema."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
 from app.api.deps import get_services
+from app.api.json_route import ProblemRoute
 from app.db import graphs_repo
 from app.schemas.runs import GraphOut
 from app.services.container import Services
 
-router = APIRouter(prefix="/v1/graphs", tags=["graphs"])
+router = APIRouter(prefix="/v1/graphs", tags=["graphs"], route_class=ProblemRoute)
 
 
 @router.get("", response_model=list[GraphOut])

@@ -1,12 +1,15 @@
+"""Liveness: the process answers and the database round-trips."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import text
 
 from app.api.deps import get_services
+from app.api.json_route import ProblemRoute
 from app.services.container import Services
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ProblemRoute)
 
 
 @router.get("/healthz")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.events_repo import events_after
 from app.db.runs_repo import TERMINAL_STATUSES, get_run
+from app.schemas.timestamps import as_utc
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -31,7 +32,7 @@ async def stream_run_events(
             after_seq = event.seq
             data = {
                 "seq": event.seq,
-                "at": event.at.isoformat(),
+                "at": as_utc(event.at).isoformat(),
                 "kind": event.kind,
                 "node": event.node,
                 "payload": event.payload,

@@ -35,6 +35,7 @@ STATUS_DESCRIPTIONS = {
     415: "The request body is not `application/json`",
     422: "A parameter or the body does not match the schema; `errors` names each field",
     429: "Too many concurrent connections from this client",
+    503: "The database did not answer",
 }
 
 

@@ -50,11 +50,15 @@ def serve(
     import uvicorn
 
     from app.api.app import create_app
+    from app.api.http_server import uvicorn_config
 
     settings = _settings(host=host, port=port, config=config)
     _check_graphs(settings)
     app = create_app(settings, embedded_worker=worker)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's exit code for a server that could not start
 
 
 @cli.command()

@@ -1,14 +1,15 @@
-"""Graphs the service can run: name, version and input schema."""
+"""Graphs: the ones this service can run, each with its version and input schema."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
 from app.api.deps import get_services
+from app.api.json_route import ProblemRoute
 from app.schemas.runs import GraphOut
 from app.services.container import Services
 
-router = APIRouter(prefix="/v1/graphs", tags=["graphs"])
+router = APIRouter(prefix="/v1/graphs", tags=["graphs"], route_class=ProblemRoute)
 
 
 @router.get("", response_model=list[GraphOut])

@@ -16,6 +16,8 @@ from app.settings import Settings
 cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
 runs_cli = typer.Typer(no_args_is_help=True, help="Inspect runs stored in the database.")
 cli.add_typer(runs_cli, name="runs")
+graphs_cli = typer.Typer(no_args_is_help=True, help="Graphs and declarative graph specs.")
+cli.add_typer(graphs_cli, name="graphs")
 bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
 cli.add_typer(bench_cli, name="bench")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the ledger table.
@@ -28,6 +30,7 @@ def _settings(**overrides: object) -> Settings:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
     return settings
 
 
@@ -150,6 +153,48 @@ def runs_show(
 
     found = asyncio.run(print_run(console, _settings(), run_id, as_json=as_json))
     if not found:
+        raise typer.Exit(1)
+
+
+TenantOption = Annotated[str, typer.Option(help="the tenant whose specs these are")]
+
+
+@graphs_cli.command("list")
+def graphs_list(tenant: TenantOption = "default") -> None:
+    """Graphs the service can run: loaded code and the tenant's specs, latest versions."""
+    from app.inspect_graphs import print_graphs
+
+    asyncio.run(print_graphs(console, _settings(), tenant))
+
+
+@graphs_cli.command("show")
+def graphs_show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
+    tenant: TenantOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One graph version (the latest without @VERSION) and the list of its versions."""
+    from app.inspect_graphs import print_graph
+
+    if not asyncio.run(print_graph(console, _settings(), ref, tenant, as_json=as_json)):
+        raise typer.Exit(1)
+
+
+@graphs_cli.command("validate")
+def graphs_validate(file: Path, tenant: TenantOption = "default") -> None:
+    """Validate a spec file (YAML or JSON); errors are printed against its lines."""
+    from app.inspect_graphs import validate_file
+
+    if not asyncio.run(validate_file(console, _settings(), file, tenant)):
+        raise typer.Exit(1)
+
+
+@graphs_cli.command("push")
+def graphs_push(file: Path, tenant: TenantOption = "default") -> None:
+    """Store a spec file as the next version of its graph (unchanged spec: same version)."""
+    from app.inspect_graphs import push_file
+
+    if not asyncio.run(push_file(console, _settings(), file, tenant)):
         raise typer.Exit(1)
 
 

@@ -27,6 +27,7 @@ class RunContext:
     policies: dict[str, Policy] = field(default_factory=dict)
     scope: RunFence | None = None
     graph: str | None = None
+    tenant_id: str = "default"
     # The loop the run executes on (synchronous nodes run in threads and call back into it).
     loop: asyncio.AbstractEventLoop | None = None
     # Model calls made so far by each task of this execution (keys: LangGraph task id).
@@ -46,6 +47,7 @@ class RunContext:
             purpose=purpose,
             run=self.scope,
             graph=self.graph,
+            tenant_id=self.tenant_id,
         )
 
     def _next_index(self, config: Mapping[str, Any]) -> int:

@@ -45,6 +45,9 @@ class FieldError(BaseModel):
     loc: list[str | int] = Field(examples=[["body", "input", "question"]])
     msg: str
     type: str
+    pointer: str | None = Field(
+        None, description="graph specs: the JSON pointer of the problem in the document"
+    )
 
 
 class Problem(BaseModel):

@@ -12,6 +12,7 @@ from app.api.headers import IdempotencyKey, LastEventSeq
 from app.api.json_route import ProblemRoute
 from app.api.problems import problem_responses
 from app.api.run_events import open_run_events
+from app.api.tenant import TenantDep
 from app.db import ledger_repo, runs_repo
 from app.schemas.runs import (
     ModelCallOut,
@@ -84,6 +85,7 @@ async def submit_run(
     body: SubmitRun,
     response: Response,
     services: ServicesDep,
+    tenant: TenantDep,
     idempotency_key: IdempotencyKey = None,
     wait: Annotated[
         bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
@@ -95,7 +97,9 @@ async def submit_run(
     """Queue a run; a worker executes it. Same `Idempotency-Key`, same run. With
     `?wait=true` the answer is the finished run (200), or the run as it is after `timeout`
     (202)."""
-    run, created = await run_service.submit_run(services, body, idempotency_key=idempotency_key)
+    run, created = await run_service.submit_run(
+        services, body, idempotency_key=idempotency_key, tenant_id=tenant
+    )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:
         run = await run_service.wait_for_run(services, run.id, timeout_s)
@@ -108,6 +112,7 @@ async def submit_run(
 @router.get("", response_model=RunPage)
 async def list_runs(
     services: ServicesDep,
+    tenant: TenantDep,
     status: RunStatus | None = None,
     graph: Annotated[StorableStr | None, Query(max_length=100)] = None,
     limit: int = Query(50, ge=1, le=200),
@@ -120,7 +125,7 @@ async def list_runs(
     try:
         async with services.sessions() as session:
             rows, next_cursor = await runs_repo.list_runs(
-                session, status=status, graph=graph, limit=limit, cursor=cursor
+                session, status=status, graph=graph, limit=limit, cursor=cursor, tenant_id=tenant
             )
     except ValueError as exc:
         raise InvalidInput(f"cursor: {exc}") from exc
@@ -128,8 +133,8 @@ async def list_runs(
 
 
 @router.get("/{run_id}", response_model=RunOut, responses=problem_responses(404))
-async def get_run(run_id: RunId, services: ServicesDep) -> RunOut:
-    return RunOut.model_validate(await run_service.get_run(services, run_id))
+async def get_run(run_id: RunId, services: ServicesDep, tenant: TenantDep) -> RunOut:
+    return RunOut.model_validate(await run_service.get_run(services, run_id, tenant))
 
 
 @router.post(
@@ -138,15 +143,17 @@ async def get_run(run_id: RunId, services: ServicesDep) -> RunOut:
     response_model=RunOut,
     responses=problem_responses(404, 409),
 )
-async def cancel_run(run_id: RunId, services: ServicesDep) -> RunOut:
+async def cancel_run(run_id: RunId, services: ServicesDep, tenant: TenantDep) -> RunOut:
     """Cancel now if queued; a running run stops before its next node or model call."""
-    return RunOut.model_validate(await run_service.cancel_run(services, run_id))
+    return RunOut.model_validate(await run_service.cancel_run(services, run_id, tenant))
 
 
 @router.get("/{run_id}/calls", response_model=list[ModelCallOut], responses=problem_responses(404))
-async def list_model_calls(run_id: RunId, services: ServicesDep) -> list[ModelCallOut]:
+async def list_model_calls(
+    run_id: RunId, services: ServicesDep, tenant: TenantDep
+) -> list[ModelCallOut]:
     """The run's ledger: every model attempt with tokens, cost, latency and route reason."""
-    await run_service.get_run(services, run_id)
+    await run_service.get_run(services, run_id, tenant)
     async with services.sessions() as session:
         calls = await ledger_repo.calls_for_run(session, run_id)
     return [ModelCallOut.model_validate(c) for c in calls]
@@ -158,9 +165,10 @@ async def list_model_calls(run_id: RunId, services: ServicesDep) -> list[ModelCa
     responses={200: _EVENT_STREAM, **problem_responses(404)},
 )
 async def run_events(
-    run_id: RunId, services: ServicesDep, after: LastEventSeq
+    run_id: RunId, services: ServicesDep, tenant: TenantDep, after: LastEventSeq
 ) -> StreamingResponse:
     """Server-Sent Events until the run ends; resumes after `Last-Event-ID`."""
+    await run_service.get_run(services, run_id, tenant)  # 404 for another tenant's run
     stream = await open_run_events(services, run_id, after)
     if stream is None:
         raise RunNotFound(f"no run with id {run_id!r}")

@@ -48,7 +48,7 @@ claimed AS (
         started_at = coalesce(runs.started_at, statement_timestamp())
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.attempt,
-        runs.event_seq, runs.budget_usd, runs.cancel_requested
+        runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
@@ -59,7 +59,7 @@ events AS (
     RETURNING run_id, seq, at, kind, payload
 )
 SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.attempt, c.event_seq, c.budget_usd,
-    c.cancel_requested, e.at, e.kind, e.payload
+    c.cancel_requested, c.tenant_id, e.at, e.kind, e.payload
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
 
@@ -120,10 +120,10 @@ async def claim(
     )
     claimed = []
     for row in result.all():
-        run = ClaimedRun(*row[:9])
+        run = ClaimedRun(*row[:10])
         claimed.append(run)
-        event = {"seq": run.event_seq, "at": row[9], "kind": row[10], "node": None}
-        remember_committed(session, run.id, [{**event, "payload": row[11]}])
+        event = {"seq": run.event_seq, "at": row[10], "kind": row[11], "node": None}
+        remember_committed(session, run.id, [{**event, "payload": row[12]}])
     return claimed
 
 

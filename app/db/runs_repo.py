@@ -81,6 +81,7 @@ async def list_runs(
     status: str | None = None,
     graph: str | None = None,
     thread_id: str | None = None,
+    tenant_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
     oldest_first: bool = False,
@@ -93,6 +94,8 @@ async def list_runs(
         query = query.where(Run.graph == graph)
     if thread_id:
         query = query.where(Run.thread_id == thread_id)
+    if tenant_id is not None:
+        query = query.where(Run.tenant_id == tenant_id)
     if cursor:
         created, run_id = decode_cursor(cursor)
         if oldest_first:
@@ -127,6 +130,7 @@ class ClaimedRun:
     event_seq: int
     budget_usd: float | None
     cancel_requested: bool
+    tenant_id: str = "default"
 
 
 _CLAIMED_COLUMNS = (
@@ -139,6 +143,7 @@ _CLAIMED_COLUMNS = (
     Run.event_seq,
     Run.budget_usd,
     Run.cancel_requested,
+    Run.tenant_id,
 )
 
 

@@ -150,6 +150,7 @@ class Ledger:
         session.add(
             ModelCall(
                 id=call_id,
+                tenant_id=ctx.tenant_id,
                 run_id=ctx.run_id,
                 graph=ctx.graph,
                 node=ctx.node,

@@ -95,5 +95,6 @@ class CallContext:
     # The worker's hold on the run: with it every write is fenced by the lease epoch.
     run: RunFence | None = None
     graph: str | None = None
+    tenant_id: str = "default"
     # Budget the run must keep for calls it will still make after this one.
     reserve_usd: float = 0.0

@@ -93,7 +93,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             busy_timeout_ms=busy,
             pool_size=min(settings.worker_concurrency, pool),
         ) as checkpointer:
-            registry = GraphRegistry(graphs, sessions, checkpointer)
+            registry = GraphRegistry(graphs, sessions, checkpointer, catalog)
             await registry.register_loaded()
             yield Services(
                 settings=settings,

@@ -43,3 +43,18 @@ class RunAlreadyFinished(ServiceError):
 class IdempotencyConflict(ServiceError):
     status = 409
     title = "Idempotency key reused with a different request"
+
+
+class InvalidSpec(ServiceError):
+    status = 422
+    title = "Invalid graph spec"
+
+
+class GraphNameTaken(ServiceError):
+    status = 409
+    title = "Graph name taken"
+
+
+class GraphVersionNotFound(ServiceError):
+    status = 404
+    title = "Graph version not found"

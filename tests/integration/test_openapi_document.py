@@ -1,21 +1,22 @@
 """`/openapi.json` as a client generator reads it: every error response is problem+json,
-and the run body follows the graphs registered now, not those at the first request."""
+and the run body carries the input schema of every graph whose code the service runs."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 
 from app.api.app import create_app
-from app.services.container import Services
 from app.settings import Settings
 from tests.support.live_server import LiveServer
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "specs"
 
 
 @pytest.fixture
@@ -52,19 +53,15 @@ def test_every_error_response_is_declared_as_problem_json(
     assert set(problem["required"]) == {"title", "status", "detail"}
 
 
-def test_the_run_body_follows_the_graphs_registered_at_request_time(
+def test_the_run_body_lists_the_loaded_graphs_but_no_tenant_specs(
     served: tuple[FastAPI, httpx.Client],
 ) -> None:
-    app, client = served
+    """Graphs whose code the service runs are in the shared document with their input
+    schemas; a spec a tenant pushed is private to it and stays out of the document."""
+    _, client = served
     assert run_body_graphs(client.get("/openapi.json").json()) == ["answer", "plan_execute"]
-    services: Services = app.state.services
-    services.graphs["echo"] = dataclasses.replace(services.graphs["answer"], name="echo")
-    try:
-        assert run_body_graphs(client.get("/openapi.json").json()) == [
-            "answer",
-            "echo",
-            "plan_execute",
-        ]
-    finally:
-        del services.graphs["echo"]
+    spec = yaml.safe_load((EXAMPLES / "cascade.yaml").read_text())
+    pushed = client.post("/v1/graphs", json=spec)
+    assert pushed.status_code == 201, pushed.text
     assert run_body_graphs(client.get("/openapi.json").json()) == ["answer", "plan_execute"]
+    assert pushed.json()["name"] in {g["name"] for g in client.get("/v1/graphs").json()}

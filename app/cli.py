@@ -127,7 +127,8 @@ def runs_show(
 @bench_cli.command("routing")
 def bench_routing(
     data_dir: Annotated[
-        Path | None, typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR)")
+        Path | None,
+        typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR, else benchmarks/data)"),
     ] = None,
     out: Annotated[Path, typer.Option(help="where PNG/JSON/markdown go")] = Path(
         "benchmarks/out/routing"

@@ -24,9 +24,9 @@ from app.bench import online_report
 from app.bench.costs import TierPricing
 from app.bench.online_replay import two_tier_catalog
 from app.bench.online_scenarios import (
+    BISECTIONS,
     COARSE_GRID,
     QUALITY,
-    REFINE_POINTS,
     WARMUP,
     build_scenarios,
     ood_table,
@@ -38,8 +38,8 @@ from app.routing.classifier import Classification, TaskClassifier
 from app.routing.clusters import TopicClusters
 from app.routing.datasets import DataMissingError, Row
 from app.routing.features import estimate_tokens
-from app.routing.feedback import InMemoryStatsStore, Observation, model_arm, tier_arm
-from app.routing.online import OnlineConfig, OnlineLearner
+from app.routing.feedback import InMemoryStatsStore, Observation
+from app.routing.online import OnlineConfig, OnlineLearner, request_arms
 from app.routing.policy import Auto, Route, RouteInputs, route_request
 
 NOTES: tuple[str, ...] = (
@@ -63,6 +63,9 @@ NOTES: tuple[str, ...] = (
     "Random and oracle are computed on the same measured requests (analytic random; oracle "
     "escalates exactly the requests only GPT-4 gets right). For cascades the policy's cost "
     "includes the cheap call on every request; baselines are routers (no cheap call paid).",
+    "Subject oracle (MMLU only, hindsight, not achievable): sends whole MMLU subjects to GPT-4 "
+    "in order of GPT-4's true advantage on the measured requests themselves. It bounds what "
+    "any per-topic success table could do with perfect topics and perfect estimates.",
     "Costs: recorded token estimates x catalog prices (edge-a for Mixtral, frontier-a for "
     "GPT-4), as in the offline benchmark.",
 )
@@ -91,9 +94,7 @@ async def _decision_latency(
             started = time.thread_time_ns()  # CPU time: the box is shared, wall time is noisy
             messages = [{"role": "user", "content": row.prompt}]
             c = classifier.classify(messages)
-            arms = [(tier_arm(t), "", c.p_good[t]) for t in catalog.tiers] + [
-                (model_arm(m.name), "", c.p_good[m.tier]) for m in catalog.models.values()
-            ]
+            arms = request_arms(catalog, c.p_good)
             view = await learner.view(
                 tenant="t", task_class=c.task_class, text=row.prompt, arms=arms, dense=c.dense
             )
@@ -167,8 +168,8 @@ def run_online_benchmark(
             f"{seeds[0]}-{seeds[-1]}); feedback on each call arrives before the next request. "
             f"Figures are means over the orderings, measured after the first "
             f"{WARMUP:.0%} of the stream; 95% means {QUALITY:.0%} of GPT-4's accuracy on the "
-            f"same requests. Threshold grid {list(COARSE_GRID)} refined with {REFINE_POINTS} "
-            f"points where accuracy crosses 95%."
+            f"same requests. Threshold grid {list(COARSE_GRID)}, then {BISECTIONS} bisection "
+            f"steps where accuracy crosses 95%."
         ),
         "data_dir": str(root),
         "online_config": {

@@ -17,6 +17,7 @@ POLICY_NOTES = {
     "always-strong": "GPT-4 for every call",
     "random": "random router at 95% (analytic)",
     "oracle": "escalates exactly the requests only GPT-4 gets right",
+    "subject oracle": "whole subjects by GPT-4's true advantage on these requests (hindsight)",
     "prior only": "same policy, offline classifier only (no learning)",
     "online": "same policy, learning from feedback as it arrives",
 }
@@ -29,7 +30,7 @@ def windowed(run: ScenarioRun, policy: str) -> dict[str, np.ndarray]:
     if not traces:
         return {}
     n = len(traces[0].order)
-    width = min(max(25, n // 10), n)
+    width = min(max(25, n // 5), n)
     kernel = np.ones(width)
     share, rel, cost = [], [], []
     for t in traces:
@@ -271,7 +272,8 @@ def write_plots(runs: Sequence[ScenarioRun], out: Path) -> list[Path]:
                 ("oracle", "green"),
             ):
                 level = run.baselines[name][base_key]
-                ax.axhline(level, color=color, linestyle=":", linewidth=1.1, label=f"{name} at 95%")
+                label = name if name == "always-strong" else f"{name} (at 95%)"
+                ax.axhline(level, color=color, linestyle=":", linewidth=1.1, label=label)
             if key == "relative_accuracy":
                 ax.axhline(QUALITY, color="red", linewidth=0.9, label="95% of GPT-4")
             n = len(run.scenario.stream)

@@ -39,7 +39,7 @@ from app.routing.online import OnlineConfig
 QUALITY = 0.95
 WARMUP = 0.2
 COARSE_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
-REFINE_POINTS = 4
+BISECTIONS = 6
 DATASET_LABELS = {"gsm8k": "GSM8K", "mmlu": "MMLU", "mt_bench": "MT-Bench"}
 
 
@@ -130,15 +130,27 @@ def metrics(stream: Sequence[StreamRow], traces: Sequence[Trace], threshold: flo
 def sweep_thresholds(
     evaluate: Callable[[float], tuple[Metrics, list[Trace]]], cheapness: str
 ) -> tuple[list[Metrics], Metrics | None, list[Trace]]:
-    """Coarse grid, then a finer one where accuracy crosses 95%; the cheapest point reaching it."""
+    """Coarse grid, then bisection where accuracy crosses 95%; the cheapest point reaching it.
+
+    A relative threshold moves many requests at once where their p ratios bunch up (MMLU:
+    0.01 moves ~5% of calls), so the crossing is narrowed to ~0.001 before choosing.
+    """
     results: dict[float, tuple[Metrics, list[Trace]]] = {}
+
+    def at(threshold: float) -> Metrics:
+        key = round(threshold, 5)
+        if key not in results:
+            results[key] = evaluate(key)
+        return results[key][0]
+
     for threshold in COARSE_GRID:
-        results[threshold] = evaluate(threshold)
-    crossing = next((t for t in COARSE_GRID if results[t][0].reaches), None)
+        at(threshold)
+    crossing = next((t for t in COARSE_GRID if at(t).reaches), None)
     if crossing is not None and crossing != COARSE_GRID[0]:
-        below = COARSE_GRID[COARSE_GRID.index(crossing) - 1]
-        for threshold in np.linspace(below, crossing, REFINE_POINTS + 2)[1:-1]:
-            results[round(float(threshold), 4)] = evaluate(round(float(threshold), 4))
+        low, high = COARSE_GRID[COARSE_GRID.index(crossing) - 1], crossing
+        for _ in range(BISECTIONS):
+            middle = (low + high) / 2
+            low, high = (low, middle) if at(middle).reaches else (middle, high)
     ordered = [results[t][0] for t in sorted(results)]
     reaching = [t for t in sorted(results) if results[t][0].reaches]
     if not reaching:
@@ -173,7 +185,7 @@ def run_scenario(
 def baselines(
     stream: Sequence[StreamRow], orders: Sequence[np.ndarray]
 ) -> dict[str, dict[str, float]]:
-    """Always-GPT-4, random and oracle routers at 95% on the same measured requests."""
+    """Always-GPT-4, random and oracle routers (and, for MMLU, the subject oracle) at 95%."""
     found: dict[str, list[tuple[float, float, float]]] = {"random": [], "oracle": []}
     for order in orders:
         measured = order[int(np.ceil(WARMUP * len(order))) :]
@@ -191,6 +203,16 @@ def baselines(
             found["oracle"].append(
                 (oracle.share, oracle.accuracy / outcomes.strong_acc, oracle.cost)
             )
+        groups = [r.row.group for r in rows]
+        if len(set(groups)) > 1:  # MMLU subjects: route whole subjects by their true gain
+            gain = outcomes.strong_good - outcomes.weak_good
+            by_group = {g: float(np.mean(gain[[x == g for x in groups]])) for g in set(groups)}
+            per_row = np.array([by_group[g] for g in groups])
+            point = first_reaching(sweep(outcomes, per_row), target)
+            if point is not None:
+                found.setdefault("subject oracle", []).append(
+                    (point.share, point.accuracy / outcomes.strong_acc, point.cost)
+                )
     out = {"always-strong": {"share": 1.0, "relative": 1.0, "cost": 1.0}}
     for name, values in found.items():
         share, rel, cost = (float(v) for v in np.mean(values, axis=0))

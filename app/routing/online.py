@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from app.routing.catalog import Catalog
 from app.routing.clusters import ClusterMatch, TopicClusters
 from app.routing.feedback import (
     EMPTY_CELL,
@@ -31,7 +32,9 @@ from app.routing.feedback import (
     Observation,
     StatsStore,
     level_keys,
+    model_arm,
     prior_band,
+    tier_arm,
 )
 
 DEFAULT_SOURCE_WEIGHTS: Mapping[str, float] = {
@@ -359,6 +362,21 @@ class OnlineLearner:
 
     async def record(self, observations: Sequence[Observation]) -> None:
         await self.store.add(observations)
+
+
+def request_arms(
+    catalog: Catalog,
+    p_good: Mapping[str, float],
+    conditioned: Iterable[tuple[str, str]] = (),
+) -> list[tuple[str, str, float]]:
+    """The (arm, condition, prior p) triples a view needs: every tier and model of the catalog,
+    plus conditioned tier arms, e.g. ("edge", "arithmetic:accepted") for a cascade."""
+    arms = [(tier_arm(t), "", float(p_good.get(t, 0.0))) for t in catalog.tiers]
+    arms += [
+        (model_arm(m.name), "", float(p_good.get(m.tier, 0.0))) for m in catalog.models.values()
+    ]
+    arms += [(tier_arm(t), cond, float(p_good.get(t, 0.0))) for t, cond in conditioned]
+    return arms
 
 
 def cell_cluster(match: ClusterMatch) -> str:

@@ -12,11 +12,9 @@ from app.routing.feedback import (
     ANY,
     InMemoryStatsStore,
     Observation,
-    model_arm,
     observation_keys,
-    tier_arm,
 )
-from app.routing.online import OnlineConfig, OnlineLearner, OnlineView
+from app.routing.online import OnlineConfig, OnlineLearner, OnlineView, request_arms
 from app.routing.policy import Auto, Cascade, RouteInputs, route_request
 from app.routing.verifiers import Verdict
 
@@ -38,11 +36,7 @@ def clusters() -> TopicClusters:
 
 
 def arms(c: Classification, condition: str = "") -> list[tuple[str, str, float]]:
-    found = [(tier_arm(t), "", c.p_good[t]) for t in CATALOG.tiers]
-    found += [(model_arm(m.name), "", c.p_good[m.tier]) for m in CATALOG.models.values()]
-    if condition:
-        found.append((tier_arm("edge"), condition, c.p_good["edge"]))
-    return found
+    return request_arms(CATALOG, c.p_good, [("edge", condition)] if condition else [])
 
 
 async def decide(

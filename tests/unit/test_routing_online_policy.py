@@ -193,7 +193,7 @@ async def test_the_cascade_learns_whether_verified_cheap_answers_are_good(
             )
             for i in range(30)
         ]
-    )  # fmt: skip (the same calls re-rated: the thumbs-ups become thumbs-downs)
+    )  # fmt: skip
     keep, reason = await step()
     assert not keep and "escalated to frontier (online)" in reason
     assert "verified edge prior" in reason and "30 feedback events in cluster" in reason

@@ -201,7 +201,8 @@ def graphs_push(file: Path, tenant: TenantOption = "default") -> None:
 @bench_cli.command("routing")
 def bench_routing(
     data_dir: Annotated[
-        Path | None, typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR)")
+        Path | None,
+        typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR, else benchmarks/data)"),
     ] = None,
     out: Annotated[Path, typer.Option(help="where PNG/JSON/markdown go")] = Path(
         "benchmarks/out/routing"
@@ -210,6 +211,11 @@ def bench_routing(
         bool, typer.Option(help="also send held-out GSM8K prompts through the REST service")
     ] = False,
     sample: Annotated[int, typer.Option(min=1, help="--live: prompts per policy")] = 120,
+    online: Annotated[
+        bool,
+        typer.Option(help="also replay held-out streams through routing that learns from feedback"),
+    ] = False,
+    orderings: Annotated[int, typer.Option(min=1, help="--online: orderings per stream")] = 5,
 ) -> None:
     """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
     from app.bench.routing import run_routing_benchmark
@@ -217,6 +223,10 @@ def bench_routing(
 
     try:
         report = run_routing_benchmark(data_dir, out, console)
+        if online:
+            from app.bench.online import run_online_benchmark
+
+            run_online_benchmark(data_dir, out / "online", console, orderings=orderings)
         if live:
             from app.bench.live import run_live_benchmark
 

@@ -124,8 +124,22 @@ def migrate() -> None:
 def demo(
     question: Annotated[str | None, typer.Option(help="the question to answer")] = None,
     keep: Annotated[bool, typer.Option(help="keep the demo database")] = False,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="run this graph spec instead (e.g. examples/specs/debate_judge.yaml)"),
+    ] = None,
+    input_json: Annotated[
+        str | None, typer.Option("--input", help="with --spec: the run's input as JSON")
+    ] = None,
 ) -> None:
     """Start the simulator and the service on loopback, run a multi-step job, show costs."""
+    if spec is not None:
+        import json
+
+        from app.demo_patterns import run_spec_demo
+
+        payload = json.loads(input_json) if input_json else None
+        raise typer.Exit(run_spec_demo(console, spec, payload))
     from app.demo import run_demo
 
     raise typer.Exit(run_demo(console, question=question, keep=keep))

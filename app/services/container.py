@@ -15,6 +15,7 @@ from app.db.checkpoints import open_checkpointer
 from app.db.engine import Database, is_sqlite, open_database
 from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
+from app.db.schema_version import schema_is_current
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.routing.catalog import Catalog, load_catalog
@@ -61,7 +62,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     # a model call that comes before it is done waits for it.
     start_loading_litellm()
     graphs = load_graphs(settings)
-    if settings.auto_migrate:
+    if settings.auto_migrate and not schema_is_current(settings.database_url):
         await asyncio.to_thread(upgrade_database, settings.database_url)
     catalog = load_catalog(settings.catalog_path)
     busy = settings.sqlite_busy_timeout_ms

@@ -177,11 +177,12 @@ async def test_listen_notify_wakes_a_worker_process_and_pushes_sse_across_proces
     worker = Child(["worker"], env, tmp_path / "worker.log")
     try:
 
-        async def worker_listening() -> bool:
+        async def worker_ready() -> bool:
             assert worker.alive(), worker.tail()
-            return "listening for run notifications" in worker.tail(100_000)
+            log = worker.tail(100_000)
+            return "listening for run notifications" in log and "runs at once)" in log
 
-        await wait_until(worker_listening, 90, "the worker process to LISTEN")
+        await wait_until(worker_ready, 90, "the worker process to LISTEN and start claiming")
         async with httpx.AsyncClient(base_url=base_url, timeout=45) as client:
             gaps = []
             for i in range(3):

@@ -124,7 +124,9 @@ async def run_soak(
             **os.environ,
             "ROUTEGRAPH_DATABASE_URL": database_url,
             "ROUTEGRAPH_SIMULATOR_URL": simulator_url,
-            "ROUTEGRAPH_LEASE_SECONDS": "2",
+            # Long enough that a worker busy importing LiteLLM (seconds of CPU holding the
+            # GIL) still renews its leases in time.
+            "ROUTEGRAPH_LEASE_SECONDS": "5",
             "ROUTEGRAPH_POLL_SECONDS": "0.5",
             "ROUTEGRAPH_WORKER_CONCURRENCY": str(concurrency),
             "ROUTEGRAPH_MAX_ATTEMPTS": "50",

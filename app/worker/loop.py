@@ -17,7 +17,6 @@ import time
 import uuid
 
 from app.db.runs_repo import ClaimedRun
-from app.gateway.litellm_client import ensure_litellm
 from app.services import run_state
 from app.services.container import Services
 from app.worker.heartbeat import Heartbeat
@@ -62,10 +61,9 @@ class Worker:
         return await self._start(claimed[0])
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        # A worker that cannot call models yet should not hold runs: LiteLLM's import
-        # (seconds of CPU, in the background since start-up) must be done first, else its
-        # runs would wait on it, and its leases with them.
-        await ensure_litellm()
+        # Claims start at once, while LiteLLM may still be importing in the background: a
+        # replacement worker takes over a dead one's runs without waiting for it, and only a
+        # model call that comes before the import ends waits for it.
         log.info("worker %s started (%d runs at once)", self.worker_id, self.concurrency)
         heartbeat = Heartbeat(
             self.services.worker_sessions,

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from app.api.deps import get_services
 from app.api.json_route import ProblemRoute
 from app.api.problems import HTTPProblem, problem_responses
+from app.gateway.litellm_client import litellm_loaded
 from app.services.container import Services
 
 log = logging.getLogger(__name__)
@@ -26,4 +27,5 @@ async def healthz(services: Services = Depends(get_services)) -> dict[str, str]:
     except (DBAPIError, OSError) as exc:
         log.warning("health check: the database did not answer: %s", exc)
         raise HTTPProblem(503, "Database unavailable", "the database did not answer") from exc
-    return {"status": "ok"}
+    # LiteLLM imports in the background after start-up: until then model calls wait for it.
+    return {"status": "ok", "model_client": "ready" if litellm_loaded() else "loading"}

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import psycopg
 import sqlalchemy.exc
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db.engine import is_sqlite, libpq_url
 from app.db.models import ModelCall, Run, RunEvent
@@ -111,6 +111,7 @@ async def run_soak(
     concurrency: int = 16,
     kill_every: tuple[float, float] = (1.0, 3.0),
     min_ready_s: float = 3.0,
+    progress_between_kills: int = 5,
     latency_scale: float = 0.3,
     drop_connections: int = 0,
     seed: int = 7,
@@ -146,12 +147,14 @@ async def run_soak(
             started = time.monotonic()
             drops_at = sorted(rng.uniform(2.0, 15.0) for _ in range(drop_connections))
             next_kill = time.monotonic() + rng.uniform(*kill_every)
+            answered_at_kill = 0
             try:
                 while True:
                     try:
                         statuses = await _statuses(services.sessions, ids)
+                        answered = await _answered_calls(services.sessions, ids)
                     except sqlalchemy.exc.OperationalError:  # ours was among those dropped
-                        statuses = []
+                        statuses, answered = [], answered_at_kill
                     if statuses and all(s in TERMINAL for s in statuses):
                         break
                     if time.monotonic() - started > timeout_s:
@@ -164,7 +167,11 @@ async def run_soak(
                         for i in range(workers)
                         if (at := ready_at[i]) is not None and time.monotonic() - at >= min_ready_s
                     ]
-                    if time.monotonic() >= next_kill and grown:
+                    # A kill only after the workers made progress since the last one: on a slow
+                    # or loaded machine the soak slows down instead of never finishing.
+                    progressed = answered - answered_at_kill >= progress_between_kills
+                    if time.monotonic() >= next_kill and grown and progressed:
+                        answered_at_kill = answered
                         victim = rng.choice(grown)
                         procs[victim].send_signal(signal.SIGKILL)
                         procs[victim].wait()
@@ -189,6 +196,16 @@ async def run_soak(
             log = (await client.get("/admin/requests")).json()
         report.provider_requests = len(log["requests"] if isinstance(log, dict) else log)
     return report
+
+
+async def _answered_calls(sessions: Any, ids: list[str]) -> int:
+    async with sessions() as session:
+        query = (
+            select(func.count())
+            .select_from(ModelCall)
+            .where(ModelCall.run_id.in_(ids), ModelCall.status == "ok")
+        )
+        return int((await session.execute(query)).scalar_one())
 
 
 async def _statuses(sessions: Any, ids: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ EXPECTED_SHARE = EXPECTED_TOTAL / 4  # 865
 
 
 async def _services(database_url: str, simulator_url: str) -> AsyncIterator[Services]:
-    settings = Settings(database_url=database_url, simulator_url=simulator_url, lease_seconds=5)
+    settings = Settings(database_url=database_url, simulator_url=simulator_url, lease_seconds=30)
     async with build_services(settings) as services:
         yield services
 

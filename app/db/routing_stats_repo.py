@@ -18,7 +18,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import Feedback, RoutingCell, utcnow
+from app.db.models import Feedback, ModelCall, RoutingCell, utcnow
 from app.routing.feedback import ANY, Cell, CellKey, Counts, Observation, observation_keys
 
 KEY_COLUMNS = ("scope", "task_class", "cluster", "arm", "condition", "band")
@@ -117,7 +117,6 @@ async def _upsert_feedback(
     o = entry.observation
     now = utcnow()
     values: dict[str, Any] = {
-        "run_id": entry.run_id,
         "score": o.score,
         "label": entry.label,
         "comment": entry.comment,
@@ -131,9 +130,13 @@ async def _upsert_feedback(
         "updated_at": now,
     }
     identity = {"tenant_id": o.tenant, "call_id": o.call_id, "source": o.source}
+    # Implicit feedback names only the call: its run comes from the ledger.
+    run_id = entry.run_id or (
+        select(ModelCall.run_id).where(ModelCall.id == o.call_id).scalar_subquery()
+    )
     inserted = await session.execute(
         _insert(session, Feedback)
-        .values(**identity, **values, created_at=now)
+        .values(**identity, **values, run_id=run_id, created_at=now)
         .on_conflict_do_nothing(index_elements=list(_FEEDBACK_IDENTITY))
         .returning(Feedback.id)
     )
@@ -153,8 +156,8 @@ async def _upsert_feedback(
         source=o.source,
         **{column.key: getattr(row, column.key) for column in _OBSERVED},
     )
-    if entry.run_id is None:
-        del values["run_id"]  # keep the run an earlier writer knew
+    if entry.run_id is not None:
+        values["run_id"] = entry.run_id
     await session.execute(
         update(Feedback)
         .where(Feedback.id == row.id)

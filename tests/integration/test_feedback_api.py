@@ -49,9 +49,9 @@ async def api(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[htt
 @pytest.fixture
 def idle_api(database_url: str) -> Iterator[httpx.Client]:
     """No worker: submitted runs stay queued."""
-    with serve(Settings(database_url=database_url), worker=False) as base_url:
-        with httpx.Client(base_url=base_url) as client:
-            yield client
+    server = serve(Settings(database_url=database_url), worker=False)
+    with server as base_url, httpx.Client(base_url=base_url) as client:
+        yield client
 
 
 async def ask(api: httpx.AsyncClient, question: str = PEACHES) -> tuple[str, list[dict[str, Any]]]:

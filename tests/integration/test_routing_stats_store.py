@@ -1,4 +1,4 @@
-"""The learned table in the database behaves as the in-memory store, under concurrent writers too."""
+"""The learned table in the database behaves as the in-memory store, concurrent writers too."""
 
 from __future__ import annotations
 

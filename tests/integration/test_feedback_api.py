@@ -18,14 +18,8 @@ from app.api.app import create_app
 from app.api.tenant import current_tenant
 from app.settings import Settings
 from tests.conftest import SimulatorAdmin
+from tests.support.learning import PEACHES
 from tests.support.live_server import LiveServer
-
-# A GSM8K-style question the classifier places in a familiar cluster with p(edge) 0.81:
-# `auto` (threshold 0.75) answers it on edge until feedback says edge gets it wrong.
-PEACHES = (
-    "John collects peaches for 3 hours.  He can collect 2 peaches a minute.  "
-    "How many peaches does he collect?"
-)
 
 
 def tenant_from_header(x_test_tenant: Annotated[str, Header()] = "default") -> str:

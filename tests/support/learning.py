@@ -11,6 +11,13 @@ from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
 from app.routing.online import OnlineConfig, OnlineLearner
 
+# A GSM8K-style question the classifier places in a familiar cluster (c05) with p(edge)
+# 0.81: `auto` (threshold 0.75) answers it on edge until feedback says edge gets it wrong.
+PEACHES = (
+    "John collects peaches for 3 hours.  He can collect 2 peaches a minute.  "
+    "How many peaches does he collect?"
+)
+
 
 def learning_gateway(
     sessions: async_sessionmaker[AsyncSession],

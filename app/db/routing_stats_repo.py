@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,12 +54,19 @@ def _insert(session: AsyncSession, table: type[Any]) -> Any:
 
 
 async def load_cells(session: AsyncSession, keys: Collection[CellKey]) -> dict[CellKey, Cell]:
-    """The stored cells among `keys` (one query; absent cells are left out)."""
-    if not keys:
+    """The stored cells among `keys`, in one query (absent cells are left out).
+
+    Each key column is matched against the values the keys have (a few short IN lists,
+    which run ~2x faster on Postgres than a row-value IN of every key), then the rows are
+    narrowed to the exact keys.
+    """
+    wanted = set(keys)
+    if not wanted:
         return {}
-    key = tuple_(*(getattr(RoutingCell, column) for column in KEY_COLUMNS))
-    query = select(RoutingCell).where(key.in_([tuple(k) for k in set(keys)]))
-    return _cells((await session.execute(query)).scalars())
+    table = RoutingCell.__table__
+    columns = [table.c[column].in_({getattr(k, column) for k in wanted}) for column in KEY_COLUMNS]
+    rows = (await session.execute(select(table).where(*columns))).all()
+    return {key: cell for key, cell in _cells(rows).items() if key in wanted}
 
 
 async def all_cells(session: AsyncSession) -> dict[CellKey, Cell]:
@@ -72,7 +79,8 @@ async def all_cells(session: AsyncSession) -> dict[CellKey, Cell]:
     }
 
 
-def _cells(rows: Iterable[RoutingCell]) -> dict[CellKey, Cell]:
+def _cells(rows: Iterable[Any]) -> dict[CellKey, Cell]:
+    """Cells from `routing_cells` rows (ORM objects or result rows)."""
     by_key: dict[CellKey, dict[str, Counts]] = {}
     for row in rows:
         key = CellKey(row.scope, row.task_class, row.cluster, row.arm, row.condition, row.band)

@@ -116,8 +116,7 @@ class Gateway:
         return (await self.estimator.estimate(model, request, graph=graph, node=node)).cost_usd
 
     async def record_feedback(self, feedback: Sequence[CallFeedback]) -> None:
-        """Implicit feedback on calls in the ledger (a judge's pick), so nodes never touch
-        the database; without online learning it is dropped."""
+        """Implicit feedback on ledger calls (a judge's pick): nodes never touch the database."""
         if self.learning is not None:
             await self.learning.record_on_calls(feedback)
 
@@ -154,8 +153,7 @@ class Gateway:
     ) -> ModelResult:
         """Cheapest tier first; each stage is its own logical call (own key, own rows)."""
         verifier = get_verifier(policy.verifier)
-        stages = len(policy.tiers)
-        why = f"cascade stage 1/{stages} on {policy.tiers[0]}"
+        why = f"cascade stage 1/{len(policy.tiers)} on {policy.tiers[0]}"
         classification = (
             self.classifier.classify(request.messages, node=ctx.node) if self.classifier else None
         )
@@ -171,7 +169,7 @@ class Gateway:
             if view is not None and classification is not None:
                 route = replace(route, learning=stage_context(view, classification, tier))
             result = await self._serve(request, route, stage, validate)
-            if index == stages - 1:
+            if index == len(policy.tiers) - 1:
                 break
             next_tier = policy.tiers[index + 1]
             verdict = verifier(request.messages, result.content)
@@ -190,7 +188,7 @@ class Gateway:
                 )
             if step.keep:
                 break
-            why = f"cascade stage {index + 2}/{stages} on {next_tier}: {step.reason}"
+            why = f"cascade stage {index + 2}/{len(policy.tiers)} on {next_tier}: {step.reason}"
         assert result is not None
         return result
 

@@ -92,7 +92,7 @@ async def test_feedback_changes_the_next_auto_decision_and_the_reason_says_why(
     assert "from 2 feedback events in cluster, 2 in class, 2 overall" in edge
 
 
-async def test_feedback_on_a_call_is_stored_once_per_call_and_can_be_read_back(
+async def test_feedback_on_a_call_is_stored_once_per_call_readable_and_writes_no_event(
     api: httpx.AsyncClient,
 ) -> None:
     run_id, (call,) = await ask(api)
@@ -122,6 +122,10 @@ async def test_feedback_on_a_call_is_stored_once_per_call_and_can_be_read_back(
     assert (stored["score"], stored["label"], stored["comment"]) == (1.0, None, None)
     assert stored["created_at"] == created.json()["created_at"]
     assert (await api.get(f"/v1/runs/{run_id}/feedback")).json() == [stored]
+    # Feedback wrote no run event: the run's terminal event is still its last.
+    stream = (await api.get(f"/v1/runs/{run_id}/events")).text
+    kinds = [line.split(": ", 1)[1] for line in stream.splitlines() if line.startswith("event: ")]
+    assert kinds[-1] == "succeeded" and kinds.count("succeeded") == 1
 
 
 @pytest.mark.parametrize(

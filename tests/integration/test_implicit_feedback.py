@@ -199,3 +199,14 @@ async def test_the_judges_pick_is_feedback_on_the_last_round(rig: SpecRig) -> No
     assert [(f.call_id, f.score) for f in found if f.source == "structured_output"] == [
         (judge.id, 1.0)  # the judge's verdict was valid JSON naming a debater
     ]
+
+
+async def test_a_spec_cascade_records_each_stage_verdict(rig: SpecRig) -> None:
+    run = await rig.run(rig.example("cascade.yaml"), {"question": TRIP})
+    cheap, kept = run.calls  # edge rejected, mid accepted
+    async with rig.sessions() as session:
+        found = list((await session.execute(select(Feedback).order_by(Feedback.id))).scalars())
+    assert [(f.call_id, f.source, f.score) for f in found] == [
+        (cheap.id, "cascade_verifier", 0.0),
+        (kept.id, "cascade_verifier", 1.0),
+    ]

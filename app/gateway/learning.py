@@ -152,8 +152,12 @@ class RoutingLearning:
 
     async def record_on_calls(self, feedback: Sequence[CallFeedback]) -> None:
         """Implicit feedback on calls of the ledger by id (ids not in the ledger are skipped)."""
-        async with self._sessions() as session:
-            rows = await ledger_repo.calls_by_id(session, [f.call_id for f in feedback])
+        try:
+            async with self._sessions() as session:
+                rows = await ledger_repo.calls_by_id(session, [f.call_id for f in feedback])
+        except SQLAlchemyError as exc:
+            log.warning("implicit feedback on %d calls not stored: %s", len(feedback), exc)
+            return
         await self.record(
             [
                 self.observation(CallFacts.of(rows[f.call_id]), f.source, f.score)

@@ -20,6 +20,8 @@ graphs_cli = typer.Typer(no_args_is_help=True, help="Graphs and declarative grap
 cli.add_typer(graphs_cli, name="graphs")
 bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
 cli.add_typer(bench_cli, name="bench")
+routing_cli = typer.Typer(no_args_is_help=True, help="Routing that learns from feedback.")
+cli.add_typer(routing_cli, name="routing")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the ledger table.
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -250,6 +252,17 @@ def bench_routing(
     except DataMissingError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+
+
+@routing_cli.command("stats")
+def routing_stats(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (every cell)")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="cells in the table")] = 50,
+) -> None:
+    """The learned table: per tier and model, feedback events and success rate per cell."""
+    from app.inspect_routing import print_routing_stats
+
+    asyncio.run(print_routing_stats(console, _settings(), as_json=as_json, limit=limit))
 
 
 def main() -> None:

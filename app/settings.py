@@ -78,6 +78,29 @@ class Settings(BaseSettings):
         gt=0,
         description="a call's expected output tokens before the ledger has history for its node",
     )
+    routing_explore_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="share of auto/cascade decisions (per process) that may try a cheaper "
+        "tier to learn whether it suffices; 0 turns exploration off",
+    )
+    routing_prior_strength: float = Field(
+        20.0,
+        gt=0,
+        description="how many feedback events the classifier's prediction is worth before "
+        "feedback outweighs it",
+    )
+    routing_min_evidence: float = Field(
+        10.0,
+        ge=0,
+        description="feedback events an out-of-distribution request's tier needs before auto "
+        "may pick it over the safe tier",
+    )
+    routing_per_tenant: bool = Field(
+        False,
+        description="learn one routing table per tenant instead of one shared by all tenants",
+    )
     sqlite_busy_timeout_ms: int = 10_000
     db_pool_size: int = Field(
         4,

@@ -39,6 +39,7 @@ _RUN_LINKS = {
         ("CancelRun", "cancel_run"),
         ("ListModelCalls", "list_model_calls"),
         ("RunEvents", "run_events"),
+        ("RateRun", "rate_run"),
     ]
 }
 _LOCATION = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ModelCall
@@ -24,3 +27,40 @@ async def calls_for_run(session: AsyncSession, run_id: str) -> list[ModelCall]:
         .order_by(ModelCall.created_at, ModelCall.attempt)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def get_call(session: AsyncSession, call_id: str) -> ModelCall | None:
+    return await session.get(ModelCall, call_id)
+
+
+async def calls_by_id(session: AsyncSession, call_ids: Sequence[str]) -> dict[str, ModelCall]:
+    if not call_ids:
+        return {}
+    query = select(ModelCall).where(ModelCall.id.in_(set(call_ids)))
+    return {row.id: row for row in (await session.execute(query)).scalars()}
+
+
+async def final_answer_call(session: AsyncSession, run_id: str) -> ModelCall | None:
+    """The run's last call to complete with an answer (status ok): the one whose answer
+    the run's output was made from, for feedback on the run."""
+    query = (
+        select(ModelCall)
+        .where(ModelCall.run_id == run_id, ModelCall.status == "ok")
+        .order_by(
+            ModelCall.completed_at.desc(), ModelCall.created_at.desc(), ModelCall.attempt.desc()
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def annotate_call(
+    session: AsyncSession, call_id: str, routing: dict[str, Any], reason_suffix: str
+) -> None:
+    """Replace a call's routing context and append to its routing reason (a cascade's keep)."""
+    await session.execute(
+        update(ModelCall)
+        .where(ModelCall.id == call_id)
+        .values(routing=routing, routing_reason=ModelCall.routing_reason + reason_suffix)
+        .execution_options(synchronize_session=False)
+    )

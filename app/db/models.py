@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: graph versions, runs, their event timeline, and the model-call ledger."""
+"""SQLAlchemy 2 models: graph versions, runs, their event timeline, the model-call ledger,
+feedback on calls and the learned routing table."""
 
 from __future__ import annotations
 
@@ -164,5 +165,55 @@ class ModelCall(Base):
     retry_of: Mapped[str | None] = mapped_column(String(36))
     epoch: Mapped[int | None] = mapped_column(Integer)  # the run attempt that made the call
     graph: Mapped[str | None] = mapped_column(String(100))
+    # With online routing: what feedback on this call needs (`RoutingContext.to_json()`).
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Feedback(Base):
+    """One feedback event on one call per source (a repeat replaces it), with the
+    observation it added to `routing_cells` so that a replacement can subtract it."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "call_id", "source", name="uq_feedback_call_source"),
+        Index("ix_feedback_run", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(100))
+    call_id: Mapped[str] = mapped_column(String(36))
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(24))  # user | cascade_verifier | judge | ...
+    score: Mapped[float] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+    # The observation as it was added: the cells it went into and what it contributed.
+    scope: Mapped[str] = mapped_column(String(100))
+    task_class: Mapped[str] = mapped_column(String(40))
+    cluster: Mapped[str] = mapped_column(String(120))
+    tier: Mapped[str] = mapped_column(String(24))
+    model: Mapped[str] = mapped_column(String(100))
+    prior_p: Mapped[float] = mapped_column(Float)
+    condition: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoutingCell(Base):
+    """One cell of the learned table (`app.routing.feedback.CellKey`) for one feedback
+    source: weighted sums that feedback increments (and a replaced feedback decrements)."""
+
+    __tablename__ = "routing_cells"
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task_class: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cluster: Mapped[str] = mapped_column(String(120), primary_key=True)
+    arm: Mapped[str] = mapped_column(String(120), primary_key=True)
+    condition: Mapped[str] = mapped_column(String(120), primary_key=True)
+    band: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(24), primary_key=True)
+    events: Mapped[float] = mapped_column(Float, default=0.0)
+    good: Mapped[float] = mapped_column(Float, default=0.0)
+    prior: Mapped[float] = mapped_column(Float, default=0.0)

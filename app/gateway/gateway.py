@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from app.gateway.feedback import (
     with_feedback,
 )
 from app.gateway.guard import remaining_budget
+from app.gateway.learning import CallFeedback, RoutingLearning, stage_context
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.litellm_client import (
     ProviderAnswer,
@@ -33,7 +34,9 @@ from app.gateway.litellm_client import (
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
+from app.routing.cascade import cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
+from app.routing.online import OnlineLearner
 from app.routing.policy import (
     Auto,
     Cascade,
@@ -67,9 +70,16 @@ class Gateway:
         default_max_output_tokens: int = 1024,
         prior_output_tokens: int = 256,
         classifier: Classifier | None = None,
+        learner: OnlineLearner | None = None,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
+        # With a learner, auto and the cascade decide on estimates learned from feedback.
+        self.learning = (
+            RoutingLearning(learner, classifier, catalog, session_factory)
+            if learner is not None and classifier is not None
+            else None
+        )
         self._sessions = session_factory
         self._simulator_url = simulator_url
         self._timeout_s = timeout_s
@@ -105,6 +115,11 @@ class Gateway:
         model = self.catalog.chain(tier)[0]  # type: ignore[arg-type]
         return (await self.estimator.estimate(model, request, graph=graph, node=node)).cost_usd
 
+    async def record_feedback(self, feedback: Sequence[CallFeedback]) -> None:
+        """Implicit feedback on ledger calls (a judge's pick): nodes never touch the database."""
+        if self.learning is not None:
+            await self.learning.record_on_calls(feedback)
+
     async def _route_inputs(self, request: ModelRequest, ctx: CallContext) -> RouteInputs:
         classification = None
         if self.classifier is not None:
@@ -114,6 +129,9 @@ class Gateway:
                 has_tools=bool(request.tools),
                 response_format=request.response_format,
             )
+        online = None
+        if classification is not None and self.learning is not None:
+            online = await self.learning.view(request, classification, ctx.tenant_id)
         remaining = None
         if ctx.run_id is not None:
             remaining = await remaining_budget(self._sessions, ctx.run_id)
@@ -123,6 +141,7 @@ class Gateway:
             prompt_tokens=estimate_prompt_tokens(request.messages, request.tools),
             classification=classification,
             remaining_budget_usd=remaining,
+            online=online,
         )
 
     async def _cascade(
@@ -139,33 +158,37 @@ class Gateway:
             self.classifier.classify(request.messages, node=ctx.node) if self.classifier else None
         )
         task_class = classification.task_class if classification else None
+        view = None
+        if classification is not None and self.learning is not None:
+            kept = [(tier, verified_condition(policy.verifier)) for tier in policy.tiers[:-1]]
+            view = await self.learning.view(request, classification, ctx.tenant_id, kept)
         result: ModelResult | None = None
         for index, tier in enumerate(policy.tiers):
             stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
             route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
+            if view is not None and classification is not None:
+                route = replace(route, learning=stage_context(view, classification, tier))
             result = await self._serve(request, route, stage, validate)
             if index == len(policy.tiers) - 1:
                 break
+            next_tier = policy.tiers[index + 1]
             verdict = verifier(request.messages, result.content)
-            p_good = classification.p_good.get(tier, 0.0) if classification else None
-            if verdict.accepted and (
-                policy.min_p_good is None or p_good is None or p_good >= policy.min_p_good
-            ):
-                break
-            if verdict.accepted:
-                rejection = (
-                    f"{policy.verifier} verifier accepted {result.model}'s answer but the "
-                    f"router predicts p={p_good:.2f} < {policy.min_p_good:.2f}"
-                )
-            else:
-                rejection = (
-                    f"{policy.verifier} verifier rejected {result.model}'s answer "
-                    f"({verdict.reason})"
-                )
-            why = (
-                f"cascade stage {index + 2}/{len(policy.tiers)} on {policy.tiers[index + 1]}: "
-                f"{rejection}"
+            step = cascade_step(
+                policy,
+                tier=tier,
+                next_tier=next_tier,
+                verdict=verdict,
+                model=result.model,
+                classification=classification,
+                online=view,
             )
+            if self.learning is not None and route.learning is not None:
+                await self.learning.cascade_verdict(
+                    stage, result, task_class, route.learning, verdict, step
+                )
+            if step.keep:
+                break
+            why = f"cascade stage {index + 2}/{len(policy.tiers)} on {next_tier}: {step.reason}"
         assert result is not None
         return result
 
@@ -194,6 +217,7 @@ class Gateway:
                     task_class=route.task_class,
                     fallback_of=previous_id,
                     request=conversation.to_json(),
+                    routing=route.learning.to_json() if route.learning else None,
                 )
                 outcome = await self._attempt(conversation, record, ctx, validate)
                 number = outcome.number + 1
@@ -291,20 +315,27 @@ class Gateway:
             call_id=begun.call_id,
             finish_reason=answer.finish_reason,
         )
+        verdict: float | None = None  # the node's `validate` on this answer: implicit feedback
         try:
             check_answer(request, result)
             if validate is not None:
+                verdict = 0.0
                 validate(result)
+                verdict = 1.0
         except InvalidOutput as exc:
             error = f"invalid output: {exc}"
             done = _completion("invalid_output", answer, latency, cost, estimate.cost_usd, error)
             await self.ledger.complete(ctx, begun, record, done)
+            if verdict is not None and self.learning is not None:
+                await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
             content = answer_as_text(answer.content, answer.tool_calls)
             return _Outcome(
                 begun.call_id, begun.number, error=error, invalid=exc, invalid_content=content
             )
         done = _completion("ok", answer, latency, cost, estimate.cost_usd, None)
         await self.ledger.complete(ctx, begun, record, done)
+        if verdict is not None and self.learning is not None:
+            await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
         return _Outcome(begun.call_id, begun.number, result=result)
 
 

@@ -49,6 +49,7 @@ class AttemptRecord:
     task_class: str | None
     fallback_of: str | None
     request: dict[str, Any]
+    routing: dict[str, Any] | None = None  # `RoutingContext.to_json()`: for feedback later
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class Ledger:
                 status="in_flight",
                 fallback_of=attempt.fallback_of,
                 retry_of=retry_of,
+                routing=attempt.routing,
             )
         )
         if grant is not None and ctx.run_id is not None:

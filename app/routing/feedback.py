@@ -12,8 +12,8 @@ benchmark and tests and defines the semantics a database store must match.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol, get_args
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, NamedTuple, Protocol, get_args
 
 FeedbackSource = Literal["user", "cascade_verifier", "structured_output", "judge"]
 FEEDBACK_SOURCES: tuple[FeedbackSource, ...] = get_args(FeedbackSource)
@@ -56,6 +56,35 @@ class Observation:
     def identity(self) -> tuple[str, str, str]:
         """Feedback is idempotent per (tenant, call, source): a repeat replaces the earlier one."""
         return (self.tenant, self.call_id, self.source)
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    """What the ledger keeps per call so that feedback on it can become an `Observation`.
+
+    `cluster` is the cell label (OOD requests carry the `ood:` prefix), `prior_p` the
+    classifier's p for the call's tier, `condition` what a cascade kept the answer under;
+    `explored` and `ood` say how the decision was made.
+    """
+
+    cluster: str
+    prior_p: float
+    condition: str = ""
+    explored: bool = False
+    ood: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RoutingContext:
+        return cls(
+            cluster=str(data["cluster"]),
+            prior_p=float(data["prior_p"]),
+            condition=str(data.get("condition") or ""),
+            explored=bool(data.get("explored", False)),
+            ood=bool(data.get("ood", False)),
+        )
 
 
 class CellKey(NamedTuple):

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from app.routing.catalog import TIER_ORDER, Catalog, ModelSpec, TierName
 from app.routing.classifier import Classification
-from app.routing.feedback import model_arm, tier_arm
+from app.routing.feedback import RoutingContext, model_arm, tier_arm
 from app.routing.online import OnlineView, Option, choose
 
 
@@ -22,6 +22,7 @@ class Route:
     reason: str
     task_class: str | None = None
     explored: bool = False  # auto sent it to a cheaper tier to learn (online exploration)
+    learning: RoutingContext | None = None  # with online estimates: what feedback will need
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,12 @@ def online_auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where
         reason=reason,
         task_class=classification.task_class,
         explored=choice is not None and choice.explored,
+        learning=RoutingContext(
+            view.cluster,
+            float(classification.p_good.get(chosen, 0.0)),
+            explored=choice is not None and choice.explored,
+            ood=not view.in_distribution,
+        ),
     )
 
 

@@ -15,11 +15,14 @@ from app.db.checkpoints import open_checkpointer
 from app.db.engine import Database, is_sqlite, open_database
 from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
+from app.db.routing_stats_repo import DbStatsStore
 from app.db.schema_version import schema_is_current
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
+from app.routing.clusters import TopicClusters
+from app.routing.online import OnlineConfig, OnlineLearner
 from app.services.graph_registry import GraphRegistry
 from app.services.notifier import Notifier
 from app.settings import Settings
@@ -55,6 +58,15 @@ def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
     return graphs
 
 
+def online_config(settings: Settings) -> OnlineConfig:
+    """The online estimates' knobs operators set (the rest keep the benchmarked defaults)."""
+    return OnlineConfig(
+        explore_share=settings.routing_explore_share,
+        prior_strength=settings.routing_prior_strength,
+        min_evidence=settings.routing_min_evidence,
+    )
+
+
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Everything a server or worker process needs, built once and passed down."""
@@ -83,6 +95,11 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         gateway = Gateway(
             catalog=catalog,
             classifier=TaskClassifier.load(settings.router_model_path),
+            learner=OnlineLearner(
+                TopicClusters.load(),
+                DbStatsStore(worker_sessions, per_tenant=settings.routing_per_tenant),
+                online_config(settings),
+            ),
             session_factory=worker_sessions,
             simulator_url=settings.simulator_url,
             timeout_s=settings.model_timeout_seconds,

@@ -58,3 +58,13 @@ class GraphNameTaken(ServiceError):
 class GraphVersionNotFound(ServiceError):
     status = 404
     title = "Graph version not found"
+
+
+class CallNotFound(ServiceError):
+    status = 404
+    title = "Model call not found"
+
+
+class NoAnswerToRate(ServiceError):
+    status = 409
+    title = "No answer to rate"

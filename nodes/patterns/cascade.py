@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.gateway.learning import CallFeedback
 from app.gateway.types import ModelRequest, ModelResult
 from app.routing.catalog import TierName
 from app.routing.policy import FixedTier
@@ -87,6 +88,8 @@ async def run_cascade(
             )
             return CascadeOutcome(result.content or "", tier, result.model, False, stages)
         accepted, reason = await _verify(calls, verifier, question, result, index)
+        verdict = CallFeedback(result.call_id, "cascade_verifier", 1.0 if accepted else 0.0)
+        await calls.gateway.record_feedback([verdict])
         stages.append(
             {
                 "tier": tier,

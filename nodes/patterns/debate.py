@@ -8,6 +8,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.gateway.learning import CallFeedback
 from app.gateway.types import ModelRequest, ModelResult
 from nodes.context import NodeCalls
 from nodes.patterns.judge import FinalAnswer, JudgeVerdict, judge_answers
@@ -22,6 +23,7 @@ class DebaterAnswer:
     text: str
     model: str
     tier: str
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,9 @@ async def run_debate(
         for debater, result in zip(debaters, results, strict=True):
             text = (result.content or "").strip()
             conversations[debater.name].append({"role": "assistant", "content": text})
-            answers.append(DebaterAnswer(debater.name, number, text, result.model, result.tier))
+            answers.append(
+                DebaterAnswer(debater.name, number, text, result.model, result.tier, result.call_id)
+            )
         history.append(answers)
         emit(
             {
@@ -127,6 +131,10 @@ async def run_debate(
         calls, judge, question, finals, rounds=rounds, max_tokens=max_tokens
     )
     winner = next((a for a in history[-1] if a.debater == verdict.winner), None)
+    if winner is not None:  # a merge names no better answer: nothing to learn
+        await calls.gateway.record_feedback(
+            [CallFeedback(a.call_id, "judge", 1.0 if a is winner else 0.0) for a in history[-1]]
+        )
     decision(
         emit,
         calls.node,

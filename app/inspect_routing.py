@@ -1,0 +1,58 @@
+"""`routegraph routing stats`: the learned routing table, read straight from the database."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from app.db.engine import create_engine, create_session_factory
+from app.db.routing_stats_repo import all_cells
+from app.routing.feedback import stats_rows
+from app.services.container import online_config
+from app.settings import Settings
+
+
+async def learned_rows(settings: Settings) -> list[dict[str, object]]:
+    """Every cell with feedback, most evidence first (`stats_rows` with the source weights
+    the service routes with)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            cells = await all_cells(session)
+    finally:
+        await engine.dispose()
+    return stats_rows(cells, online_config(settings).source_weights)
+
+
+async def print_routing_stats(
+    console: Console, settings: Settings, *, as_json: bool, limit: int
+) -> None:
+    rows = await learned_rows(settings)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    if not rows:
+        console.print("no feedback yet: `auto` routes on the classifier's predictions alone")
+        return
+    table = Table(title=f"Learned routing table ({len(rows)} cells with feedback)")
+    for column in ("scope", "class", "cluster", "arm", "condition", "prior band"):
+        table.add_column(column)
+    for column in ("events", "by source", "success", "prior"):
+        table.add_column(column, justify="right")
+    for row in rows[:limit]:
+        sources = row["events_by_source"]
+        assert isinstance(sources, dict)
+        table.add_row(
+            *(str(row[key]) for key in ("scope", "task_class", "cluster", "arm")),
+            str(row["condition"]) or "-",
+            str(row["band"]),
+            f"{row['events']:g}",
+            ", ".join(f"{source} {count:g}" for source, count in sources.items()),
+            f"{row['success']:.2f}",
+            f"{row['prior']:.2f}",
+        )
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"{len(rows) - limit} more cells: --limit or --json")

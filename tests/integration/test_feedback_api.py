@@ -1,0 +1,198 @@
+"""Feedback over REST: validation, idempotency, tenants, and the next `auto` decision it changes.
+
+The service runs with its embedded worker on the real simulator, on SQLite and Postgres.
+A test-only dependency override lets a request act as another tenant (`X-Test-Tenant`),
+as API keys will once they exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Header
+
+from app.api.app import create_app
+from app.api.tenant import current_tenant
+from app.settings import Settings
+from tests.conftest import SimulatorAdmin
+from tests.support.learning import PEACHES
+from tests.support.live_server import LiveServer
+
+
+def tenant_from_header(x_test_tenant: Annotated[str, Header()] = "default") -> str:
+    return x_test_tenant
+
+
+def serve(settings: Settings, *, worker: bool) -> LiveServer:
+    app = create_app(settings, embedded_worker=worker)
+    app.dependency_overrides[current_tenant] = tenant_from_header
+    return LiveServer(app)
+
+
+@pytest.fixture
+async def api(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(database_url=database_url, simulator_url=simulator.base_url)
+    with serve(settings, worker=True) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            yield client
+
+
+@pytest.fixture
+def idle_api(database_url: str) -> Iterator[httpx.Client]:
+    """No worker: submitted runs stay queued."""
+    server = serve(Settings(database_url=database_url), worker=False)
+    with server as base_url, httpx.Client(base_url=base_url) as client:
+        yield client
+
+
+async def ask(api: httpx.AsyncClient, question: str = PEACHES) -> tuple[str, list[dict[str, Any]]]:
+    """Run the `answer` graph with `auto` to the end; (run id, its ledger rows)."""
+    body = {"graph": "answer", "input": {"question": question, "policy": "auto"}}
+    run = (await api.post("/v1/runs", params={"wait": "true"}, json=body)).json()
+    assert run["status"] == "succeeded", run
+    calls = (await api.get(f"/v1/runs/{run['id']}/calls")).json()
+    return run["id"], calls
+
+
+def assert_problem(response: httpx.Response, status: int, title: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] == title and body["detail"]
+    return body
+
+
+async def test_feedback_changes_the_next_auto_decision_and_the_reason_says_why(
+    api: httpx.AsyncClient,
+) -> None:
+    first_run, (first,) = await ask(api)
+    assert first["tier"] == "edge"
+    assert first["routing_reason"].startswith("auto for node 'answer' (online): edge:")
+    assert "edge(prior 0.81 -> est 0.81" in first["routing_reason"]
+    assert "from 0 feedback events in cluster" in first["routing_reason"]
+
+    wrong = {"score": 0.0, "label": "wrong total"}
+    assert (await api.post(f"/v1/runs/{first_run}/feedback", json=wrong)).status_code == 201
+    # A repeat replaces the first score: still one event.
+    assert (await api.post(f"/v1/runs/{first_run}/feedback", json=wrong)).status_code == 200
+    _, (second,) = await ask(api)
+    assert second["tier"] == "edge"  # one failure is within what the prior's noise explains
+    assert "from 1 feedback events in cluster, 1 in class, 1 overall" in second["routing_reason"]
+
+    assert (await api.post(f"/v1/calls/{second['id']}/feedback", json=wrong)).status_code == 201
+    _, (third,) = await ask(api)
+    assert third["tier"] == "mid"
+    reason = third["routing_reason"]
+    assert reason.startswith("auto for node 'answer' (online): mid: cheapest option whose")
+    edge = reason.split("edge(", 1)[1].split(")", 1)[0]
+    assert edge.startswith("prior 0.81 -> est 0.6")  # two failures pulled the estimate down
+    assert "from 2 feedback events in cluster, 2 in class, 2 overall" in edge
+
+
+async def test_feedback_on_a_call_is_stored_once_per_call_readable_and_writes_no_event(
+    api: httpx.AsyncClient,
+) -> None:
+    run_id, (call,) = await ask(api)
+    path = f"/v1/calls/{call['id']}/feedback"
+    created = await api.post(path, json={"score": 0.25, "label": "vague", "comment": "no units"})
+    assert created.status_code == 201
+    assert created.json() | {"created_at": None, "updated_at": None} == {
+        "call_id": call["id"],
+        "run_id": run_id,
+        "source": "user",
+        "score": 0.25,
+        "label": "vague",
+        "comment": "no units",
+        "tier": call["tier"],
+        "model": call["model"],
+        "task_class": "math",
+        "cluster": "c05:hours-day-many",
+        "condition": "",
+        "created_at": None,
+        "updated_at": None,
+    }
+    # Run feedback lands on the same call (the run's last call with an answer): an update.
+    updated = await api.post(f"/v1/runs/{run_id}/feedback", json={"score": 1})
+    assert updated.status_code == 200
+    assert updated.json()["call_id"] == call["id"] and updated.json()["label"] is None
+    (stored,) = (await api.get(path)).json()
+    assert (stored["score"], stored["label"], stored["comment"]) == (1.0, None, None)
+    assert stored["created_at"] == created.json()["created_at"]
+    assert (await api.get(f"/v1/runs/{run_id}/feedback")).json() == [stored]
+    # Feedback wrote no run event: the run's terminal event is still its last.
+    stream = (await api.get(f"/v1/runs/{run_id}/events")).text
+    kinds = [line.split(": ", 1)[1] for line in stream.splitlines() if line.startswith("event: ")]
+    assert kinds[-1] == "succeeded" and kinds.count("succeeded") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "score"),
+        ({"score": 1.5}, "score"),
+        ({"score": -0.1}, "score"),
+        ({"score": "1"}, "score"),
+        ({"score": True}, "score"),
+        ({"score": 1, "label": ""}, "label"),
+        ({"score": 1, "label": "x" * 101}, "label"),
+        ({"score": 1, "label": "nul\u0000"}, "label"),
+        ({"score": 1, "comment": "x" * 4001}, "comment"),
+        ({"score": 1, "stars": 5}, "stars"),
+    ],
+)
+def test_invalid_feedback_is_a_422_problem_naming_the_field(
+    idle_api: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    for path in ("/v1/calls/some-call/feedback", "/v1/runs/some-run/feedback"):
+        problem = assert_problem(idle_api.post(path, json=body), 422, "Invalid request")
+        assert any(error["loc"][:2] == ["body", field] for error in problem["errors"]), problem
+
+
+def test_a_score_that_is_not_a_number_is_a_422(idle_api: httpx.Client) -> None:
+    raw = b'{"score": NaN}'
+    response = idle_api.post(
+        "/v1/calls/c/feedback", content=raw, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422, "Invalid request")
+
+
+async def test_another_tenants_call_and_run_are_not_found(api: httpx.AsyncClient) -> None:
+    run_id, (call,) = await ask(api)
+    other = {"X-Test-Tenant": "globex"}
+    score = {"score": 0.0}
+    for response in (
+        await api.post(f"/v1/calls/{call['id']}/feedback", json=score, headers=other),
+        await api.get(f"/v1/calls/{call['id']}/feedback", headers=other),
+    ):
+        assert_problem(response, 404, "Model call not found")
+    for response in (
+        await api.post(f"/v1/runs/{run_id}/feedback", json=score, headers=other),
+        await api.get(f"/v1/runs/{run_id}/feedback", headers=other),
+    ):
+        assert_problem(response, 404, "Run not found")
+    assert (await api.get(f"/v1/calls/{call['id']}/feedback")).json() == []  # nothing stored
+
+
+def test_a_run_without_an_answer_has_nothing_to_rate(idle_api: httpx.Client) -> None:
+    body = {"graph": "answer", "input": {"question": PEACHES}}
+    run_id = idle_api.post("/v1/runs", json=body).json()["id"]
+    queued = idle_api.post(f"/v1/runs/{run_id}/feedback", json={"score": 1})
+    assert "is queued" in assert_problem(queued, 409, "No answer to rate")["detail"]
+    idle_api.post(f"/v1/runs/{run_id}/cancel")
+    cancelled = idle_api.post(f"/v1/runs/{run_id}/feedback", json={"score": 1})
+    detail = assert_problem(cancelled, 409, "No answer to rate")["detail"]
+    assert "without a model call that answered" in detail
+
+
+async def test_a_failed_attempt_has_nothing_to_rate(
+    api: httpx.AsyncClient, simulator: SimulatorAdmin
+) -> None:
+    await simulator.inject("edge-a", "server_error", times=1)
+    _, calls = await ask(api)
+    failed, served = calls
+    assert (failed["status"], served["status"]) == ("error", "ok")
+    response = await api.post(f"/v1/calls/{failed['id']}/feedback", json={"score": 0})
+    assert "status error" in assert_problem(response, 409, "No answer to rate")["detail"]

@@ -1,0 +1,212 @@
+"""Verdicts recorded on the way as feedback: the cascade's verifier, structured-output
+validation and a debate judge's pick; and the cascade's keep decision learning from them.
+
+A real gateway with online learning on SQLite and Postgres; the cascade tests use the
+simulator's recorded GSM8K answers, so the verifier judges real model output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.engine import create_engine, create_session_factory
+from app.db.migrate import upgrade_database
+from app.db.models import Feedback, ModelCall
+from app.gateway.gateway import Gateway
+from app.gateway.learning import CallFacts
+from app.gateway.types import CallContext, ModelRequest
+from app.routing.datasets import DataMissingError, Row, load_gsm8k
+from app.routing.policy import Cascade
+from app.routing.verifiers import verify_arithmetic
+from app.simulator.config import SimulatorConfig
+from app.simulator.server import SimulatorServer
+from tests.conftest import SimulatorAdmin
+from tests.support.learning import learning_gateway
+from tests.support.routing_data import data_missing
+from tests.support.spec_rig import SpecRig, spec_rig
+
+TRIP = "Flights cost 2 * 340, the hotel 5 * 120 and food 5 * 45. What is the total?"
+INVOICE = "Invoice INV-2041 from Acme GmbH, total 1250.50 EUR, due in 30 days."
+
+
+@pytest.fixture(scope="module")
+def gsm8k() -> list[Row]:
+    try:
+        return load_gsm8k()
+    except DataMissingError as exc:
+        data_missing(exc)
+
+
+@pytest.fixture(scope="module")
+def recorded_simulator(gsm8k: list[Row]) -> Iterator[str]:
+    with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
+        yield url
+
+
+@dataclass
+class Env:
+    gateway: Gateway
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def calls(self) -> list[ModelCall]:
+        async with self.sessions() as session:
+            query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
+            return list((await session.execute(query)).scalars())
+
+    async def feedback(self) -> list[Feedback]:
+        async with self.sessions() as session:
+            query = select(Feedback).order_by(Feedback.id)
+            return list((await session.execute(query)).scalars())
+
+    async def rate(self, call: ModelCall, score: float) -> None:
+        """A user's score, built as the feedback endpoint builds it."""
+        learning = self.gateway.learning
+        assert learning is not None
+        await learning.learner.record([learning.observation(CallFacts.of(call), "user", score)])
+
+
+@pytest.fixture
+async def env(database_url: str, recorded_simulator: str) -> AsyncIterator[Env]:
+    await asyncio.to_thread(upgrade_database, database_url)
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    try:
+        yield Env(learning_gateway(sessions, recorded_simulator), sessions)
+    finally:
+        await engine.dispose()
+
+
+def _request(row: Row) -> ModelRequest:
+    return ModelRequest(
+        messages=[
+            {"role": "system", "content": "Answer the user's question."},
+            {"role": "user", "content": row.prompt},
+        ],
+        max_tokens=600,
+    )
+
+
+def _verified(gsm8k: list[Row], env: Env, *, accepted: bool, min_edge_p: float = 0.0) -> Row:
+    """A row the verifier accepts (or rejects) whose prompt is familiar to the classifier."""
+    learning = env.gateway.learning
+    assert learning is not None
+    for row in gsm8k:
+        user = [{"role": "user", "content": row.prompt}]
+        if verify_arithmetic(user, row.weak_response).accepted != accepted:
+            continue
+        c = learning.classifier.classify(_request(row).messages, node="answer")
+        if (
+            c.p_good["edge"] >= min_edge_p
+            and learning.learner.clusters.match(row.prompt, c.dense).in_distribution
+        ):
+            return row
+    raise AssertionError("no such row in the GSM8K data")
+
+
+async def test_a_kept_cascade_answer_records_the_verdict_and_the_condition_it_was_kept_under(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    row = _verified(gsm8k, env, accepted=True)
+    ctx = CallContext(call_key="k1", node="answer")
+    result = await env.gateway.complete(_request(row), Cascade(), ctx)
+    assert result.tier == "edge"
+    (kept,) = await env.calls()
+    assert kept.routing is not None and kept.routing["condition"] == "arithmetic:accepted"
+    assert kept.routing_reason.endswith("; arithmetic verifier accepted edge-a's answer")
+    (verdict,) = await env.feedback()
+    assert (verdict.call_id, verdict.source, verdict.score) == (kept.id, "cascade_verifier", 1.0)
+    assert verdict.condition == ""  # the verdict is about the raw answer
+    assert verdict.cluster == kept.routing["cluster"] and verdict.task_class == "math"
+
+    await env.rate(kept, 0.0)
+    user = next(f for f in await env.feedback() if f.source == "user")
+    assert (user.call_id, user.condition, user.score) == (kept.id, "arithmetic:accepted", 0.0)
+
+
+async def test_a_rejected_cheap_answer_records_a_failed_verdict(env: Env, gsm8k: list[Row]) -> None:
+    row = _verified(gsm8k, env, accepted=False)
+    result = await env.gateway.complete(
+        _request(row), Cascade(), CallContext(call_key="k2", node="answer")
+    )
+    assert result.tier == "frontier"
+    cheap, strong = await env.calls()
+    assert cheap.routing is not None and cheap.routing["condition"] == ""
+    assert strong.routing is not None and strong.routing["prior_p"] > cheap.routing["prior_p"]
+    (verdict,) = await env.feedback()
+    assert (verdict.call_id, verdict.source, verdict.score) == (cheap.id, "cascade_verifier", 0.0)
+
+
+async def test_user_feedback_on_kept_answers_teaches_the_cascade_to_escalate(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    row = _verified(gsm8k, env, accepted=True, min_edge_p=0.7)
+    policy = Cascade(min_p_good=0.7)
+    for attempt in range(2):
+        ctx = CallContext(call_key=f"kept-{attempt}", node="answer")
+        assert (await env.gateway.complete(_request(row), policy, ctx)).tier == "edge"
+        kept = (await env.calls())[-1]
+        assert "kept (online): cheapest option whose estimate clears 0.70" in kept.routing_reason
+        await env.rate(kept, 0.0)  # the user says the verified cheap answer was wrong
+    ctx = CallContext(call_key="after", node="answer")
+    assert (await env.gateway.complete(_request(row), policy, ctx)).tier == "frontier"
+    reason = (await env.calls())[-1].routing_reason
+    assert reason.startswith(
+        "cascade stage 2/2 on frontier: arithmetic verifier accepted edge-a's answer; "
+        "escalated to frontier (online)"
+    )
+    assert "verified edge prior 0.7" in reason
+    assert "from 2 feedback events in cluster, 2 in class, 2 overall" in reason
+
+
+@pytest.fixture
+async def rig(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[SpecRig]:
+    async with spec_rig(database_url, simulator.base_url) as built:
+        built.gateway = learning_gateway(built.sessions, simulator.base_url)
+        yield built
+
+
+async def test_structured_output_validation_is_feedback_on_each_attempt(rig: SpecRig) -> None:
+    run = await rig.run(rig.example("structured_extraction.yaml"), {"document": INVOICE})
+    invalid, valid = run.calls_of("extract")
+    assert (invalid.status, valid.status) == ("invalid_output", "ok")
+    async with rig.sessions() as session:
+        found = (await session.execute(select(Feedback).order_by(Feedback.id))).scalars()
+        scores = {(f.call_id, f.source): f for f in found}
+    assert scores[(invalid.id, "structured_output")].score == 0.0
+    assert scores[(valid.id, "structured_output")].score == 1.0
+    assert scores[(valid.id, "structured_output")].run_id == run.calls[0].run_id
+    # A fixed-tier call's context is computed from its recorded request.
+    assert scores[(valid.id, "structured_output")].task_class == "extraction"
+    plain = [c for c in run.calls if c.node != "extract"]
+    assert plain and not [k for k in scores if k[0] in {c.id for c in plain}]
+
+
+async def test_the_judges_pick_is_feedback_on_the_last_round(rig: SpecRig) -> None:
+    run = await rig.run(rig.example("debate_judge.yaml"), {"question": TRIP})
+    assert run.output["verdict"]["winner"] == "mid_2"
+    last_round = [c for c in run.calls if "debate round 2/2" in c.routing_reason]
+    judge = next(c for c in run.calls if c.tier == "frontier")
+    async with rig.sessions() as session:
+        found = list((await session.execute(select(Feedback))).scalars())
+    judged = {f.call_id: f.score for f in found if f.source == "judge"}
+    assert judged == {c.id: (1.0 if c.tier == "mid" else 0.0) for c in last_round}
+    assert [(f.call_id, f.score) for f in found if f.source == "structured_output"] == [
+        (judge.id, 1.0)  # the judge's verdict was valid JSON naming a debater
+    ]
+
+
+async def test_a_spec_cascade_records_each_stage_verdict(rig: SpecRig) -> None:
+    run = await rig.run(rig.example("cascade.yaml"), {"question": TRIP})
+    cheap, kept = run.calls  # edge rejected, mid accepted
+    async with rig.sessions() as session:
+        found = list((await session.execute(select(Feedback).order_by(Feedback.id))).scalars())
+    assert [(f.call_id, f.source, f.score) for f in found] == [
+        (cheap.id, "cascade_verifier", 0.0),
+        (kept.id, "cascade_verifier", 1.0),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -23,13 +23,8 @@ from app.gateway.feedback import (
 )
 from app.gateway.guard import remaining_budget
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
-from app.gateway.litellm_client import (
-    ProviderAnswer,
-    ProviderTarget,
-    call_provider,
-    ensure_litellm,
-    provider_errors,
-)
+from app.gateway.provider_answer import ProviderAnswer
+from app.gateway.providers import Providers, provider_errors
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
@@ -67,6 +62,7 @@ class Gateway:
         default_max_output_tokens: int = 1024,
         prior_output_tokens: int = 256,
         classifier: Classifier | None = None,
+        direct_client: bool = True,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -76,6 +72,15 @@ class Gateway:
         self._default_max_output_tokens = default_max_output_tokens
         self.ledger = Ledger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
+        self.providers = Providers(simulator_url, direct_client=direct_client)
+
+    @property
+    def timeout_s(self) -> float:
+        return self._timeout_s
+
+    async def aclose(self) -> None:
+        """Close the provider connections (at shutdown)."""
+        await self.providers.aclose()
 
     async def complete(
         self,
@@ -93,10 +98,21 @@ class Gateway:
         """
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
+        route = await self.plan_route(request, policy, ctx)
+        return await self._serve(request, route, ctx, validate)
+
+    async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
+        """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return await self._serve(request, route, ctx, validate)
+        return route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+
+    def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
+        """Serve a call as a stream of `app.gateway.streaming` events down the route; a
+        stream cut mid-answer continues on the next model from what was already sent."""
+        from app.gateway.streaming import serve_stream
+
+        return serve_stream(self, request, route, ctx)
 
     async def expected_cost_usd(
         self, tier: str, request: ModelRequest, *, graph: str | None, node: str | None
@@ -255,15 +271,9 @@ class Gateway:
         begun = await self.ledger.begin(ctx, record, estimate)
         if begun.recorded is not None:
             return _Outcome(begun.call_id, begun.number, result=_recorded(begun.recorded))
-        target = (
-            ProviderTarget(api_base=self._simulator_url, api_key="simulator")
-            if model.provider == "simulator"
-            else ProviderTarget()
-        )
-        await ensure_litellm()  # at start-up it loads in the background: not call latency
         started = time.perf_counter()
         try:
-            answer = await call_provider(model, request, target, self._timeout_s)
+            answer = await self.providers.complete(model, request, self._timeout_s)
         except provider_errors() as exc:
             latency = (time.perf_counter() - started) * 1000
             error = describe_provider_error(exc, self._timeout_s)
@@ -288,9 +298,11 @@ class Gateway:
             latency_ms=latency,
             call_id=begun.call_id,
             finish_reason=answer.finish_reason,
+            choices=answer.choices,
         )
         try:
-            check_answer(request, result)
+            if not ctx.as_is:
+                check_answer(request, result)
             if validate is not None:
                 validate(result)
         except InvalidOutput as exc:

@@ -75,6 +75,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     )
     sessions, worker_sessions = database.api, database.worker
     listener = None
+    gateway: Gateway | None = None
     try:
         if not is_sqlite(settings.database_url):
             listener = PgListener(settings.database_url, notifier)
@@ -87,6 +88,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             timeout_s=settings.model_timeout_seconds,
             default_max_output_tokens=settings.default_max_output_tokens,
             prior_output_tokens=settings.prior_output_tokens,
+            direct_client=settings.direct_provider_client,
         )
         async with open_checkpointer(
             settings.database_url,
@@ -107,6 +109,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 notifier=notifier,
             )
     finally:
+        if gateway is not None:
+            await gateway.aclose()
         if listener is not None:
             await listener.stop()
         await database.dispose()

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from app.api import graphs, health, runs
+from app.api import chat_completions, graphs, health, models, runs
 from app.api.body_limit import BodySizeLimit
+from app.api.openai_errors import install_openai_error_handler
 from app.api.problems import install_problem_handlers
 from app.services.container import build_services
 from app.settings import Settings
@@ -23,6 +24,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with build_services(settings) as services:
             app.state.services = services
+            await services.auth.start()
             stop = asyncio.Event()
             worker_task = None
             if embedded_worker:
@@ -42,8 +44,11 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_openai_error_handler(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(graphs.router)
+    app.include_router(chat_completions.router)
+    app.include_router(models.router)
     return app

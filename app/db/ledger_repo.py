@@ -24,3 +24,8 @@ async def calls_for_run(session: AsyncSession, run_id: str) -> list[ModelCall]:
         .order_by(ModelCall.created_at, ModelCall.attempt)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def insert_cache_hit(session: AsyncSession, row: ModelCall) -> None:
+    """A call answered from the response cache (or a shared in-flight call): cost 0."""
+    session.add(row)

@@ -99,7 +99,7 @@ class Gateway:
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
         route = await self.plan_route(request, policy, ctx)
-        return await self._serve(request, route, ctx, validate)
+        return await self.serve(request, route, ctx, validate)
 
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
         """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
@@ -159,7 +159,7 @@ class Gateway:
         for index, tier in enumerate(policy.tiers):
             stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
             route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
-            result = await self._serve(request, route, stage, validate)
+            result = await self.serve(request, route, stage, validate)
             if index == len(policy.tiers) - 1:
                 break
             verdict = verifier(request.messages, result.content)
@@ -185,13 +185,14 @@ class Gateway:
         assert result is not None
         return result
 
-    async def _serve(
+    async def serve(
         self,
         request: ModelRequest,
         route: Route,
         ctx: CallContext,
-        validate: Callable[[ModelResult], Any] | None,
+        validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
+        """Serve a call on `route`'s models in order (what `complete` does once routed)."""
         number: int | None = None  # the first attempt is numbered from the ledger's history
         failures: list[str] = []
         previous_id: str | None = None

@@ -15,10 +15,13 @@ from app.db.checkpoints import open_checkpointer
 from app.db.engine import Database, is_sqlite, open_database
 from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
+from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
+from app.services.auth import Authenticator
+from app.services.chat import ChatService
 from app.services.graph_registry import GraphRegistry
 from app.services.notifier import Notifier
 from app.settings import Settings
@@ -38,6 +41,8 @@ class Services:
     gateway: Gateway
     checkpointer: BaseCheckpointSaver[Any]
     notifier: Notifier
+    auth: Authenticator
+    chat: ChatService
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -76,6 +81,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     sessions, worker_sessions = database.api, database.worker
     listener = None
     gateway: Gateway | None = None
+    chat: ChatService | None = None
     try:
         if not is_sqlite(settings.database_url):
             listener = PgListener(settings.database_url, notifier)
@@ -90,6 +96,13 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             prior_output_tokens=settings.prior_output_tokens,
             direct_client=settings.direct_provider_client,
         )
+        cache: CacheStore = (
+            RedisCache(settings.redis_url) if settings.redis_url else DatabaseCache(sessions)
+        )
+        chat = ChatService(
+            gateway, cache, ttl_s=settings.cache_ttl_seconds, ledger_sessions=worker_sessions
+        )
+        auth = Authenticator(sessions, host=settings.host, cache_seconds=settings.key_cache_seconds)
         async with open_checkpointer(
             settings.database_url,
             busy_timeout_ms=busy,
@@ -107,8 +120,12 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 gateway=gateway,
                 checkpointer=checkpointer,
                 notifier=notifier,
+                auth=auth,
+                chat=chat,
             )
     finally:
+        if chat is not None:
+            await chat.aclose()
         if gateway is not None:
             await gateway.aclose()
         if listener is not None:

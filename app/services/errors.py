@@ -43,3 +43,8 @@ class RunAlreadyFinished(ServiceError):
 class IdempotencyConflict(ServiceError):
     status = 409
     title = "Idempotency key reused with a different request"
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+    title = "Unauthorized"

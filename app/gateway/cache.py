@@ -1,0 +1,160 @@
+"""The response cache: answers by the hash of the normalised request, per tenant.
+
+Stored in the service's database (`response_cache`), or in Redis when
+`ROUTEGRAPH_REDIS_URL` is set (many API replicas sharing one cache without a write to the
+database per answer). A hit is a ledger row of status `cache_hit`: cost 0, `saved_usd`
+what the reused answer cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import cache_repo, ledger_repo
+from app.db.models import ModelCall, utcnow
+from app.gateway.resp import RedisError, RespClient
+from app.gateway.types import CallContext
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """What the client needs to get the same answer again, and what it cost."""
+
+    model: str
+    tier: str
+    choices: list[dict[str, Any]]  # {"message", "finish_reason"}
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    call_id: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CachedAnswer:
+        return cls(**data)
+
+
+def cache_key(tenant_id: str, normalised: dict[str, Any]) -> str:
+    """SHA-256 of the tenant and the normalised request (key order does not matter)."""
+    text = json.dumps([tenant_id, normalised], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CacheStore(Protocol):
+    async def get(self, key: str, tenant_id: str) -> CachedAnswer | None: ...
+
+    async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class DatabaseCache:
+    """The cache in the service's database: one indexed read per request."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._purged_at = 0.0
+
+    async def get(self, key: str, tenant_id: str) -> CachedAnswer | None:
+        async with self._sessions() as session:
+            data = await cache_repo.get_entry(session, key, tenant_id, datetime.now(UTC))
+        return CachedAnswer.from_json(data) if data is not None else None
+
+    async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None:
+        now = datetime.now(UTC)
+        purge = time.monotonic() - self._purged_at > PURGE_EVERY_S
+        async with self._sessions.begin() as session:
+            await cache_repo.put_entry(
+                session,
+                key=key,
+                tenant_id=tenant_id,
+                model=answer.model,
+                response=asdict(answer),
+                cost_usd=answer.cost_usd,
+                now=now,
+                expires_at=now + timedelta(seconds=ttl_s),
+            )
+            if purge:
+                self._purged_at = time.monotonic()
+                await cache_repo.purge_expired(session, now)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RedisCache:
+    """The cache in Redis (`ROUTEGRAPH_REDIS_URL`); Redis expires entries itself. Redis
+    errors are logged and act as a miss: the cache never fails a call."""
+
+    def __init__(self, url: str) -> None:
+        self._client = RespClient(url)
+
+    async def get(self, key: str, tenant_id: str) -> CachedAnswer | None:
+        try:
+            raw = await self._client.get(f"routegraph:cache:{tenant_id}:{key}")
+        except RedisError as exc:
+            log.warning("response cache read failed: %s", exc)
+            return None
+        return CachedAnswer.from_json(json.loads(raw)) if raw is not None else None
+
+    async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None:
+        try:
+            await self._client.set(
+                f"routegraph:cache:{tenant_id}:{key}", json.dumps(asdict(answer)).encode(), ttl_s
+            )
+        except RedisError as exc:
+            log.warning("response cache write failed: %s", exc)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def record_reuse(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: CallContext,
+    answer: CachedAnswer,
+    *,
+    requested: str,
+    reason: str,
+    request: dict[str, Any],
+) -> str:
+    """The ledger row of a call answered without a provider request (cache or shared)."""
+    row = ModelCall(
+        id=str(uuid.uuid4()),
+        tenant_id=ctx.tenant_id or "default",
+        api_key_id=ctx.account.key_id if ctx.account is not None else None,
+        run_id=None,
+        node=ctx.node,
+        call_key=ctx.call_key,
+        attempt=1,
+        routing_reason=reason,
+        requested=requested,
+        tier=answer.tier,
+        model=answer.model,
+        provider="cache",
+        request=request,
+        response={"choices": answer.choices, "reused_call": answer.call_id},
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        cached_tokens=answer.cached_tokens,
+        cost_usd=0.0,
+        saved_usd=answer.cost_usd,
+        latency_ms=0.0,
+        status="cache_hit",
+        completed_at=utcnow(),
+    )
+    async with sessions.begin() as session:
+        await ledger_repo.insert_cache_hit(session, row)
+    return row.id

@@ -160,16 +160,24 @@ class ChatService:
         flight, new = self.flights.join(key, produce)
         if new:
             return ChatCall(_until_end(flight), name, route, "miss" if caching else "off")
-        return ChatCall(self._follow_shared(flight, ctx, name, request), name, route, "shared")
+        # Joined after the answer was complete (its cache write under way): a cache hit.
+        answered = any(isinstance(event, StreamEnd) for event in flight.items)
+        label = "hit" if answered else "shared"
+        events = self._follow_shared(flight, ctx, name, request, label)
+        return ChatCall(events, name, route, label)
 
     async def _follow_shared(
-        self, flight: Flight, ctx: CallContext, name: str, request: ModelRequest
+        self, flight: Flight, ctx: CallContext, name: str, request: ModelRequest, label: str
     ) -> AsyncIterator[Any]:
         """A follower's events; its ledger row (cost 0) once the shared call is over."""
         async for event in _until_end(flight):
             if isinstance(event, StreamEnd):
                 answer = _to_cache(event.result)
-                reason = f"shared the identical call in flight (call {event.result.call_id})"
+                reason = (
+                    f"cache hit: the same request was answered by {answer.model}"
+                    if label == "hit"
+                    else f"shared the identical call in flight (call {event.result.call_id})"
+                )
                 row = await record_reuse(
                     self._ledger_sessions,
                     ctx,

@@ -103,7 +103,9 @@ async def test_tools_json_schema_n_stop_and_token_limits(service: ChatService) -
         )
         deltas = [chunk async for chunk in streamed]
         structured = await client.chat.completions.create(
-            model="mid", messages=QUESTION, response_format=schema  # type: ignore[arg-type]
+            model="mid",
+            messages=QUESTION,
+            response_format=schema,  # type: ignore[arg-type]
         )
         several = await client.chat.completions.create(
             model="edge", messages=STORY, n=2, stop=["\n\n"], temperature=0.2
@@ -119,9 +121,7 @@ async def test_tools_json_schema_n_stop_and_token_limits(service: ChatService) -
     streamed_calls = [d.choices[0].delta.tool_calls for d in deltas if d.choices]
     streamed_call = next(calls for calls in streamed_calls if calls)[0]
     assert streamed_call.function is not None
-    assert json.loads(streamed_call.function.arguments or "") == json.loads(
-        call.function.arguments
-    )
+    assert json.loads(streamed_call.function.arguments or "") == json.loads(call.function.arguments)
     assert set(json.loads(structured.choices[0].message.content or "")) >= {"answer"}
     assert [choice.index for choice in several.choices] == [0, 1]
     # The client's own token limit is honoured as asked: no retry with a larger one.

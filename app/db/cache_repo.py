@@ -23,32 +23,17 @@ async def get_entry(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def put_entry(
-    session: AsyncSession,
-    *,
-    key: str,
-    tenant_id: str,
-    model: str,
-    response: dict[str, Any],
-    cost_usd: float,
-    now: datetime,
-    expires_at: datetime,
-) -> None:
+async def put_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert cache rows (key, tenant_id, model, response, cost_usd, created_at, expires_at)."""
+    if not rows:
+        return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    values = {
-        "key": key,
-        "tenant_id": tenant_id,
-        "model": model,
-        "response": response,
-        "cost_usd": cost_usd,
-        "created_at": now,
-        "expires_at": expires_at,
-    }
-    stmt = insert(CachedResponse).values(**values)
+    stmt = insert(CachedResponse)
+    updated = ("tenant_id", "model", "response", "cost_usd", "created_at", "expires_at")
     stmt = stmt.on_conflict_do_update(
-        index_elements=["key"], set_={k: v for k, v in values.items() if k != "key"}
+        index_elements=["key"], set_={name: stmt.excluded[name] for name in updated}
     )
-    await session.execute(stmt)
+    await session.execute(stmt, rows)  # executemany: one compiled statement for any batch
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> None:

@@ -23,6 +23,7 @@ from app.gateway.feedback import (
 )
 from app.gateway.guard import remaining_budget
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
+from app.gateway.ledger_batch import BatchLedger
 from app.gateway.provider_answer import ProviderAnswer
 from app.gateway.providers import Providers, provider_errors
 from app.gateway.tokens import estimate_prompt_tokens
@@ -71,12 +72,19 @@ class Gateway:
         self._timeout_s = timeout_s
         self._default_max_output_tokens = default_max_output_tokens
         self.ledger = Ledger(session_factory)
+        self.batch_ledger = BatchLedger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
         self.providers = Providers(simulator_url, direct_client=direct_client)
 
     @property
     def timeout_s(self) -> float:
         return self._timeout_s
+
+    def ledger_for(self, ctx: CallContext) -> Ledger | BatchLedger:
+        """Calls outside a run with a fresh key are group-committed; run calls are fenced."""
+        if ctx.new_call and ctx.run is None and ctx.run_id is None:
+            return self.batch_ledger
+        return self.ledger
 
     async def aclose(self) -> None:
         """Close the provider connections (at shutdown)."""
@@ -193,7 +201,8 @@ class Gateway:
         validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
         """Serve a call on `route`'s models in order (what `complete` does once routed)."""
-        number: int | None = None  # the first attempt is numbered from the ledger's history
+        # The first attempt is numbered from the ledger's history, unless the key is new.
+        number: int | None = 1 if ctx.new_call else None
         failures: list[str] = []
         previous_id: str | None = None
         max_tokens = request.max_tokens
@@ -269,7 +278,8 @@ class Gateway:
     ) -> _Outcome:
         model = record.model
         estimate = await self.estimator.estimate(model, request, graph=ctx.graph, node=ctx.node)
-        begun = await self.ledger.begin(ctx, record, estimate)
+        ledger = self.ledger_for(ctx)
+        begun = await ledger.begin(ctx, record, estimate)
         if begun.recorded is not None:
             return _Outcome(begun.call_id, begun.number, result=_recorded(begun.recorded))
         started = time.perf_counter()
@@ -280,7 +290,7 @@ class Gateway:
             error = describe_provider_error(exc, self._timeout_s)
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
             done = Completion("error", latency, 0.0, estimate.cost_usd, error=error)
-            await self.ledger.complete(ctx, begun, record, done)
+            await ledger.complete(ctx, begun, record, done)
             return _Outcome(begun.call_id, begun.number, error=error)
         except BaseException:
             # Cancelled (shutdown, run cancelled) while the provider was answering.
@@ -309,13 +319,13 @@ class Gateway:
         except InvalidOutput as exc:
             error = f"invalid output: {exc}"
             done = _completion("invalid_output", answer, latency, cost, estimate.cost_usd, error)
-            await self.ledger.complete(ctx, begun, record, done)
+            await ledger.complete(ctx, begun, record, done)
             content = answer_as_text(answer.content, answer.tool_calls)
             return _Outcome(
                 begun.call_id, begun.number, error=error, invalid=exc, invalid_content=content
             )
         done = _completion("ok", answer, latency, cost, estimate.cost_usd, None)
-        await self.ledger.complete(ctx, begun, record, done)
+        await ledger.complete(ctx, begun, record, done)
         return _Outcome(begun.call_id, begun.number, result=result)
 
 

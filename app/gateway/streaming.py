@@ -106,7 +106,7 @@ async def serve_stream(
     """Stream the call down the route's models; raise AllModelsFailed when none finishes."""
     sent = ""
     failures: list[str] = []
-    number: int | None = None
+    number: int | None = 1 if ctx.new_call else None
     previous_id: str | None = None
     paid = 0.0
     delivered = 0  # completion tokens the client got from earlier (cut) attempts
@@ -133,7 +133,8 @@ async def serve_stream(
         estimate = await gateway.estimator.estimate(
             model, attempt_request, graph=ctx.graph, node=ctx.node
         )
-        begun = await gateway.ledger.begin(ctx, record, estimate)
+        ledger = gateway.ledger_for(ctx)
+        begun = await ledger.begin(ctx, record, estimate)
         number, previous_id = begun.number + 1, begun.call_id
         attempt = _Attempt()
         repeat = RepeatFilter(sent)
@@ -166,7 +167,7 @@ async def serve_stream(
                 response=_response(attempt) if attempt.text else None,
                 error=error,
             )
-            await gateway.ledger.complete(ctx, begun, record, done)
+            await ledger.complete(ctx, begun, record, done)
             failures.append(f"{model.name}: {error}")
             continue
         except BaseException:
@@ -181,7 +182,7 @@ async def serve_stream(
                 completion_tokens=tokens,
                 error=f"interrupted after {tokens} tokens (client went away or shutdown)",
             )
-            await asyncio.shield(gateway.ledger.complete(ctx, begun, record, done))
+            await asyncio.shield(ledger.complete(ctx, begun, record, done))
             raise
         tail = repeat.flush()
         if tail:
@@ -204,7 +205,7 @@ async def serve_stream(
             response=_response(attempt),
             finish_reason=attempt.finish_reason,
         )
-        await gateway.ledger.complete(ctx, begun, record, done)
+        await ledger.complete(ctx, begun, record, done)
         total = Usage(usage.prompt_tokens, usage.completion_tokens + delivered, usage.cached_tokens)
         yield StreamEnd(
             ModelResult(

@@ -125,3 +125,6 @@ class CallContext:
     # Return answers as the provider gave them: no retry of a cut or empty answer (the
     # OpenAI-compatible endpoint, whose client asked for exactly this request).
     as_is: bool = False
+    # The call key was just minted (not derived from a run's step): no earlier attempts
+    # to look up, so the ledger skips reading its history.
+    new_call: bool = False

@@ -118,6 +118,7 @@ class ChatService:
             tenant_id=principal.tenant_id,
             account=KeyAccount(principal.key) if principal.key is not None else None,
             as_is=True,
+            new_call=True,
         )
         caching = options.cache and self._cache is not None and self._ttl_s > 0
         key = None

@@ -97,7 +97,9 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             direct_client=settings.direct_provider_client,
         )
         cache: CacheStore = (
-            RedisCache(settings.redis_url) if settings.redis_url else DatabaseCache(sessions)
+            RedisCache(settings.redis_url)
+            if settings.redis_url
+            else DatabaseCache(sessions, settings.database_url)
         )
         chat = ChatService(
             gateway, cache, ttl_s=settings.cache_ttl_seconds, ledger_sessions=worker_sessions

@@ -117,9 +117,11 @@ class DatabaseCache:
 
     async def _flush(self, delay_s: float) -> None:
         """Write what is pending, one transaction per batch, until nothing is left."""
-        await asyncio.sleep(delay_s)
         try:
-            while self._pending:
+            while True:
+                await asyncio.sleep(delay_s)  # at most one cache write per delay
+                if not self._pending:
+                    break
                 self._writing, self._pending = self._pending, {}
                 await self._write(self._writing)
                 self._writing = {}

@@ -87,7 +87,8 @@ class Gateway:
         return self.ledger
 
     async def aclose(self) -> None:
-        """Close the provider connections (at shutdown)."""
+        """Write the ledger rows still queued, close the provider connections (shutdown)."""
+        await self.batch_ledger.settled()
         await self.providers.aclose()
 
     async def complete(

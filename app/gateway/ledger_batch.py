@@ -6,13 +6,15 @@ writer is free are written together (the INSERTs and UPDATEs as one executemany 
 then the next batch. One call alone is written at once, as before; 32 concurrent calls
 cost a handful of transactions instead of 64. Each `begin` still returns only once its
 `in_flight` row is committed, and each key's budget is reserved row by row in the batch,
-so a refused call is refused alone.
+so a refused call is refused alone. Completions are written behind the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,9 @@ from app.db.models import ModelCall, utcnow
 from app.gateway.errors import BudgetExceeded
 from app.gateway.estimate import Estimate
 from app.gateway.ledger import AttemptRecord, Begun, Completion
-from app.gateway.types import CallContext
+from app.gateway.types import CallAccount, CallContext
 
+log = logging.getLogger(__name__)
 _calls: Table = ModelCall.__table__  # type: ignore[assignment]
 
 
@@ -94,15 +97,27 @@ class BatchLedger:
             "completed_at": utcnow(),
         }
         op = _Op(ctx, self._future(), done=values, settle_usd=done.cost_usd - done.estimate_usd)
-        await self._submit(op)
+        # Written behind: the answer does not wait for its bookkeeping. The in_flight row
+        # and the reserved estimate are already committed, so a crash before this write
+        # leaves the call on the books at its estimate (as a call cut by a crash is).
+        op.future.add_done_callback(_log_failure)
+        self._enqueue(op)
+
+    async def settled(self) -> None:
+        """Wait until every queued row is written (shutdown, tests)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
 
     def _future(self) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().create_future()
 
-    async def _submit(self, op: _Op) -> None:
+    def _enqueue(self, op: _Op) -> None:
         self._queue.append(op)
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
+
+    async def _submit(self, op: _Op) -> None:
+        self._enqueue(op)
         # The write goes on if the caller is cancelled: the row must reach the books.
         await asyncio.shield(op.future)
 
@@ -127,27 +142,59 @@ class BatchLedger:
 
     async def _write(self, batch: list[_Op]) -> None:
         async with self._sessions.begin() as session:
-            rows = []
-            for op in batch:
-                if op.row is None:
-                    continue
-                if op.ctx.account is not None:
-                    try:
-                        await op.ctx.account.reserve(session, op.estimate_usd, op.what)
-                    except BudgetExceeded as exc:
-                        op.future.set_exception(exc)  # this call is refused, the rest go on
-                        continue
-                rows.append(op.row)
+            begins = [op for op in batch if op.row is not None]
+            refused = await _reserve(session, begins)
+            rows = [op.row for op in begins if op.row is not None and id(op) not in refused]
+            connection = await session.connection()
             if rows:
-                await session.execute(insert(_calls), rows)
+                await connection.execute(insert(_calls), rows)
             completions = [op.done for op in batch if op.done is not None]
             if completions:
+                names = [name for name in completions[0] if name != "b_id"]
                 statement = (
                     update(_calls)
                     .where(_calls.c.id == bindparam("b_id"))
-                    .values({name: bindparam(name) for name in completions[0] if name != "b_id"})
+                    .values({name: bindparam(name) for name in names})
                 )
-                await session.execute(statement, completions)
+                await connection.execute(statement, completions)
+            settles: dict[Hashable, tuple[CallAccount, float]] = {}
             for op in batch:
-                if op.done is not None and op.ctx.account is not None:
-                    await op.ctx.account.settle(session, op.settle_usd)
+                account = op.ctx.account
+                if op.done is not None and account is not None:
+                    total = settles.get(account.pool, (account, 0.0))[1] + op.settle_usd
+                    settles[account.pool] = (account, total)
+            for account, delta in settles.values():
+                await account.settle(session, delta)
+        for op in batch:
+            if id(op) in refused:
+                op.future.set_exception(refused[id(op)])
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a ledger completion could not be written: %s", future.exception())
+
+
+async def _reserve(session: AsyncSession, begins: list[_Op]) -> dict[int, BudgetExceeded]:
+    """Reserve each begin's estimate on its account: all of one account's at once when
+    they fit together, else one by one (so only the calls that do not fit are refused)."""
+    pools: dict[Hashable, list[_Op]] = {}
+    for op in begins:
+        if op.ctx.account is not None:
+            pools.setdefault(op.ctx.account.pool, []).append(op)
+    refused: dict[int, BudgetExceeded] = {}
+    for ops in pools.values():
+        account = ops[0].ctx.account
+        assert account is not None
+        if len(ops) > 1:
+            try:
+                await account.reserve(session, sum(op.estimate_usd for op in ops), ops[0].what)
+                continue
+            except BudgetExceeded:
+                pass  # not all of them fit: find which do
+        for op in ops:
+            try:
+                await account.reserve(session, op.estimate_usd, op.what)
+            except BudgetExceeded as exc:
+                refused[id(op)] = exc
+    return refused

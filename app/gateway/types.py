@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -96,6 +96,9 @@ class CallAccount(Protocol):
     transaction that writes the ledger row."""
 
     key_id: str | None
+    # Accounts with the same `pool` draw on one budget: a batch reserves and settles them
+    # with one statement each.
+    pool: Hashable
 
     async def reserve(self, session: AsyncSession, estimate_usd: float, what: str) -> None:
         """Raise BudgetExceeded if the estimate does not fit what is left."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -142,15 +143,18 @@ class KeyAccount:
     def __init__(self, key: KeyInfo) -> None:
         self.key_id: str | None = key.id
         self._key = key
-        self._period: str | None = None
+        # The period is the request's: a call that crosses midnight settles where it began.
+        self._period = period_key(key.budget_period)
+        self.pool: Hashable = (key.id, self._period)
 
     async def reserve(self, session: AsyncSession, estimate_usd: float, what: str) -> None:
         key = self._key
-        self._period = period = period_key(key.budget_period)
-        if await keys_repo.reserve_spend(session, key.id, period, estimate_usd, key.budget_usd):
+        if await keys_repo.reserve_spend(
+            session, key.id, self._period, estimate_usd, key.budget_usd
+        ):
             return
         assert key.budget_usd is not None
-        spent = await keys_repo.spent(session, key.id, period)
+        spent = await keys_repo.spent(session, key.id, self._period)
         raise BudgetExceeded(
             spent_usd=spent,
             estimate_usd=estimate_usd,
@@ -159,5 +163,4 @@ class KeyAccount:
         )
 
     async def settle(self, session: AsyncSession, delta_usd: float) -> None:
-        if self._period is not None:
-            await keys_repo.add_spend(session, self._key.id, self._period, delta_usd)
+        await keys_repo.add_spend(session, self._key.id, self._period, delta_usd)

@@ -24,14 +24,20 @@ class ChatService:
     database_url: str
 
     async def rows(self, **where: Any) -> list[ModelCall]:
-        """Ledger rows, oldest first, filtered by column values."""
+        """Ledger rows, oldest first, filtered by column values, once none is in flight
+        (completions are written just behind the answers)."""
         engine = create_engine(self.database_url)
         try:
-            async with create_session_factory(engine)() as session:
-                query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
-                for column, value in where.items():
-                    query = query.where(getattr(ModelCall, column) == value)
-                return list((await session.execute(query)).scalars())
+            for _ in range(100):
+                async with create_session_factory(engine)() as session:
+                    query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
+                    for column, value in where.items():
+                        query = query.where(getattr(ModelCall, column) == value)
+                    rows = list((await session.execute(query)).scalars())
+                if all(row.status != "in_flight" for row in rows):
+                    return rows
+                await asyncio.sleep(0.02)
+            return rows
         finally:
             await engine.dispose()
 

@@ -46,7 +46,7 @@ def client(service: ChatService, token: str | None) -> openai.AsyncOpenAI:
 
 
 async def test_with_a_key_in_the_database_every_request_needs_a_valid_one(
-    service: ChatService,
+    service: ChatService, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = await make_key(service.database_url, "acme")
     await asyncio.sleep(2.1)  # a running service notices the first key within 2 s
@@ -62,6 +62,9 @@ async def test_with_a_key_in_the_database_every_request_needs_a_valid_one(
     assert answer.choices[0].message.content
     [row] = await service.rows()
     assert row.tenant_id == "acme" and row.api_key_id is not None
+    # The key itself is never written anywhere: not the ledger, not the logs.
+    assert token not in repr([row.request, row.response, row.error, row.routing_reason])
+    assert token not in caplog.text
 
 
 async def test_tenants_never_share_cache_entries_and_ledger_rows_carry_their_key(

@@ -146,9 +146,15 @@ async def test_ten_identical_concurrent_requests_make_one_provider_request(
                     for _ in range(10)
                 ]
                 answers = await asyncio.gather(*calls)
+                streams = await asyncio.gather(*(read_stream(sdk) for _ in range(4)))
             rows = await service.rows()
         received = await admin.requests()
         await admin.close()
+    # Streams follow the one call in flight from its first chunk.
+    assert len(set(streams)) == 1 and streams[0].startswith("[edge-a]")
+    assert [entry["stream"] for entry in received] == [False, True]
+    received = received[:1]
+    rows = [row for row in rows if row.request["messages"] == QUESTION]
     assert len(received) == 1
     contents = {answer.parse().choices[0].message.content for answer in answers}
     assert len(contents) == 1
@@ -158,6 +164,12 @@ async def test_ten_identical_concurrent_requests_make_one_provider_request(
     assert sorted(row.status for row in rows) == ["cache_hit"] * 9 + ["ok"]
     [paid] = [row for row in rows if row.status == "ok"]
     assert sum(row.cost_usd for row in rows) == pytest.approx(paid.cost_usd) and paid.cost_usd > 0
+
+
+async def read_stream(sdk: openai.AsyncOpenAI) -> str:
+    story = [{"role": "user", "content": "Tell a long story about feathers and lead"}]
+    stream = await sdk.chat.completions.create(model="edge", messages=story, stream=True)
+    return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
 
 async def test_get_principal_answers_problem_json_on_rest_routes(database_url: str) -> None:

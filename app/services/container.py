@@ -18,6 +18,7 @@ from app.db.migrate import upgrade_database
 from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
+from app.gateway.providers import DIRECT_PROVIDERS
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.services.auth import Authenticator
@@ -62,13 +63,18 @@ def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Everything a server or worker process needs, built once and passed down."""
-    # LiteLLM's import takes seconds: it runs in the background while the rest starts;
-    # a model call that comes before it is done waits for it.
-    start_loading_litellm()
+    catalog = load_catalog(settings.catalog_path)
+    if any(
+        not (settings.direct_provider_client and model.provider in DIRECT_PROVIDERS)
+        for model in catalog.models.values()
+    ):
+        # LiteLLM's import takes seconds: it runs in the background while the rest starts;
+        # a model call that comes before it is done waits for it. A catalog served only by
+        # the direct client never imports it (nor waits for that import at exit).
+        start_loading_litellm()
     graphs = load_graphs(settings)
     if settings.auto_migrate:
         await asyncio.to_thread(upgrade_database, settings.database_url)
-    catalog = load_catalog(settings.catalog_path)
     busy = settings.sqlite_busy_timeout_ms
     pool = settings.db_pool_size
     notifier = Notifier()

@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ModelCall, utcnow
@@ -142,6 +142,11 @@ class BatchLedger:
 
     async def _write(self, batch: list[_Op]) -> None:
         async with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Committed for every client of the database at once, but not waiting
+                # for the WAL flush: only a crash of the database server itself (not of
+                # this process) could lose the last ~0.2 s of these rows.
+                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             begins = [op for op in batch if op.row is not None]
             refused = await _reserve(session, begins)
             rows = [op.row for op in begins if op.row is not None and id(op) not in refused]

@@ -1,7 +1,7 @@
 """Gateway overhead side by side: what each way of reaching a model adds to a 0-latency
 upstream on loopback, as p50/p99 latency at c=1 and requests/s at c=32.
 
-    python benchmarks/gateway_overhead.py [--requests 400] [--seconds 8]
+    python benchmarks/gateway_overhead.py [--requests 600] [--seconds 12] [--rounds 3]
         [--database-url URL] [--skip-proxy] [--with-litellm-inside]
 
 Rows: the upstream called directly with the `openai` SDK (the baseline), in-process
@@ -16,6 +16,7 @@ Each server and the load client run in their own process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -179,43 +180,53 @@ def print_table(results: dict[str, dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=400, help="sequential requests (c=1)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="duration at c=32")
+    parser.add_argument("--requests", type=int, default=600, help="sequential requests (c=1)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="duration at c=32")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per client")
     parser.add_argument("--database-url", help="routegraph's database (default: temp SQLite)")
     parser.add_argument("--skip-proxy", action="store_true", help="no LiteLLM Proxy row")
     parser.add_argument(
         "--with-litellm-inside", action="store_true", help="also routegraph calling via LiteLLM"
     )
     args = parser.parse_args()
-    n, secs = args.requests, args.seconds
     OUT.mkdir(exist_ok=True)
     port = free_port()
     upstream = f"http://127.0.0.1:{port}/v1"
-    results: dict[str, dict] = {}
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()} before", flush=True)
-    upstream_log = OUT / "bench_upstream.log"
-    command = [sys.executable, str(HERE / "bench_upstream.py"), str(port)]
-    with server(command, f"{upstream}/models", upstream_log):
-        results["openai SDK -> upstream (direct)"] = run_client(
-            "openai", upstream, "bench", "k", n, secs
-        )
-        results["litellm.acompletion -> upstream"] = run_client(
-            "litellm", upstream, "bench", "k", n, secs
-        )
-        with routegraph(upstream, args.database_url, direct=True) as (url, token):
-            results["openai SDK -> routegraph -> upstream"] = run_client(
-                "openai", url, "auto", token, n, secs
-            )
+    with contextlib.ExitStack() as stack:
+        command = [sys.executable, str(HERE / "bench_upstream.py"), str(port)]
+        stack.enter_context(server(command, f"{upstream}/models", OUT / "bench_upstream.log"))
+        # Every server is up at once and the clients take turns, round after round, so a
+        # load spike on this shared machine does not land on one row only.
+        targets: dict[str, tuple[str, str, str, str]] = {
+            "openai SDK -> upstream (direct)": ("openai", upstream, "bench", "k"),
+            "litellm.acompletion -> upstream": ("litellm", upstream, "bench", "k"),
+        }
+        url, token = stack.enter_context(routegraph(upstream, args.database_url, direct=True))
+        targets["openai SDK -> routegraph -> upstream"] = ("openai", url, "auto", token)
         if args.with_litellm_inside:
-            with routegraph(upstream, args.database_url, direct=False) as (url, token):
-                results["  (routegraph calling through LiteLLM)"] = run_client(
-                    "openai", url, "auto", token, n, secs
-                )
+            url, token = stack.enter_context(routegraph(upstream, args.database_url, direct=False))
+            targets["  (routegraph calling through LiteLLM)"] = ("openai", url, "auto", token)
         if not args.skip_proxy:
-            with litellm_proxy(upstream) as (url, key):
-                results[f"openai SDK -> LiteLLM Proxy {LITELLM_VERSION} (1 worker)"] = run_client(
-                    "openai", url, "bench", key, n, secs
+            url, key = stack.enter_context(litellm_proxy(upstream))
+            name = f"openai SDK -> LiteLLM Proxy {LITELLM_VERSION} (1 worker)"
+            targets[name] = ("openai", url, "bench", key)
+        results: dict[str, dict] = {}
+        n, secs = args.requests // args.rounds, args.seconds / args.rounds
+        for round_number in range(args.rounds):
+            print(f"round {round_number + 1}/{args.rounds}", flush=True)
+            for name, (mode, base_url, model, key) in targets.items():
+                result = run_client(mode, base_url, model, key, n, secs)
+                merged = results.setdefault(
+                    name, {"latencies_ms": [], "requests": 0, "seconds": 0.0, "loads": []}
                 )
+                merged["latencies_ms"] += result["latencies_ms"]
+                merged["requests"] += result["requests"]
+                merged["seconds"] += result["requests"] / result["rps"]
+                merged["loads"].append(result["load"])
+    for merged in results.values():
+        merged["rps"] = merged["requests"] / merged["seconds"]
+        merged["load"] = statistics.mean(merged["loads"])
     print_table(results)
     (OUT / "gateway_overhead.json").write_text(json.dumps(results))
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install lock clean
+.PHONY: demo demo-patterns test lint format install lock clean
 
 $(STAMP): requirements/main.lock requirements/dev.lock requirements/build.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -18,6 +18,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/routegraph demo
+
+# The multi-model patterns as declarative specs pushed over REST (debate + judge here).
+demo-patterns: $(STAMP)
+	$(BIN)/routegraph demo --spec examples/specs/debate_judge.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m app.supply_chain_check

@@ -16,6 +16,8 @@ from app.settings import Settings
 cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
 runs_cli = typer.Typer(no_args_is_help=True, help="Inspect runs stored in the database.")
 cli.add_typer(runs_cli, name="runs")
+graphs_cli = typer.Typer(no_args_is_help=True, help="Graphs and declarative graph specs.")
+cli.add_typer(graphs_cli, name="graphs")
 bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
 cli.add_typer(bench_cli, name="bench")
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys: each belongs to one tenant.")
@@ -30,6 +32,7 @@ def _settings(**overrides: object) -> Settings:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
     return settings
 
 
@@ -52,11 +55,15 @@ def serve(
     import uvicorn
 
     from app.api.app import create_app
+    from app.api.http_server import uvicorn_config
 
     settings = _settings(host=host, port=port, config=config)
     _check_graphs(settings)
     app = create_app(settings, embedded_worker=worker)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's exit code for a server that could not start
 
 
 @cli.command()
@@ -119,8 +126,22 @@ def migrate() -> None:
 def demo(
     question: Annotated[str | None, typer.Option(help="the question to answer")] = None,
     keep: Annotated[bool, typer.Option(help="keep the demo database")] = False,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="run this graph spec instead (e.g. examples/specs/debate_judge.yaml)"),
+    ] = None,
+    input_json: Annotated[
+        str | None, typer.Option("--input", help="with --spec: the run's input as JSON")
+    ] = None,
 ) -> None:
     """Start the simulator and the service on loopback, run a multi-step job, show costs."""
+    if spec is not None:
+        import json
+
+        from app.demo_patterns import run_spec_demo
+
+        payload = json.loads(input_json) if input_json else None
+        raise typer.Exit(run_spec_demo(console, spec, payload))
     from app.demo import run_demo
 
     raise typer.Exit(run_demo(console, question=question, keep=keep))
@@ -197,10 +218,53 @@ def keys_revoke(key_id: str) -> None:
         raise typer.Exit(1)
 
 
+TenantOption = Annotated[str, typer.Option(help="the tenant whose specs these are")]
+
+
+@graphs_cli.command("list")
+def graphs_list(tenant: TenantOption = "default") -> None:
+    """Graphs the service can run: loaded code and the tenant's specs, latest versions."""
+    from app.inspect_graphs import print_graphs
+
+    asyncio.run(print_graphs(console, _settings(), tenant))
+
+
+@graphs_cli.command("show")
+def graphs_show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
+    tenant: TenantOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One graph version (the latest without @VERSION) and the list of its versions."""
+    from app.inspect_graphs import print_graph
+
+    if not asyncio.run(print_graph(console, _settings(), ref, tenant, as_json=as_json)):
+        raise typer.Exit(1)
+
+
+@graphs_cli.command("validate")
+def graphs_validate(file: Path, tenant: TenantOption = "default") -> None:
+    """Validate a spec file (YAML or JSON); errors are printed against its lines."""
+    from app.inspect_graphs import validate_file
+
+    if not asyncio.run(validate_file(console, _settings(), file, tenant)):
+        raise typer.Exit(1)
+
+
+@graphs_cli.command("push")
+def graphs_push(file: Path, tenant: TenantOption = "default") -> None:
+    """Store a spec file as the next version of its graph (unchanged spec: same version)."""
+    from app.inspect_graphs import push_file
+
+    if not asyncio.run(push_file(console, _settings(), file, tenant)):
+        raise typer.Exit(1)
+
+
 @bench_cli.command("routing")
 def bench_routing(
     data_dir: Annotated[
-        Path | None, typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR)")
+        Path | None,
+        typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR, else benchmarks/data)"),
     ] = None,
     out: Annotated[Path, typer.Option(help="where PNG/JSON/markdown go")] = Path(
         "benchmarks/out/routing"
@@ -209,6 +273,11 @@ def bench_routing(
         bool, typer.Option(help="also send held-out GSM8K prompts through the REST service")
     ] = False,
     sample: Annotated[int, typer.Option(min=1, help="--live: prompts per policy")] = 120,
+    online: Annotated[
+        bool,
+        typer.Option(help="also replay held-out streams through routing that learns from feedback"),
+    ] = False,
+    orderings: Annotated[int, typer.Option(min=1, help="--online: orderings per stream")] = 5,
 ) -> None:
     """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
     from app.bench.routing import run_routing_benchmark
@@ -216,6 +285,10 @@ def bench_routing(
 
     try:
         report = run_routing_benchmark(data_dir, out, console)
+        if online:
+            from app.bench.online import run_online_benchmark
+
+            run_online_benchmark(data_dir, out / "online", console, orderings=orderings)
         if live:
             from app.bench.live import run_live_benchmark
 

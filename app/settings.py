@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="safety-net poll of an idle worker (wake-ups are pushed; this also sweeps "
         "runs whose lease expired)",
     )
+    push_safety_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="SSE streams and ?wait=true re-read the database this often if no "
+        "notification arrives (events are pushed; this is only a safety net)",
+    )
     worker_concurrency: int = Field(
         32, ge=1, le=1000, description="runs one worker executes at once"
     )
@@ -55,6 +61,15 @@ class Settings(BaseSettings):
     model_timeout_seconds: float = Field(60.0, gt=0, description="per model call")
     run_timeout_seconds: float = Field(900.0, gt=0, description="per run, checked between nodes")
     max_body_bytes: int = Field(1_000_000, gt=0, description="largest accepted request body")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="`serve` drops a connection whose request headers take longer"
+    )
+    max_connections_per_client: int = Field(
+        64,
+        ge=0,
+        description="`serve`'s open connections per client address (0: no limit); behind a "
+        "proxy every client has the proxy's address",
+    )
     default_max_output_tokens: int = Field(
         1024, gt=0, description="first larger limit when an answer with no max_tokens is cut"
     )

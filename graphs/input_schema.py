@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typing_extensions
+from langchain_core.messages import convert_to_messages
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import PydanticUserError, TypeAdapter, ValidationError
 
@@ -36,12 +37,31 @@ def input_contract(
 
     def validate(payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            adapter.validate_python(payload)
+            adapter.validate_python(_as_langchain_messages(payload))
         except ValidationError as exc:
             raise GraphInputInvalid(name, pydantic_errors(exc)) from exc
+        except (TypeError, ValueError) as exc:  # e.g. a message LangChain cannot read
+            error = {"loc": [], "msg": str(exc)[:300], "type": "value_error"}
+            raise GraphInputInvalid(name, [error]) from exc
         return payload
 
     return schema, validate
+
+
+def _as_langchain_messages(payload: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI-style chat messages (`{"role": "user", ...}`) where the state holds LangChain
+    messages: LangGraph's message reducer accepts them, so validation must too."""
+    converted = dict(payload)
+    for key, value in payload.items():
+        if (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(item, dict) and "role" in item and "type" not in item for item in value
+            )
+        ):
+            converted[key] = convert_to_messages(value)
+    return converted
 
 
 def _as_extensions_typeddict(state: type) -> Any:

@@ -73,7 +73,8 @@ def from_pydantic_input(
 
     def validate(payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            return model.model_validate(payload).model_dump()
+            # strict: a JSON body is never coerced (`"threshold": "0.5"` is not a number).
+            return model.model_validate(payload, strict=True).model_dump()
         except ValidationError as exc:
             raise GraphInputInvalid(graph, pydantic_errors(exc)) from exc
 

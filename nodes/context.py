@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ class RunContext:
     policies: dict[str, Policy] = field(default_factory=dict)
     scope: RunFence | None = None
     graph: str | None = None
+    tenant_id: str = "default"
+    # The loop the run executes on (synchronous nodes run in threads and call back into it).
+    loop: asyncio.AbstractEventLoop | None = None
     # Model calls made so far by each task of this execution (keys: LangGraph task id).
     _calls_per_task: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -43,6 +47,7 @@ class RunContext:
             purpose=purpose,
             run=self.scope,
             graph=self.graph,
+            tenant_id=self.tenant_id,
         )
 
     def _next_index(self, config: Mapping[str, Any]) -> int:

@@ -7,14 +7,26 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from app.api import chat_completions, graphs, health, models, runs
 from app.api.body_limit import BodySizeLimit
 from app.api.openai_errors import install_openai_error_handler
+from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
+
+API_DESCRIPTION = (
+    "Errors are RFC 9457 `application/problem+json` (schema `Problem`). Every path answers "
+    "a method it does not support with 405 and an `Allow` header listing the ones it does."
+)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """The endpoint function's name (`submit_run`, `get_run`): stable for links and clients."""
+    return route.name
 
 
 def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
@@ -41,10 +53,13 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
         title="routegraph",
         version="0.1.0",
         summary="Multi-step LLM workflows, each call routed to the cheapest model that will do.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
     install_problem_handlers(app)
     install_openai_error_handler(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(runs.router)

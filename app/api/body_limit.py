@@ -1,12 +1,10 @@
-"""Refuse oversized request bodies before they are read into memory."""
+"""Refuse oversized request bodies (declared or chunked) with 413 before they are read."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import PROBLEM_JSON
+from app.api.problems import HTTPProblem, problem
 
 
 class BodySizeLimit:
@@ -22,7 +20,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await self._too_large()(scope, receive, send)
             return
         received = 0
 
@@ -32,35 +30,24 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # An HTTPException: FastAPI re-raises it from its body parsing (instead of
+                    # a 400) and the problem handler answers 413.
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._reject(send)
+            # Only reached when the body was read outside a FastAPI route.
+            await self._too_large()(scope, receive, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"the body is larger than {self.max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    def _too_large(self) -> ASGIApp:
+        error = _TooLarge(self.max_bytes)
+        return problem(error.status_code, error.title, error.detail)
+
+
+class _TooLarge(HTTPProblem):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413, "Request body too large", f"the body is larger than {max_bytes} bytes"
         )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

@@ -1,4 +1,8 @@
-"""`POST /v1/chat/completions`: the OpenAI API shape over routegraph's routing and ledger."""
+"""`POST /v1/chat/completions`: the OpenAI API shape over routegraph's routing and ledger.
+
+Its contract is OpenAI's published API (the `openai` SDK is the test client), so the
+route is left out of routegraph's own OpenAPI document.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +71,7 @@ def _header_options(headers: Headers) -> dict[str, Any]:
     return options
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, include_in_schema=False)
 async def chat_completions(
     request: Request, principal: Annotated[Principal, Depends(get_openai_principal)]
 ) -> Response:

@@ -16,7 +16,7 @@ def _model(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": "routegraph"}
 
 
-@router.get("")
+@router.get("", include_in_schema=False)
 async def list_models(
     request: Request, _principal: Annotated[Principal, Depends(get_openai_principal)]
 ) -> dict[str, Any]:
@@ -24,7 +24,7 @@ async def list_models(
     return {"object": "list", "data": [_model(model_id) for model_id in ids]}
 
 
-@router.get("/{model_id}")
+@router.get("/{model_id}", include_in_schema=False)
 async def get_model(
     model_id: str,
     request: Request,

@@ -19,8 +19,6 @@ from app.db.runs_repo import TERMINAL_STATUSES, get_run
 from app.services.container import Services
 from app.services.notifier import RunWatch
 
-# Only the safety net for a lost notification.
-SAFETY_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -67,7 +65,9 @@ async def _stream(
             pushed = watch.take()
             if not pushed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(watch.changed.wait(), SAFETY_POLL_SECONDS)
+                    await asyncio.wait_for(
+                        watch.changed.wait(), services.settings.push_safety_poll_seconds
+                    )
                 pushed = watch.take()
             follows = _follow_on(pushed, after_seq)
             # Nothing pushed (a signal from another process, or the safety poll), or a gap:

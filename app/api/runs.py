@@ -2,29 +2,91 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import get_services
+from app.api.headers import IdempotencyKey, LastEventSeq
+from app.api.json_route import ProblemRoute
+from app.api.problems import problem_responses
 from app.api.run_events import open_run_events
+from app.api.tenant import TenantDep
 from app.db import ledger_repo, runs_repo
-from app.schemas.runs import ModelCallOut, RunOut, RunPage, RunStatus, SubmitRun
+from app.schemas.runs import (
+    ModelCallOut,
+    RunEventOut,
+    RunOut,
+    RunPage,
+    RunStatus,
+    SubmitRun,
+)
+from app.schemas.storable import StorableStr
 from app.services import runs as run_service
 from app.services.container import Services
 from app.services.errors import InvalidInput, RunNotFound
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
+RunId = Annotated[StorableStr, Path(description="the run's id")]
+
+# What a client (and schemathesis' stateful phase) can do next with a run it submitted.
+_RUN_LINKS = {
+    name: {"operationId": operation, "parameters": {"run_id": "$response.body#/id"}}
+    for name, operation in [
+        ("GetRun", "get_run"),
+        ("CancelRun", "cancel_run"),
+        ("ListModelCalls", "list_model_calls"),
+        ("RunEvents", "run_events"),
+    ]
+}
+_LOCATION = {
+    "Location": {"description": "the run's URL", "required": True, "schema": {"type": "string"}}
+}
+_SUBMITTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Queued", "headers": _LOCATION, "links": _RUN_LINKS},
+    200: {
+        "model": RunOut,
+        "description": "This Idempotency-Key already queued this run",
+        "headers": _LOCATION,
+        "links": _RUN_LINKS,
+    },
+}
+_EVENT_STREAM = {
+    "description": "Server-Sent Events until the run ends; each event's `data` is a RunEventOut",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "required": ["id", "event", "data"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[0-9]+$"},
+                    "event": {"type": "string"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": RunEventOut.model_json_schema(),
+                    },
+                },
+            }
+        }
+    },
+}
 
 
-@router.post("", status_code=202, response_model=RunOut)
+@router.post(
+    "",
+    status_code=202,
+    response_model=RunOut,
+    responses={**_SUBMITTED, **problem_responses(404, 409)},
+)
 async def submit_run(
     body: SubmitRun,
     response: Response,
     services: ServicesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKey = None,
     wait: Annotated[
         bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
     ] = False,
@@ -35,7 +97,9 @@ async def submit_run(
     """Queue a run; a worker executes it. Same `Idempotency-Key`, same run. With
     `?wait=true` the answer is the finished run (200), or the run as it is after `timeout`
     (202)."""
-    run, created = await run_service.submit_run(services, body, idempotency_key=idempotency_key)
+    run, created = await run_service.submit_run(
+        services, body, idempotency_key=idempotency_key, tenant_id=tenant
+    )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:
         run = await run_service.wait_for_run(services, run.id, timeout_s)
@@ -48,55 +112,63 @@ async def submit_run(
 @router.get("", response_model=RunPage)
 async def list_runs(
     services: ServicesDep,
+    tenant: TenantDep,
     status: RunStatus | None = None,
-    graph: str | None = Query(None, max_length=100),
+    graph: Annotated[StorableStr | None, Query(max_length=100)] = None,
     limit: int = Query(50, ge=1, le=200),
-    cursor: str | None = Query(None, max_length=500),
+    cursor: Annotated[
+        str | None,
+        Query(pattern=runs_repo.CURSOR_PATTERN, description="`next_cursor` of the last page"),
+    ] = None,
 ) -> RunPage:
     """Newest first; follow `next_cursor` for more."""
     try:
         async with services.sessions() as session:
             rows, next_cursor = await runs_repo.list_runs(
-                session, status=status, graph=graph, limit=limit, cursor=cursor
+                session, status=status, graph=graph, limit=limit, cursor=cursor, tenant_id=tenant
             )
     except ValueError as exc:
         raise InvalidInput(f"cursor: {exc}") from exc
     return RunPage(items=[RunOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{run_id}", response_model=RunOut)
-async def get_run(run_id: str, services: ServicesDep) -> RunOut:
-    return RunOut.model_validate(await run_service.get_run(services, run_id))
+@router.get("/{run_id}", response_model=RunOut, responses=problem_responses(404))
+async def get_run(run_id: RunId, services: ServicesDep, tenant: TenantDep) -> RunOut:
+    return RunOut.model_validate(await run_service.get_run(services, run_id, tenant))
 
 
-@router.post("/{run_id}/cancel", status_code=202, response_model=RunOut)
-async def cancel_run(run_id: str, services: ServicesDep) -> RunOut:
+@router.post(
+    "/{run_id}/cancel",
+    status_code=202,
+    response_model=RunOut,
+    responses=problem_responses(404, 409),
+)
+async def cancel_run(run_id: RunId, services: ServicesDep, tenant: TenantDep) -> RunOut:
     """Cancel now if queued; a running run stops before its next node or model call."""
-    return RunOut.model_validate(await run_service.cancel_run(services, run_id))
+    return RunOut.model_validate(await run_service.cancel_run(services, run_id, tenant))
 
 
-@router.get("/{run_id}/calls", response_model=list[ModelCallOut])
-async def list_model_calls(run_id: str, services: ServicesDep) -> list[ModelCallOut]:
+@router.get("/{run_id}/calls", response_model=list[ModelCallOut], responses=problem_responses(404))
+async def list_model_calls(
+    run_id: RunId, services: ServicesDep, tenant: TenantDep
+) -> list[ModelCallOut]:
     """The run's ledger: every model attempt with tokens, cost, latency and route reason."""
-    await run_service.get_run(services, run_id)
+    await run_service.get_run(services, run_id, tenant)
     async with services.sessions() as session:
         calls = await ledger_repo.calls_for_run(session, run_id)
     return [ModelCallOut.model_validate(c) for c in calls]
 
 
-@router.get("/{run_id}/events", response_class=StreamingResponse)
+@router.get(
+    "/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: _EVENT_STREAM, **problem_responses(404)},
+)
 async def run_events(
-    run_id: str,
-    services: ServicesDep,
-    last_event_id: Annotated[str | None, Header()] = None,
+    run_id: RunId, services: ServicesDep, tenant: TenantDep, after: LastEventSeq
 ) -> StreamingResponse:
     """Server-Sent Events until the run ends; resumes after `Last-Event-ID`."""
-    after = 0
-    if last_event_id:
-        text = last_event_id.strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 9):
-            raise InvalidInput("Last-Event-ID must be an event sequence number")
-        after = int(text)
+    await run_service.get_run(services, run_id, tenant)  # 404 for another tenant's run
     stream = await open_run_events(services, run_id, after)
     if stream is None:
         raise RunNotFound(f"no run with id {run_id!r}")

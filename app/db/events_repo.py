@@ -44,7 +44,12 @@ async def insert_events(
         for index, event in enumerate(events)
     ]
     await session.execute(insert(RunEvent), rows)
-    # Published to this process's watchers when (and only if) the transaction commits.
+    remember_committed(session, run_id, rows)
+
+
+def remember_committed(session: AsyncSession, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Events this transaction wrote: published to this process's watchers when (and only
+    if) it commits."""
     session.info.setdefault(COMMITTED_EVENTS, []).append((run_id, rows))
 
 
@@ -104,6 +109,10 @@ async def append_fenced(
 ) -> SeqGrant | None:
     """Events of a running run, written only by its lease holder (None: the lease moved on).
     With no events it is the fencing check alone (and returns the run's cost and budget)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from app.db import pg_writes
+
+        return await pg_writes.append(session, pg_writes.APPEND_FENCED, run_id, events, epoch=epoch)
     grant = await reserve_event_seqs(
         session, run_id, len(events), epoch=epoch, statuses=["running"]
     )

@@ -54,10 +54,31 @@ async def register_version(
     raise RuntimeError(f"could not register graph {name!r}")
 
 
-async def list_latest_versions(session: AsyncSession) -> list[GraphVersion]:
+async def get_version(
+    session: AsyncSession, name: str, version: int | None, tenant_id: str
+) -> GraphVersion | None:
+    """That version of the tenant's graph (the latest when `version` is None)."""
+    if version is None:
+        return await latest_version(session, name, tenant_id)
+    return await session.get(GraphVersion, (tenant_id, name, version))
+
+
+async def list_versions(session: AsyncSession, name: str, tenant_id: str) -> list[GraphVersion]:
+    query = (
+        select(GraphVersion)
+        .where(GraphVersion.tenant_id == tenant_id, GraphVersion.name == name)
+        .order_by(GraphVersion.version)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def list_latest_versions(session: AsyncSession, tenant_id: str) -> list[GraphVersion]:
+    """The latest version of each of the tenant's graphs, by name."""
     rows = (
         await session.execute(
-            select(GraphVersion).order_by(GraphVersion.name, GraphVersion.version.desc())
+            select(GraphVersion)
+            .where(GraphVersion.tenant_id == tenant_id)
+            .order_by(GraphVersion.name, GraphVersion.version.desc())
         )
     ).scalars()
     latest: dict[str, GraphVersion] = {}

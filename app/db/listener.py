@@ -65,6 +65,7 @@ class PgListener:
                     await conn.execute(f"LISTEN {channel}")
                 backoff = 0.1
                 self.ready.set()
+                log.info("listening for run notifications")
                 self._notifier.wake_everyone()
                 async for note in conn.notifies():
                     self._dispatch(note.channel, note.payload)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import functools
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -52,22 +52,27 @@ async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> Run | N
     ).scalar_one_or_none()
 
 
+# `<created_at in µs since the epoch>.<run id>`: every string matching this decodes, so the
+# API can declare it and reject anything else with a 422 before it reaches a query.
+CURSOR_PATTERN = r"^[0-9]{1,16}\.[0-9A-Za-z-]{1,36}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def encode_cursor(run: Run) -> str:
-    raw = f"{run.created_at.isoformat()}|{run.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    created = run.created_at
+    # SQLite hands back naive datetimes; every timestamp is written in UTC.
+    created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+    return f"{(created - _EPOCH) // _MICROSECOND}.{run.id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """Raises ValueError for a cursor this service did not issue."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    try:
-        created, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        parsed = datetime.fromisoformat(created)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("invalid cursor") from exc
-    if not run_id.isascii() or not run_id.isprintable() or len(run_id) > 36:
+    if not _CURSOR.fullmatch(cursor):
         raise ValueError("invalid cursor")
-    return parsed, run_id
+    micros, run_id = cursor.split(".", 1)
+    return _EPOCH + int(micros) * _MICROSECOND, run_id
 
 
 async def list_runs(
@@ -76,6 +81,7 @@ async def list_runs(
     status: str | None = None,
     graph: str | None = None,
     thread_id: str | None = None,
+    tenant_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
     oldest_first: bool = False,
@@ -88,6 +94,8 @@ async def list_runs(
         query = query.where(Run.graph == graph)
     if thread_id:
         query = query.where(Run.thread_id == thread_id)
+    if tenant_id is not None:
+        query = query.where(Run.tenant_id == tenant_id)
     if cursor:
         created, run_id = decode_cursor(cursor)
         if oldest_first:
@@ -122,6 +130,7 @@ class ClaimedRun:
     event_seq: int
     budget_usd: float | None
     cancel_requested: bool
+    tenant_id: str = "default"
 
 
 _CLAIMED_COLUMNS = (
@@ -134,6 +143,7 @@ _CLAIMED_COLUMNS = (
     Run.event_seq,
     Run.budget_usd,
     Run.cancel_requested,
+    Run.tenant_id,
 )
 
 

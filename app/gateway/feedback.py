@@ -6,8 +6,6 @@ import re
 from dataclasses import replace
 from typing import Any
 
-import httpx
-import openai
 from pydantic import ValidationError
 
 from app.gateway.types import ModelRequest
@@ -82,4 +80,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _is_timeout(exc: BaseException) -> bool:
+    # Imported here: the OpenAI SDK takes most of a second to import, and it is only needed
+    # once a call failed (by then LiteLLM, which imports it anyway, is loaded).
+    import httpx
+    import openai
+
     return isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError))

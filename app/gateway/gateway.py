@@ -279,6 +279,10 @@ class Gateway:
     ) -> _Outcome:
         model = record.model
         estimate = await self.estimator.estimate(model, request, graph=ctx.graph, node=ctx.node)
+        # At start-up LiteLLM loads in the background: wait for it (when this model needs
+        # it) before the attempt is on the books, so an in-flight row means the request is
+        # on its way.
+        await self.providers.ready(model)
         ledger = self.ledger_for(ctx)
         begun = await ledger.begin(ctx, record, estimate)
         if begun.recorded is not None:

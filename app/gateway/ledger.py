@@ -152,7 +152,7 @@ class Ledger:
         session.add(
             ModelCall(
                 id=call_id,
-                tenant_id=ctx.tenant_id or "default",
+                tenant_id=ctx.tenant_id,
                 api_key_id=ctx.account.key_id if ctx.account is not None else None,
                 run_id=ctx.run_id,
                 graph=ctx.graph,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -65,6 +66,10 @@ def load_litellm() -> ModuleType:
 
             litellm.telemetry = False
             litellm.suppress_debug_info = True
+            # One INFO line per call ("LiteLLM completion() model=...") is noise next to
+            # our own ledger; its warnings and errors still show.
+            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+                logging.getLogger(name).setLevel(logging.WARNING)
             for name in _FIRST_CALL_MODULES:
                 with contextlib.suppress(ModuleNotFoundError):  # moved in another release
                     importlib.import_module(name)

@@ -7,11 +7,10 @@ through LiteLLM. Both are called for one attempt, with no retries of their own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
-import openai
 
 from app.gateway.litellm_client import (
     ProviderTarget,
@@ -30,8 +29,16 @@ SIMULATOR_KEY = "simulator"
 
 def provider_errors() -> tuple[type[BaseException], ...]:
     """What a failed provider call raises (LiteLLM wraps the OpenAI SDK's errors; a
-    connection cut mid-body can surface as a bare httpx error)."""
+    connection cut mid-body can surface as a bare httpx error). Evaluated only once a call
+    failed: the OpenAI SDK takes most of a second to import."""
+    import openai
+
     return (openai.OpenAIError, httpx.HTTPError, ProviderError)
+
+
+def uses_litellm(model: ModelSpec, *, direct_client: bool) -> bool:
+    """Whether `model` is called through LiteLLM (else through the direct client)."""
+    return not (direct_client and model.provider in DIRECT_PROVIDERS)
 
 
 class Providers:
@@ -43,7 +50,16 @@ class Providers:
         self._direct = OpenAICompatibleClient()
 
     def is_direct(self, model: ModelSpec) -> bool:
-        return self._direct_client and model.provider in DIRECT_PROVIDERS
+        return not uses_litellm(model, direct_client=self._direct_client)
+
+    def needs_litellm(self, models: Iterable[ModelSpec]) -> bool:
+        """Whether any of these models is called through LiteLLM."""
+        return any(not self.is_direct(model) for model in models)
+
+    async def ready(self, model: ModelSpec) -> None:
+        """Wait for the client `model` is called with (LiteLLM's background import)."""
+        if not self.is_direct(model):
+            await ensure_litellm()
 
     def _target(self, model: ModelSpec) -> ProviderTarget:
         if model.provider == "simulator":

@@ -133,6 +133,7 @@ async def serve_stream(
         estimate = await gateway.estimator.estimate(
             model, attempt_request, graph=ctx.graph, node=ctx.node
         )
+        await gateway.providers.ready(model)
         ledger = gateway.ledger_for(ctx)
         begun = await ledger.begin(ctx, record, estimate)
         number, previous_id = begun.number + 1, begun.call_id

@@ -119,10 +119,9 @@ class CallContext:
     # The worker's hold on the run: with it every write is fenced by the lease epoch.
     run: RunFence | None = None
     graph: str | None = None
+    tenant_id: str = "default"
     # Budget the run must keep for calls it will still make after this one.
     reserve_usd: float = 0.0
-    # The tenant the ledger rows belong to ("default" when unset).
-    tenant_id: str | None = None
     # The API key paying for a call made outside a run (per-key budget).
     account: CallAccount | None = None
     # Return answers as the provider gave them: no retry of a cut or empty answer (the

@@ -70,6 +70,7 @@ class Classification:
     task_class: str
     complexity: float
     p_good: Mapping[str, float]
+    dense: tuple[float, ...] = ()  # the text's dense features (the OOD test reuses them)
 
 
 def _sigmoid(z: float) -> float:
@@ -197,4 +198,5 @@ class TaskClassifier:
             ),
             complexity=1.0 - p_edge,
             p_good={"edge": p_edge, "mid": p_mid, "frontier": p_front},
+            dense=features.dense,
         )

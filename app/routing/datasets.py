@@ -52,11 +52,11 @@ class Row:
 
 
 def default_data_dir() -> Path:
-    """ROUTEGRAPH_DATA_DIR if set, else `<repo>/../shared/data`."""
+    """ROUTEGRAPH_DATA_DIR if set, else the copy shipped in `<repo>/benchmarks/data`."""
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    return Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
@@ -67,7 +67,7 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
             return candidate
     raise DataMissingError(
         f"routing data not found under {base} (looked for routellm/gsm8k/gsm8k_responses.csv); "
-        f"set {DATA_DIR_ENV} to the shared data folder or pass --data-dir"
+        f"set {DATA_DIR_ENV} to a folder holding routellm/ or pass --data-dir"
     )
 
 

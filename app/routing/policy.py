@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from app.routing.catalog import TIER_ORDER, Catalog, ModelSpec, TierName
 from app.routing.classifier import Classification
+from app.routing.feedback import model_arm, tier_arm
+from app.routing.online import OnlineView, Option, choose
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Route:
     candidates: tuple[ModelSpec, ...]
     reason: str
     task_class: str | None = None
+    explored: bool = False  # auto sent it to a cheaper tier to learn (online exploration)
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,18 @@ class FixedModel:
 
 @dataclass(frozen=True)
 class Auto:
-    """The cheapest tier whose predicted quality clears `threshold`, within budget and SLO."""
+    """The cheapest tier whose predicted quality clears `threshold`, within budget and SLO.
+
+    With `relative`, the bar is `threshold` x the best feasible tier's prediction ("keep
+    95% of the best tier's quality"). No tier predicted below `floor` is chosen, and
+    online exploration never goes below it either.
+    """
 
     threshold: float = 0.75
     max_latency_ms: float | None = None
     expected_output_tokens: int = 400
+    relative: bool = False
+    floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class Cascade:
     tiers: tuple[TierName, ...] = ("edge", "frontier")
     verifier: str = "arithmetic"
     min_p_good: float | None = None
+    relative: bool = False  # min_p_good is a share of the next tier's p
 
 
 Policy = FixedTier | FixedModel | Auto | Cascade
@@ -79,6 +90,7 @@ class RouteInputs:
     prompt_tokens: int
     classification: Classification | None = None
     remaining_budget_usd: float | None = None
+    online: OnlineView | None = None  # learned estimates; auto uses them when present
 
 
 def route_request(
@@ -121,46 +133,138 @@ def fixed_tier_route(
     )
 
 
-def auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) -> Route:
-    """Pareto choice: walk tiers cheapest first, keep those within budget and SLO, take the
-    first whose predicted quality clears the threshold (else the best-predicted feasible)."""
+@dataclass(frozen=True)
+class TierOption:
+    """One tier auto weighs: its classifier p, estimated cost and latency, and feasibility."""
+
+    tier: TierName
+    p_good: float
+    cost: float
+    latency: float
+    blocked: str = ""  # "over budget" / "over latency SLO"
+
+    def text(self, detail: str, chosen: bool) -> str:
+        notes = [detail, f"~${self.cost:.5f}", f"~{self.latency:.0f}ms"]
+        notes += [n for n in (self.blocked, "chosen" if chosen else "") if n]
+        return f"{self.tier}({', '.join(notes)})"
+
+
+def tier_options(policy: Auto, catalog: Catalog, inputs: RouteInputs) -> list[TierOption]:
+    """The catalog's tiers cheapest first, each checked against the budget and latency SLO."""
     classification = inputs.classification
     assert classification is not None
-    considered: list[str] = []
-    feasible: list[tuple[TierName, float]] = []
-    chosen: TierName | None = None
+    options = []
     for tier in TIER_ORDER:
         if tier not in catalog.tiers:
             continue
         model = catalog.chain(tier)[0]
-        p_good = float(classification.p_good.get(tier, 0.0))
         cost = model.cost_usd(inputs.prompt_tokens, policy.expected_output_tokens)
         latency = model.latency_ms.first_token + (
             model.latency_ms.per_output_token * policy.expected_output_tokens
         )
-        verdict = f"{tier}(p={p_good:.2f}, ~${cost:.5f}, ~{latency:.0f}ms"
+        blocked = ""
         if inputs.remaining_budget_usd is not None and cost > inputs.remaining_budget_usd:
-            considered.append(verdict + ", over budget)")
-            continue
-        if policy.max_latency_ms is not None and latency > policy.max_latency_ms:
-            considered.append(verdict + ", over latency SLO)")
-            continue
-        feasible.append((tier, p_good))
-        if p_good >= policy.threshold and chosen is None:
-            chosen = tier
-            considered.append(verdict + ", chosen)")
-        else:
-            considered.append(verdict + ")")
-    if chosen is not None:
-        why = f"auto{where}: cheapest tier clearing threshold {policy.threshold:.2f}"
+            blocked = "over budget"
+        elif policy.max_latency_ms is not None and latency > policy.max_latency_ms:
+            blocked = "over latency SLO"
+        p_good = float(classification.p_good.get(tier, 0.0))
+        options.append(TierOption(tier, p_good, cost, latency, blocked))
+    return options
+
+
+def auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) -> Route:
+    """Pareto choice: walk tiers cheapest first, keep those within budget and SLO, take the
+    first whose predicted quality clears the threshold (else the best-predicted feasible).
+
+    With an online view the predictions are the learned estimates (`online_auto_route`)."""
+    classification = inputs.classification
+    assert classification is not None
+    if inputs.online is not None:
+        return online_auto_route(policy, catalog, inputs, where)
+    options = tier_options(policy, catalog, inputs)
+    feasible = [o for o in options if not o.blocked]
+    bar = policy.threshold
+    bar_text = f"threshold {bar:.2f}"
+    if policy.relative and feasible:
+        best = max(o.p_good for o in feasible)
+        bar = policy.threshold * best
+        bar_text = f"threshold {policy.threshold:.2f} x best p {best:.2f} = {bar:.2f}"
+    eligible = [o for o in feasible if o.p_good >= policy.floor]
+    clearing = [o for o in eligible if o.p_good >= bar]
+    chosen: TierName
+    if clearing:
+        chosen = clearing[0].tier
+        why = f"auto{where}: cheapest tier clearing {bar_text}"
     elif feasible:
-        chosen = max(feasible, key=lambda item: item[1])[0]
-        why = f"auto{where}: no tier clears {policy.threshold:.2f}; best predicted {chosen}"
+        chosen = max(eligible or feasible, key=lambda o: o.p_good).tier
+        bar_only = bar_text.removeprefix("threshold ")
+        why = f"auto{where}: no tier clears {bar_only}; best predicted {chosen}"
     else:
         chosen = TIER_ORDER[0]
         why = f"auto{where}: no tier fits budget/SLO; cheapest {chosen} (the budget check decides)"
+    considered = [o.text(f"p={o.p_good:.2f}", o.tier == chosen and not o.blocked) for o in options]
     summary = (
         f"{why}; class={classification.task_class} "
         f"complexity={classification.complexity:.2f}; considered {'; '.join(considered)}"
     )
     return fixed_tier_route(catalog, chosen, summary, task_class=classification.task_class)
+
+
+def online_auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) -> Route:
+    """Auto on the online estimates: the reason names the prior, the feedback events and the
+    estimate of every tier, the request's cluster and whether it looked out of distribution."""
+    classification, view = inputs.classification, inputs.online
+    assert classification is not None and view is not None
+    options = tier_options(policy, catalog, inputs)
+    feasible = [o.tier for o in options if not o.blocked]
+    safe = feasible[-1] if feasible else None
+    choice = choose(
+        [
+            Option(o.tier, tier_arm(o.tier), o.p_good, feasible=not o.blocked, safe=o.tier == safe)
+            for o in options
+        ],
+        view,
+        threshold=policy.threshold,
+        relative=policy.relative,
+        floor=policy.floor,
+    )
+    chosen: TierName
+    if choice is None:
+        chosen = TIER_ORDER[0]
+        why = "no tier fits budget/SLO; cheapest (the budget check decides)"
+        details = [o.text(f"prior {o.p_good:.2f}", False) for o in options]
+    else:
+        chosen = options[choice.index].tier
+        why = choice.why
+        details = [
+            o.text(est.describe(), i == choice.index)
+            for i, (o, est) in enumerate(zip(options, choice.estimates, strict=True))
+        ]
+    chain, order_note = rank_models(catalog.chain(chosen), view, classification.p_good[chosen])
+    reason = (
+        f"auto{where} (online): {chosen}: {why}; class={classification.task_class} "
+        f"complexity={classification.complexity:.2f}; {view.describe()}; "
+        f"considered {'; '.join(details)}{order_note}; chain {' > '.join(m.name for m in chain)}"
+    )
+    return Route(
+        requested=chosen,
+        tier=chosen,
+        candidates=tuple(chain),
+        reason=reason,
+        task_class=classification.task_class,
+        explored=choice is not None and choice.explored,
+    )
+
+
+def rank_models(
+    chain: Sequence[ModelSpec], view: OnlineView, prior_p: float
+) -> tuple[list[ModelSpec], str]:
+    """The tier's models by estimated success once each has evidence; catalog order before."""
+    estimates = [view.estimate(model_arm(m.name), prior_p) for m in chain]
+    if len(chain) < 2 or min(e.evidence for e in estimates) < view.config.min_evidence:
+        return list(chain), ""
+    ranked = sorted(zip(chain, estimates, strict=True), key=lambda pair: -pair[1].mean)
+    if [m.name for m, _ in ranked] == [m.name for m in chain]:
+        return list(chain), ""
+    order = " > ".join(f"{m.name} ({e.mean:.2f})" for m, e in ranked)
+    return [m for m, _ in ranked], f"; models reordered by estimated success: {order}"

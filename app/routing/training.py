@@ -1,8 +1,10 @@
 """Offline training of the router heads (numpy logistic regression) and the shipped artifact.
 
 `python -m app.routing.training` fits on the train split of GSM8K + MMLU + MT-Bench and writes
-`app/routing/router_model.json`. The benchmark calls `train_model` on other row sets (e.g.
-without GSM8K) so every reported figure comes from a model that never saw its test rows.
+`app/routing/router_model.json` and, fitted on the same prompts, the topic clusters and
+out-of-distribution bar in `app/routing/router_clusters.json`. The benchmark calls
+`train_model` on other row sets (e.g. without GSM8K) so every reported figure comes from a
+model that never saw its test rows.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.routing import datasets
+from app.routing.clusters import default_clusters_path, fit_clusters, write_clusters
 from app.routing.datasets import Row
 from app.routing.features import (
     DENSE_FEATURES,
@@ -229,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help=f"default: ${datasets.DATA_DIR_ENV}")
     parser.add_argument("--out", default=str(default_artifact_path()), help="artifact path")
+    parser.add_argument(
+        "--clusters-out", default=str(default_clusters_path()), help="cluster artifact path"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
@@ -252,6 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"trained on {len(rows)} rows in {time.perf_counter() - started:.1f}s; "
         f"{len(model['ngram_weights'])} n-gram weights; wrote {path} "
         f"({path.stat().st_size / 1024:.0f} KiB)"
+    )
+    started = time.perf_counter()
+    clusters = fit_clusters(
+        [r.prompt for r in rows],
+        provenance={"split": "train", "rows_digest": model["training"]["rows_digest"]},
+    )
+    cluster_path = write_clusters(clusters, args.clusters_out)
+    print(
+        f"fitted {len(clusters['names'])} topic clusters in {time.perf_counter() - started:.1f}s; "
+        f"OOD bars: similarity {clusters['ood']['similarity_bar']}, form atypicality "
+        f"{clusters['ood']['atypicality_bar']}; wrote {cluster_path} "
+        f"({cluster_path.stat().st_size / 1024:.0f} KiB)"
     )
     return 0
 

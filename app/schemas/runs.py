@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas.json_numbers import JSONInt
+from app.schemas.storable import StorableJSONObject, StorableStr
+from app.schemas.timestamps import UtcDateTime
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "budget_exceeded"]
 
@@ -13,20 +16,24 @@ RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "bu
 class SubmitRun(BaseModel):
     """`POST /v1/runs` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: `"priority": true` or `"budget_usd": "1"` is a 422, not silently coerced.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    graph: str = Field(
+    graph: StorableStr = Field(
         min_length=1,
         max_length=110,
         examples=["plan_execute"],
         description="a graph name, or name@version to pin a version",
     )
-    input: dict[str, Any] = Field(examples=[{"question": "What is 2 * 340 + 5 * 120?"}])
-    thread_id: str | None = Field(
+    input: StorableJSONObject = Field(
+        examples=[{"question": "What is 2 * 340 + 5 * 120?"}],
+        description="the graph's input; must match its `input_schema` (`GET /v1/graphs`)",
+    )
+    thread_id: StorableStr | None = Field(
         None, min_length=1, max_length=200, description="continue a conversation thread"
     )
     budget_usd: float | None = Field(None, gt=0, le=10_000, description="hard cap on model spend")
-    priority: int = Field(0, ge=-100, le=100, description="higher runs first")
+    priority: JSONInt = Field(0, ge=-100, le=100, description="higher runs first")
 
 
 class RunOut(BaseModel):
@@ -45,9 +52,19 @@ class RunOut(BaseModel):
     budget_usd: float | None
     cost_usd: float
     cancel_requested: bool
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
+
+
+class RunEventOut(BaseModel):
+    """The `data` of one Server-Sent Event of `GET /v1/runs/{id}/events`."""
+
+    seq: int = Field(description="per-run sequence; also the event's SSE `id`")
+    at: UtcDateTime
+    kind: str = Field(description="queued, started, node_started, model_call, succeeded, ...")
+    node: str | None
+    payload: dict[str, Any]
 
 
 class RunPage(BaseModel):
@@ -78,8 +95,8 @@ class ModelCallOut(BaseModel):
     fallback_of: str | None
     retry_of: str | None = None
     epoch: int | None = None
-    created_at: datetime
-    completed_at: datetime | None = None
+    created_at: UtcDateTime
+    completed_at: UtcDateTime | None = None
 
 
 class GraphOut(BaseModel):

@@ -15,10 +15,11 @@ from app.db.checkpoints import open_checkpointer
 from app.db.engine import Database, is_sqlite, open_database
 from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
+from app.db.schema_version import schema_is_current
 from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
-from app.gateway.providers import DIRECT_PROVIDERS
+from app.gateway.providers import uses_litellm
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.services.auth import Authenticator
@@ -64,16 +65,14 @@ def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Everything a server or worker process needs, built once and passed down."""
     catalog = load_catalog(settings.catalog_path)
-    if any(
-        not (settings.direct_provider_client and model.provider in DIRECT_PROVIDERS)
-        for model in catalog.models.values()
-    ):
+    direct = settings.direct_provider_client
+    if any(uses_litellm(model, direct_client=direct) for model in catalog.models.values()):
         # LiteLLM's import takes seconds: it runs in the background while the rest starts;
         # a model call that comes before it is done waits for it. A catalog served only by
         # the direct client never imports it (nor waits for that import at exit).
         start_loading_litellm()
     graphs = load_graphs(settings)
-    if settings.auto_migrate:
+    if settings.auto_migrate and not schema_is_current(settings.database_url):
         await asyncio.to_thread(upgrade_database, settings.database_url)
     busy = settings.sqlite_busy_timeout_ms
     pool = settings.db_pool_size
@@ -116,7 +115,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             busy_timeout_ms=busy,
             pool_size=min(settings.worker_concurrency, pool),
         ) as checkpointer:
-            registry = GraphRegistry(graphs, sessions, checkpointer)
+            registry = GraphRegistry(graphs, sessions, checkpointer, catalog)
             await registry.register_loaded()
             yield Services(
                 settings=settings,

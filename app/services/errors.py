@@ -48,3 +48,18 @@ class IdempotencyConflict(ServiceError):
 class Unauthenticated(ServiceError):
     status = 401
     title = "Unauthorized"
+
+
+class InvalidSpec(ServiceError):
+    status = 422
+    title = "Invalid graph spec"
+
+
+class GraphNameTaken(ServiceError):
+    status = 409
+    title = "Graph name taken"
+
+
+class GraphVersionNotFound(ServiceError):
+    status = 404
+    title = "Graph version not found"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import runs_repo
+from app.db import pg_writes, runs_repo
 from app.db.events_repo import PendingEvent, insert_events
 from app.db.models import Run, utcnow
 from app.db.runs_repo import TERMINAL_STATUSES, ClaimedRun
@@ -31,6 +31,10 @@ class IllegalTransition(RuntimeError):
 
 def is_terminal(status: str) -> bool:
     return status in TERMINAL_STATUSES
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def allowed_from(to: str) -> list[str]:
@@ -60,6 +64,21 @@ async def claim(
 ) -> list[ClaimedRun]:
     """queued (or running with an expired lease) -> running under this worker's new lease,
     each with its `started` (first attempt) or `resumed` event."""
+    if _postgres(session):
+        claimed = []
+        if include_expired:
+            claimed = await pg_writes.claim(
+                session, worker_id=worker_id, lease_seconds=lease_seconds, limit=limit, expired=True
+            )
+        if len(claimed) < limit:
+            claimed += await pg_writes.claim(
+                session,
+                worker_id=worker_id,
+                lease_seconds=lease_seconds,
+                limit=limit - len(claimed),
+                expired=False,
+            )
+        return claimed
     claimed = await runs_repo.claim_runs(
         session,
         worker_id=worker_id,
@@ -89,6 +108,21 @@ async def finish(
     worker) are written before the terminal event, which is always the run's last."""
     if not is_terminal(to):
         raise IllegalTransition(f"finish needs a terminal status, not {to!r}")
+    if _postgres(session):
+        terminal = PendingEvent(to, payload={"error": error, **(payload or {})})
+        grant = await pg_writes.append(
+            session,
+            pg_writes.FINISH_FENCED,
+            run_id,
+            [*events, terminal],
+            epoch=epoch,
+            statuses=allowed_from(to),
+            cost_in_last=True,
+            to=to,
+            output=output,
+            error=error,
+        )
+        return grant is not None
     values: dict[str, Any] = {
         "status": to,
         "output": output,
@@ -113,13 +147,18 @@ async def release(
 ) -> bool:
     """A worker shutting down gives a running run back: its lease ends now, so the next
     worker resumes it from its last checkpoint at once."""
+    released = PendingEvent("released", payload={"reason": "worker shutting down"})
+    if _postgres(session):
+        grant = await pg_writes.append(
+            session, pg_writes.RELEASE_FENCED, run_id, [*events, released], epoch=epoch
+        )
+        return grant is not None
     values = {"lease_owner": None, "lease_expires_at": utcnow()}
     grant = await runs_repo.reserve_event_seqs(
         session, run_id, len(events) + 1, epoch=epoch, statuses=["running"], values=values
     )
     if grant is None:
         return False
-    released = PendingEvent("released", payload={"reason": "worker shutting down"})
     await insert_events(session, run_id, grant.first_seq, [*events, released])
     return True
 

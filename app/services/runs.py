@@ -23,10 +23,8 @@ from app.services.errors import (
     RunNotFound,
 )
 from app.services.graph_registry import parse_graph_ref
+from app.services.tenancy import DEFAULT_TENANT
 from graphs.registry import GraphInputInvalid
-
-# A safety net only: the end of a run is pushed (in-process signal or LISTEN/NOTIFY).
-WAIT_POLL_SECONDS = 2.0
 
 
 def _fingerprint(body: SubmitRun) -> str:
@@ -34,11 +32,15 @@ def _fingerprint(body: SubmitRun) -> str:
 
 
 async def submit_run(
-    services: Services, body: SubmitRun, *, idempotency_key: str | None = None
+    services: Services,
+    body: SubmitRun,
+    *,
+    idempotency_key: str | None = None,
+    tenant_id: str = DEFAULT_TENANT,
 ) -> tuple[Run, bool]:
     """Queue a run (never execute it here); returns (run, created). Same key, same run."""
     name, version = parse_graph_ref(body.graph)
-    graph = await services.registry.resolve(name, version)
+    graph = await services.registry.resolve(name, version, tenant_id=tenant_id)
     try:
         graph.definition.validate_input(body.input)
     except GraphInputInvalid as exc:
@@ -50,6 +52,7 @@ async def submit_run(
             return existing, False
     run = Run(
         id=runs_repo.new_run_id(),
+        tenant_id=tenant_id,
         thread_id=body.thread_id or str(uuid.uuid4()),
         graph=graph.name,
         version=graph.version,
@@ -86,19 +89,20 @@ async def _existing_for_key(services: Services, key: str, fingerprint: str) -> R
     return existing
 
 
-async def get_run(services: Services, run_id: str) -> Run:
+async def get_run(services: Services, run_id: str, tenant_id: str | None = None) -> Run:
+    """The run, or RunNotFound; with `tenant_id`, another tenant's run is not found either."""
     async with services.sessions() as session:
         run = await runs_repo.get_run(session, run_id)
-    if run is None:
+    if run is None or (tenant_id is not None and run.tenant_id != tenant_id):
         raise RunNotFound(f"no run with id {run_id!r}")
     return run
 
 
-async def cancel_run(services: Services, run_id: str) -> Run:
+async def cancel_run(services: Services, run_id: str, tenant_id: str | None = None) -> Run:
     """A queued run is cancelled at once; a running one stops at its next node or call."""
     async with services.sessions.begin() as session:
         run = await session.get(Run, run_id, with_for_update=True)  # vs a racing claim
-        if run is None:
+        if run is None or (tenant_id is not None and run.tenant_id != tenant_id):
             raise RunNotFound(f"no run with id {run_id!r}")
         if run_state.is_terminal(run.status):
             raise RunAlreadyFinished(f"run {run_id} already ended as {run.status}")
@@ -120,4 +124,7 @@ async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run
             if run_state.is_terminal(run.status) or remaining <= 0:
                 return run
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(watch.changed.wait(), min(remaining, WAIT_POLL_SECONDS))
+                await asyncio.wait_for(
+                    watch.changed.wait(),
+                    min(remaining, services.settings.push_safety_poll_seconds),
+                )

@@ -33,7 +33,9 @@ class SimulatorConfig(BaseModel):
     recorded_answers: bool = Field(
         False, description="answer RouteLLM dataset prompts with the recorded model answers"
     )
-    data_dir: Path | None = Field(None, description="recorded data; ROUTEGRAPH_DATA_DIR if unset")
+    data_dir: Path | None = Field(
+        None, description="recorded data; ROUTEGRAPH_DATA_DIR, else benchmarks/data"
+    )
     prompt_cache_min_tokens: int | None = Field(
         default=1024,
         ge=0,

@@ -28,6 +28,7 @@ class RecordedAnswers:
 
     @classmethod
     def from_data_dir(cls, data_dir: str | Path | None = None) -> RecordedAnswers:
+        """GSM8K's recorded answers from `data_dir` (default: the copy in benchmarks/data)."""
         return cls(load_gsm8k(data_dir))
 
     def __len__(self) -> int:

@@ -61,6 +61,9 @@ class Worker:
         return await self._start(claimed[0])
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        # Claims start at once, while LiteLLM may still be importing in the background: a
+        # replacement worker takes over a dead one's runs without waiting for it, and only a
+        # model call that comes before the import ends waits for it.
         log.info("worker %s started (%d runs at once)", self.worker_id, self.concurrency)
         heartbeat = Heartbeat(
             self.services.worker_sessions,
@@ -101,8 +104,7 @@ class Worker:
                 if sweep and failures == 0:
                     self._last_sweep = time.monotonic()
                 for run in claimed:
-                    task = asyncio.create_task(self._start(run), name=f"run-{run.id}")
-                    task.add_done_callback(self._run_done)
+                    self._launch(run)
                 claimed_all = len(claimed) == free  # more may be waiting: claim again
             if claimed_all and failures == 0:
                 continue
@@ -140,15 +142,29 @@ class Worker:
             log.info("worker %s claimed run %s (attempt %d)", self.worker_id, run.id, run.attempt)
         return claimed
 
-    async def _start(self, claimed: ClaimedRun) -> str:
-        scope = RunScope(
+    def _launch(self, claimed: ClaimedRun) -> None:
+        """Start a claimed run as a task; its slot is taken now, before the task runs."""
+        scope = self._scope(claimed)
+        task = asyncio.create_task(self._execute(claimed, scope), name=f"run-{claimed.id}")
+        self._active[claimed.id] = (task, scope)
+        task.add_done_callback(self._run_done)
+
+    def _scope(self, claimed: ClaimedRun) -> RunScope:
+        return RunScope(
             claimed,
             sessions=self.services.worker_sessions,
             flush_delay=self.services.settings.event_flush_seconds,
         )
+
+    async def _start(self, claimed: ClaimedRun) -> str:
+        """Execute a claimed run in the current task (run_once)."""
+        scope = self._scope(claimed)
         task = asyncio.current_task()
         assert task is not None
         self._active[claimed.id] = (task, scope)  # type: ignore[assignment]
+        return await self._execute(claimed, scope)
+
+    async def _execute(self, claimed: ClaimedRun, scope: RunScope) -> str:
         try:
             return await execute_run(self.services, claimed, scope)
         except DATABASE_ERRORS as exc:

@@ -60,7 +60,9 @@ async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) 
             )
             return await _finish(services, scope, "failed", {}, gave_up)
         try:
-            graph = await services.registry.resolve(claimed.graph, claimed.version)
+            graph = await services.registry.resolve(
+                claimed.graph, claimed.version, tenant_id=claimed.tenant_id
+            )
         except ServiceError as exc:  # e.g. queued for code this worker no longer runs
             return await _finish(services, scope, "failed", {}, exc.detail)
         return await _execute(services, claimed, scope, graph)
@@ -94,7 +96,12 @@ async def _execute(
             return await _finish(services, scope, "failed", {}, invalid)
 
     context = RunContext(
-        gateway=services.gateway, run_id=claimed.id, scope=scope, graph=claimed.graph
+        gateway=services.gateway,
+        run_id=claimed.id,
+        scope=scope,
+        graph=claimed.graph,
+        tenant_id=claimed.tenant_id,
+        loop=asyncio.get_running_loop(),
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds
     values: dict[str, Any] = {}

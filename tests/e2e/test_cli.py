@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -13,6 +14,8 @@ from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
 from tests.conftest import SimulatorAdmin
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "specs"
 
 
 def routegraph(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,3 +58,33 @@ async def test_migrate_then_runs_list_and_show(
 
     missing = routegraph(database_url, "runs", "show", "no-such-run")
     assert missing.returncode == 1 and "no run with id no-such-run" in missing.stdout
+
+
+def test_graphs_validate_prints_every_error_against_the_file_lines(
+    database_url: str, tmp_path: Path
+) -> None:
+    spec = (EXAMPLES / "cascade.yaml").read_text()
+    broken = spec.replace("entry: solve", "entry: nowhere").replace(
+        "kind: cascade", "kind: cascadex"
+    )
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken)
+    checked = routegraph(database_url, "graphs", "validate", str(path))
+    assert checked.returncode == 1
+    lines = broken.splitlines()
+    kind_line = next(i for i, line in enumerate(lines, 1) if "cascadex" in line)
+    entry_line = next(i for i, line in enumerate(lines, 1) if "entry: nowhere" in line)
+    assert f"broken.yaml:{kind_line}: /nodes/solve/kind: unknown node kind" in checked.stdout
+    assert f"broken.yaml:{entry_line}: /entry:" in checked.stdout
+    assert "cascadex" in checked.stdout  # the offending source line is shown
+
+    good = routegraph(database_url, "graphs", "validate", str(EXAMPLES / "cascade.yaml"))
+    assert good.returncode == 0 and "valid" in good.stdout
+    pushed = routegraph(database_url, "graphs", "push", str(EXAMPLES / "cascade.yaml"))
+    assert pushed.returncode == 0 and "stored as version 1" in pushed.stdout
+    again = routegraph(database_url, "graphs", "push", str(EXAMPLES / "cascade.yaml"))
+    assert "already version 1" in again.stdout
+    shown = routegraph(database_url, "graphs", "show", "cascade@1", "--json")
+    assert json.loads(shown.stdout)["document"]["name"] == "cascade"
+    listed = routegraph(database_url, "graphs", "list")
+    assert "cascade" in listed.stdout and "spec" in listed.stdout

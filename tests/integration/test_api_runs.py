@@ -134,7 +134,7 @@ def test_list_filters_and_paginates(api: httpx.Client) -> None:
     assert [r["id"] for r in cancelled] == [ids[0]]
     assert api.get("/v1/runs", params={"graph": "other"}).json()["items"] == []
     assert_problem(api.get("/v1/runs", params={"status": "bogus"}), 422, "Invalid request")
-    assert_problem(api.get("/v1/runs", params={"cursor": "!!!"}), 422, "Invalid input")
+    assert_problem(api.get("/v1/runs", params={"cursor": "!!!"}), 422, "Invalid request")
     assert_problem(api.get("/v1/runs", params={"limit": 0}), 422, "Invalid request")
 
 
@@ -151,7 +151,9 @@ def test_events_of_a_cancelled_run_replay_from_last_event_id(api: httpx.Client) 
     replay = api.get(f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": "1"}, timeout=10)
     assert "event: queued" not in replay.text and "event: cancelled" in replay.text
     assert_problem(
-        api.get(f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": "x"}), 422, "Invalid input"
+        api.get(f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": "x"}),
+        422,
+        "Invalid request",
     )
 
 
@@ -161,7 +163,8 @@ def test_graphs_and_health(api: httpx.Client) -> None:
     plan_execute = graphs["plan_execute"]
     assert plan_execute["nodes"] == {"plan": "frontier", "execute": "edge", "synthesize": "mid"}
     assert plan_execute["input_schema"]["required"] == ["question"]
-    assert api.get("/healthz").json() == {"status": "ok"}
+    health = api.get("/healthz").json()
+    assert health["status"] == "ok" and health["model_client"] in ("ready", "loading")
     assert_problem(api.get("/v1/nothing-here"), 404, "Not Found")
 
 

@@ -9,15 +9,26 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from app.api.http_server import uvicorn_config
 from app.service_process import free_port
+from app.settings import Settings
 
 
 class LiveServer:
-    """`with LiveServer(app) as base_url:`; the app's lifespan runs in the server's loop."""
+    """`with LiveServer(app) as base_url:`; the app's lifespan runs in the server's loop.
 
-    def __init__(self, app: FastAPI, startup_timeout_s: float = 60.0) -> None:
+    With `settings`, the server is configured as `routegraph serve` configures it
+    (header-read timeout, connection cap per client).
+    """
+
+    def __init__(
+        self, app: FastAPI, startup_timeout_s: float = 60.0, *, settings: Settings | None = None
+    ) -> None:
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        if settings is None:
+            config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        else:
+            config = uvicorn_config(app, settings, host="127.0.0.1", port=self.port)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._timeout = startup_timeout_s

@@ -73,3 +73,22 @@ def test_shipped_artifact_was_fit_on_exactly_the_training_split() -> None:
 def test_missing_data_dir_fails_with_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(datasets.DataMissingError, match="ROUTEGRAPH_DATA_DIR"):
         datasets.resolve_data_dir(tmp_path / "absent")
+
+
+def test_the_shipped_data_is_found_without_any_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
+    root = datasets.resolve_data_dir()
+    assert root == Path(datasets.__file__).resolve().parents[2] / "benchmarks/data/routellm"
+    assert (root / "LICENSE").read_text().lstrip().startswith("Apache License")
+    assert len(datasets.load_gsm8k()) == 1319
+    assert len({r.group for r in datasets.load_mmlu()}) == 57
+
+
+def test_data_dir_env_var_overrides_the_shipped_copy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(datasets.DataMissingError, match=str(tmp_path)):
+        datasets.resolve_data_dir()

@@ -214,6 +214,40 @@ async def concurrent(service: Service, clients: int, duration: float) -> dict[st
     }
 
 
+async def poll_storm(service: Service, pollers: int, duration: float) -> dict[str, float]:
+    """`pollers` clients hammer GET /v1/runs/{id} while one client runs runs one after the
+    other: the API must stay responsive and never starve the worker."""
+    stop_at = time.perf_counter() + duration
+    polls = 0
+    latencies: list[float] = []
+
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
+        first = await client.post("/v1/runs", json={"graph": "noop", "input": {"question": "q"}})
+        run_id = first.json()["id"]
+
+        async def poller() -> None:
+            nonlocal polls
+            async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as own:
+                while time.perf_counter() < stop_at:
+                    (await own.get(f"/v1/runs/{run_id}")).raise_for_status()
+                    polls += 1
+
+        async def runner() -> None:
+            while time.perf_counter() < stop_at:
+                latency, _, status = await one_run(client)
+                assert status == "succeeded", status
+                latencies.append(latency * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(runner(), *(poller() for _ in range(pollers)))
+        elapsed = time.perf_counter() - started
+    return {
+        "storm_polls_per_s": polls / elapsed,
+        "storm_runs_per_s": len(latencies) / elapsed,
+        "storm_run_p50_ms": statistics.median(latencies),
+    }
+
+
 def seed_finished_runs(database_url: str, count: int) -> float:
     """Bulk-insert `count` succeeded runs with five events each; returns seconds taken."""
     started = time.perf_counter()
@@ -270,6 +304,8 @@ async def measure(args: argparse.Namespace, backend: str, database_url: str, tmp
         print(f"\n[{backend}] start-up to /healthz 200: {ready:.2f} s", flush=True)
         empty = await sequential(service.base_url, args.runs)
         empty |= await concurrent(service, args.concurrency, args.duration)
+        if args.poll_storm:
+            empty |= await poll_storm(service, args.poll_storm, args.duration)
         report(f"{backend}, empty store", empty)
         if args.seed_runs:
             took = seed_finished_runs(database_url, args.seed_runs)
@@ -295,6 +331,9 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=0, help="extra worker processes")
     parser.add_argument("--seed-runs", type=int, default=100_000)
+    parser.add_argument(
+        "--poll-storm", type=int, default=16, help="clients polling GET /v1/runs/{id} (0: skip)"
+    )
     parser.add_argument(
         "--service-dir", type=Path, default=REPO, help="checkout whose `app` package is run"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.api.deps import get_services
 from app.api.json_route import ProblemRoute
@@ -19,6 +20,21 @@ from app.services.errors import GraphVersionNotFound, UnknownGraph
 from app.services.graph_registry import ResolvedGraph
 from graphs.spec import spec_json_schema
 
+
+class _GraphName(Convertor[str]):
+    """A graph name in a path: anything but the sub-resources `validate` and `schema`, so
+    `/v1/graphs/validate` is only the validate route (and its `Allow` says so)."""
+
+    regex = "(?!(?:validate|schema)$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("graph_name", _GraphName())
 router = APIRouter(prefix="/v1/graphs", tags=["graphs"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
 GraphName = Annotated[StorableStr, Path(max_length=100, description="the graph's name")]
@@ -94,7 +110,7 @@ async def validate_graph(spec: SpecBody, services: ServicesDep, tenant: TenantDe
     )
 
 
-@router.get("/{name}", response_model=GraphDetail, responses=problem_responses(404))
+@router.get("/{name:graph_name}", response_model=GraphDetail, responses=problem_responses(404))
 async def get_graph(name: GraphName, services: ServicesDep, tenant: TenantDep) -> GraphDetail:
     """A graph with the list of its versions."""
     latest = await services.registry.resolve(name, tenant_id=tenant)
@@ -108,7 +124,7 @@ async def get_graph(name: GraphName, services: ServicesDep, tenant: TenantDep) -
 
 
 @router.get(
-    "/{name}/versions/{version}",
+    "/{name:graph_name}/versions/{version}",
     response_model=GraphVersionOut,
     responses=problem_responses(404),
 )

@@ -52,6 +52,20 @@ def api_schema(service_url: str) -> OpenApiSchema:
             "request-timeout": 30,
             "checks": {"enabled": True},
             "generation": {"mode": "all", "max-examples": EXAMPLES},
+            # A graph spec's meaning (nodes that exist, reachable, known models and tools,
+            # template variables in the state...) is beyond JSON Schema: a schema-valid spec
+            # may still be a 422, with every problem and its pointer.
+            "operations": [
+                {
+                    "include-path": ["/v1/graphs", "/v1/graphs/validate"],
+                    "include-method": "POST",
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "404", "409", "422"]
+                        }
+                    },
+                }
+            ],
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},

@@ -22,6 +22,8 @@ bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 cli.add_typer(bench_cli, name="bench")
 routing_cli = typer.Typer(no_args_is_help=True, help="Routing that learns from feedback.")
 cli.add_typer(routing_cli, name="routing")
+keys_cli = typer.Typer(no_args_is_help=True, help="API keys: each belongs to one tenant.")
+cli.add_typer(keys_cli, name="keys")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the ledger table.
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -169,6 +171,52 @@ def runs_show(
 
     found = asyncio.run(print_run(console, _settings(), run_id, as_json=as_json))
     if not found:
+        raise typer.Exit(1)
+
+
+@keys_cli.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0, help="spend allowed per period (none: no budget)")
+    ] = None,
+    period: Annotated[str, typer.Option(help="budget period: day | month")] = "month",
+    rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute")] = None,
+    name: Annotated[str | None, typer.Option(help="a label for listings")] = None,
+) -> None:
+    """Create a key; it is printed once (only its hash is stored)."""
+    from app.keys_cli import create
+
+    if period not in ("day", "month"):
+        console.print("[red]error:[/] --period is day or month")
+        raise typer.Exit(2)
+    asyncio.run(
+        create(
+            console,
+            _settings(),
+            tenant=tenant,
+            budget_usd=budget_usd,
+            period=period,  # type: ignore[arg-type]
+            rpm=rpm,
+            name=name,
+        )
+    )
+
+
+@keys_cli.command("list")
+def keys_list(tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None) -> None:
+    """Keys with their budget, this period's spend and state (never the key itself)."""
+    from app.keys_cli import print_keys
+
+    asyncio.run(print_keys(console, _settings(), tenant=tenant))
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key (its ledger rows stay)."""
+    from app.keys_cli import revoke
+
+    if not asyncio.run(revoke(console, _settings(), key_id)):
         raise typer.Exit(1)
 
 

@@ -101,6 +101,20 @@ class Settings(BaseSettings):
         False,
         description="learn one routing table per tenant instead of one shared by all tenants",
     )
+    direct_provider_client: bool = Field(
+        True,
+        description="call OpenAI-compatible models (provider: simulator) with the lean httpx "
+        "client instead of LiteLLM",
+    )
+    cache_ttl_seconds: float = Field(
+        3600.0, ge=0, description="how long /v1/chat/completions answers are cached; 0 = off"
+    )
+    redis_url: str | None = Field(
+        None, description="redis://host:port/db: the response cache lives there instead"
+    )
+    key_cache_seconds: float = Field(
+        5.0, ge=0, description="how long a process trusts an API key lookup (revocation delay)"
+    )
     sqlite_busy_timeout_ms: int = 10_000
     db_pool_size: int = Field(
         4,

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import feedback, graphs, health, runs
+from app.api import chat_completions, feedback, graphs, health, models, runs
 from app.api.body_limit import BodySizeLimit
+from app.api.openai_errors import install_openai_error_handler
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.services.container import build_services
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with build_services(settings) as services:
             app.state.services = services
+            await services.auth.start()
             stop = asyncio.Event()
             worker_task = None
             if embedded_worker:
@@ -56,10 +58,13 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     install_problem_handlers(app)
+    install_openai_error_handler(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(graphs.router)
     app.include_router(feedback.router)
+    app.include_router(chat_completions.router)
+    app.include_router(models.router)
     return app

@@ -27,5 +27,8 @@ async def healthz(services: Services = Depends(get_services)) -> dict[str, str]:
     except (DBAPIError, OSError) as exc:
         log.warning("health check: the database did not answer: %s", exc)
         raise HTTPProblem(503, "Database unavailable", "the database did not answer") from exc
-    # LiteLLM imports in the background after start-up: until then model calls wait for it.
-    return {"status": "ok", "model_client": "ready" if litellm_loaded() else "loading"}
+    # LiteLLM imports in the background after start-up: until then model calls wait for it
+    # (a catalog served only by the direct OpenAI-compatible client never needs it).
+    needed = services.gateway.providers.needs_litellm(services.catalog.models.values())
+    ready = litellm_loaded() or not needed
+    return {"status": "ok", "model_client": "ready" if ready else "loading"}

@@ -64,3 +64,8 @@ async def annotate_call(
         .values(routing=routing, routing_reason=ModelCall.routing_reason + reason_suffix)
         .execution_options(synchronize_session=False)
     )
+
+
+async def insert_cache_hit(session: AsyncSession, row: ModelCall) -> None:
+    """A call answered from the response cache (or a shared in-flight call): cost 0."""
+    session.add(row)

@@ -125,6 +125,7 @@ class ModelCall(Base):
     __table_args__ = (
         UniqueConstraint("call_key", "attempt", name="uq_model_calls_key_attempt"),
         Index("ix_model_calls_run", "run_id", "created_at"),
+        Index("ix_model_calls_tenant_created", "tenant_id", "created_at"),
         Index(
             "ix_model_calls_output_history",
             "graph",
@@ -167,6 +168,10 @@ class ModelCall(Base):
     graph: Mapped[str | None] = mapped_column(String(100))
     # With online routing: what feedback on this call needs (`RoutingContext.to_json()`).
     routing: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The API key of a call made through the OpenAI-compatible endpoint.
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    # A cache hit (status `cache_hit`, cost 0): what the call it reused had cost.
+    saved_usd: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -217,3 +222,48 @@ class RoutingCell(Base):
     events: Mapped[float] = mapped_column(Float, default=0.0)
     good: Mapped[float] = mapped_column(Float, default=0.0)
     prior: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ApiKey(Base):
+    """A bearer key of one tenant; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_tenant", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    budget_usd: Mapped[float | None] = mapped_column(Float)
+    budget_period: Mapped[str | None] = mapped_column(String(8))  # day | month
+    rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeySpend(Base):
+    """What one key spent in one budget period (`2026-11-27` or `2026-11`)."""
+
+    __tablename__ = "api_key_spend"
+
+    key_id: Mapped[str] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    spent_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class CachedResponse(Base):
+    """An answer of the OpenAI-compatible endpoint, by the hash of its normalised request."""
+
+    __tablename__ = "response_cache"
+    __table_args__ = (Index("ix_response_cache_expires", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(100))
+    response: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -24,13 +24,9 @@ from app.gateway.feedback import (
 from app.gateway.guard import remaining_budget
 from app.gateway.learning import CallFeedback, RoutingLearning, stage_context
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
-from app.gateway.litellm_client import (
-    ProviderAnswer,
-    ProviderTarget,
-    call_provider,
-    ensure_litellm,
-    provider_errors,
-)
+from app.gateway.ledger_batch import BatchLedger
+from app.gateway.provider_answer import ProviderAnswer
+from app.gateway.providers import Providers, provider_errors
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
@@ -71,6 +67,7 @@ class Gateway:
         prior_output_tokens: int = 256,
         classifier: Classifier | None = None,
         learner: OnlineLearner | None = None,
+        direct_client: bool = True,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -85,7 +82,24 @@ class Gateway:
         self._timeout_s = timeout_s
         self._default_max_output_tokens = default_max_output_tokens
         self.ledger = Ledger(session_factory)
+        self.batch_ledger = BatchLedger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
+        self.providers = Providers(simulator_url, direct_client=direct_client)
+
+    @property
+    def timeout_s(self) -> float:
+        return self._timeout_s
+
+    def ledger_for(self, ctx: CallContext) -> Ledger | BatchLedger:
+        """Calls outside a run with a fresh key are group-committed; run calls are fenced."""
+        if ctx.new_call and ctx.run is None and ctx.run_id is None:
+            return self.batch_ledger
+        return self.ledger
+
+    async def aclose(self) -> None:
+        """Write the ledger rows still queued, close the provider connections (shutdown)."""
+        await self.batch_ledger.settled()
+        await self.providers.aclose()
 
     async def complete(
         self,
@@ -103,10 +117,21 @@ class Gateway:
         """
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
+        route = await self.plan_route(request, policy, ctx)
+        return await self.serve(request, route, ctx, validate)
+
+    async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
+        """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return await self._serve(request, route, ctx, validate)
+        return route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+
+    def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
+        """Serve a call as a stream of `app.gateway.streaming` events down the route; a
+        stream cut mid-answer continues on the next model from what was already sent."""
+        from app.gateway.streaming import serve_stream
+
+        return serve_stream(self, request, route, ctx)
 
     async def expected_cost_usd(
         self, tier: str, request: ModelRequest, *, graph: str | None, node: str | None
@@ -168,7 +193,7 @@ class Gateway:
             route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
             if view is not None and classification is not None:
                 route = replace(route, learning=stage_context(view, classification, tier))
-            result = await self._serve(request, route, stage, validate)
+            result = await self.serve(request, route, stage, validate)
             if index == len(policy.tiers) - 1:
                 break
             next_tier = policy.tiers[index + 1]
@@ -192,14 +217,16 @@ class Gateway:
         assert result is not None
         return result
 
-    async def _serve(
+    async def serve(
         self,
         request: ModelRequest,
         route: Route,
         ctx: CallContext,
-        validate: Callable[[ModelResult], Any] | None,
+        validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
-        number: int | None = None  # the first attempt is numbered from the ledger's history
+        """Serve a call on `route`'s models in order (what `complete` does once routed)."""
+        # The first attempt is numbered from the ledger's history, unless the key is new.
+        number: int | None = 1 if ctx.new_call else None
         failures: list[str] = []
         previous_id: str | None = None
         max_tokens = request.max_tokens
@@ -276,26 +303,23 @@ class Gateway:
     ) -> _Outcome:
         model = record.model
         estimate = await self.estimator.estimate(model, request, graph=ctx.graph, node=ctx.node)
-        # At start-up LiteLLM loads in the background: wait for it before the attempt is on
-        # the books, so an in-flight row means the request is on its way.
-        await ensure_litellm()
-        begun = await self.ledger.begin(ctx, record, estimate)
+        # At start-up LiteLLM loads in the background: wait for it (when this model needs
+        # it) before the attempt is on the books, so an in-flight row means the request is
+        # on its way.
+        await self.providers.ready(model)
+        ledger = self.ledger_for(ctx)
+        begun = await ledger.begin(ctx, record, estimate)
         if begun.recorded is not None:
             return _Outcome(begun.call_id, begun.number, result=_recorded(begun.recorded))
-        target = (
-            ProviderTarget(api_base=self._simulator_url, api_key="simulator")
-            if model.provider == "simulator"
-            else ProviderTarget()
-        )
         started = time.perf_counter()
         try:
-            answer = await call_provider(model, request, target, self._timeout_s)
+            answer = await self.providers.complete(model, request, self._timeout_s)
         except provider_errors() as exc:
             latency = (time.perf_counter() - started) * 1000
             error = describe_provider_error(exc, self._timeout_s)
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
             done = Completion("error", latency, 0.0, estimate.cost_usd, error=error)
-            await self.ledger.complete(ctx, begun, record, done)
+            await ledger.complete(ctx, begun, record, done)
             return _Outcome(begun.call_id, begun.number, error=error)
         except BaseException:
             # Cancelled (shutdown, run cancelled) while the provider was answering.
@@ -314,10 +338,12 @@ class Gateway:
             latency_ms=latency,
             call_id=begun.call_id,
             finish_reason=answer.finish_reason,
+            choices=answer.choices,
         )
         verdict: float | None = None  # the node's `validate` on this answer: implicit feedback
         try:
-            check_answer(request, result)
+            if not ctx.as_is:
+                check_answer(request, result)
             if validate is not None:
                 verdict = 0.0
                 validate(result)
@@ -325,7 +351,7 @@ class Gateway:
         except InvalidOutput as exc:
             error = f"invalid output: {exc}"
             done = _completion("invalid_output", answer, latency, cost, estimate.cost_usd, error)
-            await self.ledger.complete(ctx, begun, record, done)
+            await ledger.complete(ctx, begun, record, done)
             if verdict is not None and self.learning is not None:
                 await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
             content = answer_as_text(answer.content, answer.tool_calls)
@@ -333,7 +359,7 @@ class Gateway:
                 begun.call_id, begun.number, error=error, invalid=exc, invalid_content=content
             )
         done = _completion("ok", answer, latency, cost, estimate.cost_usd, None)
-        await self.ledger.complete(ctx, begun, record, done)
+        await ledger.complete(ctx, begun, record, done)
         if verdict is not None and self.learning is not None:
             await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
         return _Outcome(begun.call_id, begun.number, result=result)

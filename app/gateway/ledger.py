@@ -147,11 +147,14 @@ class Ledger:
                     reserve_usd=ctx.reserve_usd,
                     what=f"{ctx.node or 'next'} call on {attempt.model.name}",
                 )
+        if ctx.account is not None:
+            await ctx.account.reserve(session, estimate.cost_usd, f"call on {attempt.model.name}")
         call_id = str(uuid.uuid4())
         session.add(
             ModelCall(
                 id=call_id,
                 tenant_id=ctx.tenant_id,
+                api_key_id=ctx.account.key_id if ctx.account is not None else None,
                 run_id=ctx.run_id,
                 graph=ctx.graph,
                 node=ctx.node,
@@ -218,6 +221,8 @@ class Ledger:
             .execution_options(synchronize_session=False)
         )
         status = result.scalar_one()
+        if ctx.account is not None:
+            await ctx.account.settle(session, done.cost_usd - done.estimate_usd)
         if ctx.run_id is None:
             return True
         if ctx.run is not None:

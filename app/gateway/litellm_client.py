@@ -8,12 +8,16 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from app.gateway.types import ModelRequest, Usage
+from app.gateway.provider_answer import ProviderAnswer, answer_from_json
+from app.gateway.types import ModelRequest
 from app.routing.catalog import ModelSpec
+
+__all__ = ["ProviderAnswer", "ProviderTarget", "call_provider", "stream_provider"]
 
 _lock = threading.Lock()
 # Modules LiteLLM 1.106 imports lazily inside its first call (~1 s); importing them with
@@ -51,15 +55,6 @@ async def ensure_litellm() -> ModuleType:
     return await asyncio.to_thread(load_litellm)
 
 
-def provider_errors() -> tuple[type[BaseException], ...]:
-    """What a failed provider call raises (LiteLLM wraps the OpenAI SDK's errors; a
-    connection cut mid-body can surface as a bare httpx error)."""
-    import httpx
-    import openai
-
-    return (openai.OpenAIError, httpx.HTTPError)
-
-
 def load_litellm() -> ModuleType:
     """Import LiteLLM on first use (~5 s) without letting it fetch a price map."""
     global _litellm
@@ -80,15 +75,6 @@ def load_litellm() -> ModuleType:
                     importlib.import_module(name)
             _litellm = litellm
     return _litellm
-
-
-@dataclass(frozen=True)
-class ProviderAnswer:
-    content: str | None
-    tool_calls: list[dict[str, Any]]
-    usage: Usage
-    raw: dict[str, Any]
-    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,26 +106,27 @@ async def call_provider(
     if target.api_key:
         kwargs["api_key"] = target.api_key
     response = await litellm.acompletion(**kwargs)
-    choice = response.choices[0]
-    message = choice.message
-    usage = getattr(response, "usage", None)
-    details = getattr(usage, "prompt_tokens_details", None)
-    tool_calls = [
-        {
-            "id": call.id,
-            "type": "function",
-            "function": {"name": call.function.name, "arguments": call.function.arguments},
-        }
-        for call in (message.tool_calls or [])
-    ]
-    return ProviderAnswer(
-        content=message.content,
-        tool_calls=tool_calls,
-        usage=Usage(
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
-        ),
-        raw=response.model_dump(mode="json"),
-        finish_reason=getattr(choice, "finish_reason", None),
-    )
+    return answer_from_json(response.model_dump(mode="json"))
+
+
+async def stream_provider(
+    model: ModelSpec, body: dict[str, Any], target: ProviderTarget, timeout_s: float
+) -> AsyncIterator[dict[str, Any]]:
+    """One streamed attempt through LiteLLM, its chunks as OpenAI chunk JSON."""
+    litellm = await ensure_litellm()
+    kwargs: dict[str, Any] = {
+        "model": model.litellm_model,
+        **body,
+        "stream": True,
+        "num_retries": 0,
+        "max_retries": 0,
+        "timeout": timeout_s,
+        "_skip_mcp_handler": True,
+    }
+    if target.api_base:
+        kwargs["api_base"] = target.api_base
+    if target.api_key:
+        kwargs["api_key"] = target.api_key
+    stream = await litellm.acompletion(**kwargs)
+    async for chunk in stream:
+        yield chunk.model_dump(mode="json", exclude_none=True)

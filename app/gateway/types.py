@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import PendingEvent
 
@@ -21,6 +23,8 @@ class ModelRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     stop: list[str] | None = None
+    # Other OpenAI request fields passed through as given (top_p, seed, n, ...).
+    options: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": self.messages}
@@ -28,6 +32,8 @@ class ModelRequest:
             value = getattr(self, key)
             if value is not None:
                 body[key] = value
+        if self.options:
+            body.update(self.options)
         return body
 
 
@@ -53,6 +59,8 @@ class ModelResult:
     from_ledger: bool = False  # True when a previous attempt of this run already paid for it
     attempts: int = 1
     finish_reason: str | None = None
+    # Every choice ({"message", "finish_reason"}) when the request asked for n > 1.
+    choices: tuple[dict[str, Any], ...] = ()
 
     def assistant_message(self) -> dict[str, Any]:
         """The answer as a chat message, to append to the conversation."""
@@ -82,6 +90,22 @@ class RunFence(Protocol):
     def mark_lost(self) -> None: ...
 
 
+class CallAccount(Protocol):
+    """Who pays for a call outside a run (an API key): the ledger reserves the call's
+    estimate before the provider is called and settles the difference after, each in the
+    transaction that writes the ledger row."""
+
+    key_id: str | None
+    # Accounts with the same `pool` draw on one budget: a batch reserves and settles them
+    # with one statement each.
+    pool: Hashable
+
+    async def reserve(self, session: AsyncSession, estimate_usd: float, what: str) -> None:
+        """Raise BudgetExceeded if the estimate does not fit what is left."""
+
+    async def settle(self, session: AsyncSession, delta_usd: float) -> None: ...
+
+
 @dataclass
 class CallContext:
     """Who is calling: ties ledger rows to a run, a node and a deterministic call key."""
@@ -98,3 +122,11 @@ class CallContext:
     tenant_id: str = "default"
     # Budget the run must keep for calls it will still make after this one.
     reserve_usd: float = 0.0
+    # The API key paying for a call made outside a run (per-key budget).
+    account: CallAccount | None = None
+    # Return answers as the provider gave them: no retry of a cut or empty answer (the
+    # OpenAI-compatible endpoint, whose client asked for exactly this request).
+    as_is: bool = False
+    # The call key was just minted (not derived from a run's step): no earlier attempts
+    # to look up, so the ledger skips reading its history.
+    new_call: bool = False

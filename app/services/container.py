@@ -17,12 +17,16 @@ from app.db.listener import PgListener
 from app.db.migrate import upgrade_database
 from app.db.routing_stats_repo import DbStatsStore
 from app.db.schema_version import schema_is_current
+from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
+from app.gateway.providers import uses_litellm
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
 from app.routing.online import OnlineConfig, OnlineLearner
+from app.services.auth import Authenticator
+from app.services.chat import ChatService
 from app.services.graph_registry import GraphRegistry
 from app.services.notifier import Notifier
 from app.settings import Settings
@@ -42,6 +46,8 @@ class Services:
     gateway: Gateway
     checkpointer: BaseCheckpointSaver[Any]
     notifier: Notifier
+    auth: Authenticator
+    chat: ChatService
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -70,13 +76,16 @@ def online_config(settings: Settings) -> OnlineConfig:
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Everything a server or worker process needs, built once and passed down."""
-    # LiteLLM's import takes seconds: it runs in the background while the rest starts;
-    # a model call that comes before it is done waits for it.
-    start_loading_litellm()
+    catalog = load_catalog(settings.catalog_path)
+    direct = settings.direct_provider_client
+    if any(uses_litellm(model, direct_client=direct) for model in catalog.models.values()):
+        # LiteLLM's import takes seconds: it runs in the background while the rest starts;
+        # a model call that comes before it is done waits for it. A catalog served only by
+        # the direct client never imports it (nor waits for that import at exit).
+        start_loading_litellm()
     graphs = load_graphs(settings)
     if settings.auto_migrate and not schema_is_current(settings.database_url):
         await asyncio.to_thread(upgrade_database, settings.database_url)
-    catalog = load_catalog(settings.catalog_path)
     busy = settings.sqlite_busy_timeout_ms
     pool = settings.db_pool_size
     notifier = Notifier()
@@ -88,6 +97,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     )
     sessions, worker_sessions = database.api, database.worker
     listener = None
+    gateway: Gateway | None = None
+    chat: ChatService | None = None
     try:
         if not is_sqlite(settings.database_url):
             listener = PgListener(settings.database_url, notifier)
@@ -105,11 +116,22 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             timeout_s=settings.model_timeout_seconds,
             default_max_output_tokens=settings.default_max_output_tokens,
             prior_output_tokens=settings.prior_output_tokens,
+            direct_client=settings.direct_provider_client,
         )
+        cache: CacheStore = (
+            RedisCache(settings.redis_url)
+            if settings.redis_url
+            else DatabaseCache(sessions, settings.database_url)
+        )
+        chat = ChatService(
+            gateway, cache, ttl_s=settings.cache_ttl_seconds, ledger_sessions=worker_sessions
+        )
+        auth = Authenticator(sessions, host=settings.host, cache_seconds=settings.key_cache_seconds)
         async with open_checkpointer(
             settings.database_url,
             busy_timeout_ms=busy,
             pool_size=min(settings.worker_concurrency, pool),
+            sqlite_write_lock=database.write_lock,
         ) as checkpointer:
             registry = GraphRegistry(graphs, sessions, checkpointer, catalog)
             await registry.register_loaded()
@@ -123,8 +145,14 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 gateway=gateway,
                 checkpointer=checkpointer,
                 notifier=notifier,
+                auth=auth,
+                chat=chat,
             )
     finally:
+        if chat is not None:
+            await chat.aclose()
+        if gateway is not None:
+            await gateway.aclose()
         if listener is not None:
             await listener.stop()
         await database.dispose()

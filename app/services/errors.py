@@ -45,6 +45,11 @@ class IdempotencyConflict(ServiceError):
     title = "Idempotency key reused with a different request"
 
 
+class Unauthenticated(ServiceError):
+    status = 401
+    title = "Unauthorized"
+
+
 class InvalidSpec(ServiceError):
     status = 422
     title = "Invalid graph spec"

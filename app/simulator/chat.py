@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -138,4 +139,6 @@ def _complete(
         completion_tokens=count_completion_tokens(answer.content, calls),
         cached_tokens=cached,
     )
-    return Completion.new(spec.name, answer, finish_reason, usage)
+    if chat.n > 1:
+        usage = replace(usage, completion_tokens=usage.completion_tokens * chat.n)
+    return replace(Completion.new(spec.name, answer, finish_reason, usage), n=chat.n)

@@ -53,6 +53,7 @@ class Completion:
     usage: Usage
     id: str = ""
     created: int = 0
+    n: int = 1  # choices (each the same deterministic answer)
 
     @classmethod
     def new(cls, model: str, answer: Answer, finish_reason: str, usage: Usage) -> Completion:
@@ -111,11 +112,12 @@ def completion_json(completion: Completion) -> dict[str, Any]:
         "system_fingerprint": SYSTEM_FINGERPRINT,
         "choices": [
             {
-                "index": 0,
+                "index": index,
                 "message": message,
                 "logprobs": None,
                 "finish_reason": completion.finish_reason,
             }
+            for index in range(completion.n)
         ],
         "usage": completion.usage.to_json(),
     }

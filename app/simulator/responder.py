@@ -24,6 +24,9 @@ from app.simulator.pattern_roles import PatternRoles
 from app.simulator.roles import ScriptedRoles
 from app.simulator.schemas import ChatCompletionRequest
 
+# How routegraph's gateway asks a fallback model to continue a stream cut mid-answer.
+CONTINUE_MARKER = "Your previous answer was cut off mid-way."
+
 
 class GenericAnswer:
     """The fallback: a visibly model-specific reply that echoes the last user message."""
@@ -59,6 +62,14 @@ class Responder:
         self._fallback = GenericAnswer()
 
     def answer(self, request: ChatCompletionRequest, model: ModelSpec) -> Answer:
+        partial = _cut_answer(request)
+        if partial is not None:
+            # Asked to continue an answer another model broke off: this model's own answer
+            # to the conversation, from where the partial one stopped.
+            original = request.model_copy(update={"messages": request.messages[:-2]})
+            whole = self.answer(original, model)
+            rest = (whole.content or "")[len(partial) :]
+            return Answer(content=rest or ".", source=f"continuation of {whole.source}")
         for source in self.sources:
             answer = source.answer(request, model)
             if answer is not None:
@@ -73,6 +84,20 @@ def default_responder() -> Responder:
 def respond(request: ChatCompletionRequest, model: ModelSpec) -> Answer:
     """The default chain as one pure function (what the unit tests exercise)."""
     return default_responder().answer(request, model)
+
+
+def _cut_answer(request: ChatCompletionRequest) -> str | None:
+    """The partial answer of a "continue where you stopped" request, else None."""
+    messages = request.messages
+    if len(messages) < 3 or messages[-1].get("role") != "user":
+        return None
+    instruction = messages[-1].get("content")
+    previous = messages[-2]
+    if not (isinstance(instruction, str) and instruction.startswith(CONTINUE_MARKER)):
+        return None
+    if previous.get("role") != "assistant" or not isinstance(previous.get("content"), str):
+        return None
+    return str(previous["content"])
 
 
 def _forced_tool(request: ChatCompletionRequest) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
-    n: int = Field(default=1, ge=1, le=1, description="one choice per call")
+    n: int = Field(default=1, ge=1, le=8, description="choices (non-streaming only)")
 
     @field_validator("messages")
     @classmethod

@@ -51,7 +51,7 @@ class Released(Exception):
 
 async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) -> str:
     """Run (or resume) a claimed run's graph and record how it ended; returns the outcome."""
-    current_lease.set(LeaseToken(claimed.id, claimed.attempt))
+    lease = current_lease.set(LeaseToken(claimed.id, claimed.attempt))
     settings = services.settings
     try:
         if claimed.attempt > settings.max_attempts:
@@ -68,6 +68,7 @@ async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) 
         return await _execute(services, claimed, scope, graph)
     finally:
         await scope.close()
+        current_lease.reset(lease)  # run_once executes in its caller's task
 
 
 async def _execute(

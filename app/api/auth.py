@@ -1,0 +1,38 @@
+"""The `get_principal` dependency: the tenant (and API key) a request acts for.
+
+REST routes answer 401 problem+json for a missing or bad key; the OpenAI-compatible
+routes use `get_openai_principal`, which answers in OpenAI's error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header, Request
+
+from app.api.openai_errors import OpenAIError
+from app.services.auth import Principal
+from app.services.errors import Unauthenticated
+
+__all__ = ["Principal", "get_openai_principal", "get_principal"]
+
+
+async def get_principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """Authorization: Bearer <key>, unless auth is off (loopback and no key exists)."""
+    return await request.app.state.services.auth.authenticate(authorization)  # type: ignore[no-any-return]
+
+
+async def get_openai_principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    try:
+        return await get_principal(request, authorization)
+    except Unauthenticated as exc:
+        raise OpenAIError(
+            401,
+            f"Incorrect or missing API key: {exc.detail}.",
+            code="invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from exc

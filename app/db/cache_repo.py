@@ -1,0 +1,40 @@
+"""The response cache table: read by key, upsert with an expiry, purge what expired."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import CachedResponse
+
+
+async def get_entry(
+    session: AsyncSession, key: str, tenant_id: str, now: datetime
+) -> dict[str, Any] | None:
+    query = select(CachedResponse.response).where(
+        CachedResponse.key == key,
+        CachedResponse.tenant_id == tenant_id,
+        CachedResponse.expires_at > now,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def put_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert cache rows (key, tenant_id, model, response, cost_usd, created_at, expires_at)."""
+    if not rows:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(CachedResponse)
+    updated = ("tenant_id", "model", "response", "cost_usd", "created_at", "expires_at")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"], set_={name: stmt.excluded[name] for name in updated}
+    )
+    await session.execute(stmt, rows)  # executemany: one compiled statement for any batch
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> None:
+    await session.execute(delete(CachedResponse).where(CachedResponse.expires_at <= now))

@@ -1,0 +1,238 @@
+"""Streamed calls: each attempt a ledger row, and a cut stream continued on the next model.
+
+Text is forwarded as it arrives. Tool calls are held until their attempt completes (a
+half-sent tool call cannot be taken back), so a failed tool-call stream falls back like a
+failed request. When a stream breaks after some text, the next model of the route gets
+the conversation plus that text with an instruction to continue; its output goes through
+a `RepeatFilter`, so the client reads one answer. The broken attempt's row says
+`stream cut after N tokens`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from app.gateway.continuation import RepeatFilter, continuation_request
+from app.gateway.errors import AllModelsFailed
+from app.gateway.feedback import describe_provider_error
+from app.gateway.ledger import AttemptRecord, Completion
+from app.gateway.openai_compat import StreamCut
+from app.gateway.providers import provider_errors
+from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.routing.catalog import ModelSpec
+from app.routing.features import estimate_tokens
+from app.routing.policy import Route
+
+if TYPE_CHECKING:
+    from app.gateway.gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    model: str
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    tool_calls: list[dict[str, Any]]
+    model: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The call is over: the answer as the client received it, with every attempt's cost."""
+
+    result: ModelResult
+
+
+StreamEvent = TextDelta | ToolCalls | StreamEnd
+
+
+@dataclass
+class _Attempt:
+    """What one streamed attempt produced."""
+
+    text: str = ""
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+    def add(self, chunk: dict[str, Any]) -> str:
+        """Take one chunk; return its text."""
+        usage = chunk.get("usage")
+        if usage:
+            details = usage.get("prompt_tokens_details") or {}
+            self.usage = Usage(
+                int(usage.get("prompt_tokens") or 0),
+                int(usage.get("completion_tokens") or 0),
+                int(details.get("cached_tokens") or 0),
+            )
+        choices = chunk.get("choices") or []
+        if not choices:
+            return ""
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta") or {}
+        for call in delta.get("tool_calls") or []:
+            slot = self.tool_calls.setdefault(
+                int(call.get("index", 0)),
+                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+            )
+            if call.get("id"):
+                slot["id"] = call["id"]
+            function = call.get("function") or {}
+            slot["function"]["name"] += function.get("name") or ""
+            slot["function"]["arguments"] += function.get("arguments") or ""
+        text = delta.get("content") or ""
+        self.text += text
+        return text
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [self.tool_calls[index] for index in sorted(self.tool_calls)]
+
+
+async def serve_stream(
+    gateway: Gateway, request: ModelRequest, route: Route, ctx: CallContext
+) -> AsyncIterator[StreamEvent]:
+    """Stream the call down the route's models; raise AllModelsFailed when none finishes."""
+    sent = ""
+    failures: list[str] = []
+    number: int | None = 1 if ctx.new_call else None
+    previous_id: str | None = None
+    paid = 0.0
+    delivered = 0  # completion tokens the client got from earlier (cut) attempts
+    for index, model in enumerate(route.candidates):
+        if index == 0:
+            reason = route.reason
+        elif sent:
+            reason = f"continuation of the answer after {failures[-1]}"
+        else:
+            reason = f"fallback after {failures[-1]}"
+        if ctx.purpose:
+            reason = f"{reason} [{ctx.purpose}]"
+        attempt_request = continuation_request(request, sent) if sent else request
+        attempt_request = replace(attempt_request, max_tokens=_cap(attempt_request, model))
+        record = AttemptRecord(
+            model=model,
+            number=number,
+            reason=reason,
+            requested=route.requested,
+            task_class=route.task_class,
+            fallback_of=previous_id,
+            request=attempt_request.to_json(),
+        )
+        estimate = await gateway.estimator.estimate(
+            model, attempt_request, graph=ctx.graph, node=ctx.node
+        )
+        await gateway.providers.ready(model)
+        ledger = gateway.ledger_for(ctx)
+        begun = await ledger.begin(ctx, record, estimate)
+        number, previous_id = begun.number + 1, begun.call_id
+        attempt = _Attempt()
+        repeat = RepeatFilter(sent)
+        started = time.perf_counter()
+        try:
+            async for chunk in gateway.providers.stream(model, attempt_request, gateway.timeout_s):
+                text = repeat.feed(attempt.add(chunk))
+                if text:
+                    sent += text
+                    yield TextDelta(text, model.name)
+            if attempt.finish_reason is None and not attempt.tool_calls:
+                raise StreamCut("the stream ended without a finish reason")
+        except provider_errors() as exc:
+            error = describe_provider_error(exc, gateway.timeout_s)
+            tokens = estimate_tokens(attempt.text) if attempt.text else 0
+            if tokens:
+                error = f"stream cut after {tokens} tokens: {error}"
+            log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
+            cost = model.cost_usd(estimate.prompt_tokens, tokens)
+            paid += cost
+            delivered += tokens
+            latency = (time.perf_counter() - started) * 1000
+            done = Completion(
+                "error",
+                latency,
+                cost,
+                estimate.cost_usd,
+                prompt_tokens=estimate.prompt_tokens,
+                completion_tokens=tokens,
+                response=_response(attempt) if attempt.text else None,
+                error=error,
+            )
+            await ledger.complete(ctx, begun, record, done)
+            failures.append(f"{model.name}: {error}")
+            continue
+        except BaseException:
+            # The client went away (or shutdown) mid-stream: book what the provider sent.
+            tokens = estimate_tokens(attempt.text) if attempt.text else 0
+            done = Completion(
+                "error",
+                (time.perf_counter() - started) * 1000,
+                model.cost_usd(estimate.prompt_tokens, tokens),
+                estimate.cost_usd,
+                prompt_tokens=estimate.prompt_tokens,
+                completion_tokens=tokens,
+                error=f"interrupted after {tokens} tokens (client went away or shutdown)",
+            )
+            await asyncio.shield(ledger.complete(ctx, begun, record, done))
+            raise
+        tail = repeat.flush()
+        if tail:
+            sent += tail
+            yield TextDelta(tail, model.name)
+        calls = attempt.calls()
+        if calls:
+            yield ToolCalls(calls, model.name)
+        usage = attempt.usage or Usage(estimate.prompt_tokens, estimate_tokens(attempt.text))
+        cost = model.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        latency = (time.perf_counter() - started) * 1000
+        done = Completion(
+            "ok",
+            latency,
+            cost,
+            estimate.cost_usd,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            response=_response(attempt),
+            finish_reason=attempt.finish_reason,
+        )
+        await ledger.complete(ctx, begun, record, done)
+        total = Usage(usage.prompt_tokens, usage.completion_tokens + delivered, usage.cached_tokens)
+        yield StreamEnd(
+            ModelResult(
+                content=sent if sent or not calls else None,
+                tool_calls=calls,
+                model=model.name,
+                tier=model.tier,
+                usage=total,
+                cost_usd=paid + cost,
+                latency_ms=latency,
+                call_id=begun.call_id,
+                attempts=len(failures) + 1,
+                finish_reason=attempt.finish_reason or ("tool_calls" if calls else "stop"),
+            )
+        )
+        return
+    raise AllModelsFailed(failures)
+
+
+def _cap(request: ModelRequest, model: ModelSpec) -> int | None:
+    limit = request.max_tokens
+    return None if limit is None else min(limit, model.max_output_tokens)
+
+
+def _response(attempt: _Attempt) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": attempt.text or None}
+    if attempt.tool_calls:
+        message["tool_calls"] = attempt.calls()
+    return {"message": message, "stream": True}

@@ -1,0 +1,249 @@
+"""The OpenAI-compatible chat call: policy from the request, cache, shared flights, gateway.
+
+Every model call goes through `Gateway` (a stream through `Gateway.stream`); this module
+decides which policy, whether the cache or a call already in flight can answer, and
+books the calls that made no provider request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from app.gateway.cache import CachedAnswer, CacheStore, cache_key, record_reuse
+from app.gateway.flights import Flight, Flights
+from app.gateway.gateway import Gateway
+from app.gateway.streaming import StreamEnd
+from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.routing.catalog import TIER_ORDER, TierName
+from app.routing.policy import Auto, Cascade, FixedModel, FixedTier, Policy, Route
+from app.schemas.openai import ChatCompletionRequest, RoutegraphOptions
+from app.services.auth import KeyAccount, Principal
+from app.services.errors import ServiceError
+from app.services.rate_limit import RateLimiter
+
+
+class UnknownModel(ServiceError):
+    status = 404
+    title = "Unknown model"
+
+
+class RateLimited(ServiceError):
+    status = 429
+    title = "Rate limit reached"
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """A call under way: its events end with one `StreamEnd`."""
+
+    events: AsyncIterator[Any]
+    policy_name: str
+    route: Route | None  # None for cascade (decided stage by stage)
+    cache: str  # hit | miss | shared | off
+
+
+class ChatService:
+    def __init__(
+        self,
+        gateway: Gateway,
+        cache: CacheStore | None,
+        *,
+        ttl_s: float,
+        ledger_sessions: Any,
+    ) -> None:
+        self.gateway = gateway
+        self._cache = cache
+        self._ttl_s = ttl_s
+        self._ledger_sessions = ledger_sessions
+        self.flights = Flights()
+        self.rate_limiter = RateLimiter()
+
+    def model_ids(self) -> list[str]:
+        """What `GET /v1/models` lists: the policy, the tiers, the catalog's models."""
+        catalog = self.gateway.catalog
+        tiers = [tier for tier in TIER_ORDER if tier in catalog.tiers]
+        return ["auto", *tiers, *catalog.models]
+
+    def check_rate(self, principal: Principal) -> None:
+        key = principal.key
+        if key is None or key.rpm_limit is None:
+            return
+        wait = self.rate_limiter.take(key.id, key.rpm_limit)
+        if wait is not None:
+            raise RateLimited(
+                f"API key {key.id} is limited to {key.rpm_limit} requests per minute",
+                retry_after=max(1, round(wait + 0.5)),
+            )
+
+    def policy(self, chat: ChatCompletionRequest, options: RoutegraphOptions) -> tuple[str, Policy]:
+        """The routing policy the request names (`model`, or `routegraph.policy`)."""
+        name = options.policy or chat.model
+        catalog = self.gateway.catalog
+        if name == "auto":
+            threshold = options.threshold if options.threshold is not None else 0.75
+            return name, Auto(threshold=threshold, max_latency_ms=options.max_latency_ms)
+        if name == "cascade":
+            tiers: tuple[TierName, ...] = tuple(options.cascade_tiers or ("edge", "frontier"))
+            verifier = options.verifier or "nonempty"
+            return name, Cascade(tiers=tiers, verifier=verifier, min_p_good=options.threshold)
+        if name in catalog.tiers:
+            return name, FixedTier(name)  # type: ignore[arg-type]
+        if name in catalog.models:
+            return name, FixedModel(name)
+        raise UnknownModel(
+            f"The model `{name}` does not exist: use auto, cascade, a tier "
+            f"({', '.join(catalog.tiers)}) or a model listed by GET /v1/models."
+        )
+
+    async def start(
+        self, chat: ChatCompletionRequest, options: RoutegraphOptions, principal: Principal
+    ) -> ChatCall:
+        """Answer from the cache, join an identical call in flight, or make the call."""
+        name, policy = self.policy(chat, options)
+        request = ModelRequest(
+            messages=chat.messages,
+            tools=chat.tools,
+            tool_choice=chat.tool_choice,
+            response_format=chat.response_format,
+            max_tokens=chat.output_limit,
+            temperature=chat.temperature,
+            stop=chat.stop_list(),
+            options=chat.passthrough() or None,
+        )
+        ctx = CallContext(
+            call_key=f"chat/{uuid.uuid4()}",
+            tenant_id=principal.tenant_id,
+            account=KeyAccount(principal.key) if principal.key is not None else None,
+            as_is=True,
+            new_call=True,
+        )
+        caching = options.cache and self._cache is not None and self._ttl_s > 0
+        key = None
+        if caching:
+            key = cache_key(principal.tenant_id, _normalised(name, options, request))
+            hit = await self._cache.get(key, principal.tenant_id)  # type: ignore[union-attr]
+            if hit is not None:
+                reason = f"cache hit: the same request was answered by {hit.model}"
+                row = await record_reuse(
+                    self._ledger_sessions,
+                    ctx,
+                    hit,
+                    requested=name,
+                    reason=reason,
+                    request=request.to_json(),
+                )
+                return ChatCall(_one(StreamEnd(_from_cache(hit, row))), name, None, "hit")
+        route = None
+        if not isinstance(policy, Cascade):
+            route = await self.gateway.plan_route(request, policy, ctx)
+        streamed = chat.stream and route is not None and (chat.n or 1) == 1
+        ttl = options.cache_ttl_s or self._ttl_s
+
+        async def produce(flight: Flight) -> None:
+            result: ModelResult | None = None
+            if streamed and route is not None:
+                async for event in self.gateway.stream(request, route, ctx):
+                    flight.push(event)
+                    if isinstance(event, StreamEnd):
+                        result = event.result
+            else:
+                if route is not None:
+                    result = await self.gateway.serve(request, route, ctx)
+                else:
+                    result = await self.gateway.complete(request, policy, ctx)
+                flight.push(StreamEnd(result))
+            if key is not None and self._cache is not None and result is not None:
+                await self._cache.put(key, principal.tenant_id, _to_cache(result), ttl)
+
+        flight, new = self.flights.join(key, produce)
+        if new:
+            return ChatCall(_until_end(flight), name, route, "miss" if caching else "off")
+        # Joined after the answer was complete (its cache write under way): a cache hit.
+        answered = any(isinstance(event, StreamEnd) for event in flight.items)
+        label = "hit" if answered else "shared"
+        events = self._follow_shared(flight, ctx, name, request, label)
+        return ChatCall(events, name, route, label)
+
+    async def _follow_shared(
+        self, flight: Flight, ctx: CallContext, name: str, request: ModelRequest, label: str
+    ) -> AsyncIterator[Any]:
+        """A follower's events; its ledger row (cost 0) once the shared call is over."""
+        async for event in _until_end(flight):
+            if isinstance(event, StreamEnd):
+                answer = _to_cache(event.result)
+                reason = (
+                    f"cache hit: the same request was answered by {answer.model}"
+                    if label == "hit"
+                    else f"shared the identical call in flight (call {event.result.call_id})"
+                )
+                row = await record_reuse(
+                    self._ledger_sessions,
+                    ctx,
+                    answer,
+                    requested=name,
+                    reason=reason,
+                    request=request.to_json(),
+                )
+                event = StreamEnd(_from_cache(answer, row))
+            yield event
+
+    async def aclose(self) -> None:
+        await self.flights.aclose()
+        if self._cache is not None:
+            await self._cache.aclose()
+
+
+async def _one(event: Any) -> AsyncIterator[Any]:
+    yield event
+
+
+async def _until_end(flight: Flight) -> AsyncIterator[Any]:
+    """A flight's events up to its StreamEnd (the cache write after it is not waited for)."""
+    async for event in flight.follow():
+        yield event
+        if isinstance(event, StreamEnd):
+            return
+
+
+def _normalised(name: str, options: RoutegraphOptions, request: ModelRequest) -> dict[str, Any]:
+    """What makes two requests the same: the route asked for and everything sent."""
+    route = options.model_dump(exclude={"cache", "cache_ttl_s"}, exclude_none=True)
+    return {"model": name, "route": route, **request.to_json()}
+
+
+def _to_cache(result: ModelResult) -> CachedAnswer:
+    choices = list(result.choices) or [
+        {"message": result.assistant_message(), "finish_reason": result.finish_reason}
+    ]
+    return CachedAnswer(
+        model=result.model,
+        tier=result.tier,
+        choices=choices,
+        prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens,
+        cached_tokens=result.usage.cached_tokens,
+        cost_usd=result.cost_usd,
+        call_id=result.call_id,
+    )
+
+
+def _from_cache(answer: CachedAnswer, call_id: str) -> ModelResult:
+    """A cached answer as the result of a call that cost nothing."""
+    first = answer.choices[0]
+    message = first["message"]
+    return ModelResult(
+        content=message.get("content"),
+        tool_calls=message.get("tool_calls") or [],
+        model=answer.model,
+        tier=answer.tier,
+        usage=Usage(answer.prompt_tokens, answer.completion_tokens, answer.cached_tokens),
+        cost_usd=0.0,
+        latency_ms=0.0,
+        call_id=call_id,
+        from_ledger=True,
+        finish_reason=first.get("finish_reason"),
+        choices=tuple(answer.choices) if len(answer.choices) > 1 else (),
+    )

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         gt=0,
         description="a call's expected output tokens before the ledger has history for its node",
     )
+    retain_payloads_days: float = Field(
+        0,
+        ge=0,
+        description="`routegraph prune` removes checkpoints and request/response bodies of runs "
+        "finished longer ago (ledger cost rows stay); 0 keeps them forever",
+    )
     sqlite_busy_timeout_ms: int = 10_000
     db_pool_size: int = Field(
         4,

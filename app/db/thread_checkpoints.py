@@ -9,14 +9,29 @@ so their runs never write to the thread they came from.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, CheckpointTuple
 
+from app.db.fencing import current_lease
+
 ROOT_NAMESPACE = ""  # subgraphs checkpoint under their own namespaces; runs start at the root
 RUN_ID_KEY = "routegraph_run_id"
 COPIED_FROM_KEY = "routegraph_copied_from"
+
+
+@contextmanager
+def unfenced() -> Iterator[None]:
+    """Checkpoint writes that prepare a new run's thread belong to no lease (the caller's
+    context may still carry one, e.g. a test that ran a worker in the same task)."""
+    token = current_lease.set(None)
+    try:
+        yield
+    finally:
+        current_lease.reset(token)
 
 
 def thread_config(thread_id: str, checkpoint_id: str | None = None) -> RunnableConfig:
@@ -67,16 +82,17 @@ async def copy_checkpoint(
     order the writes of one task).
     """
     checkpoint = source.checkpoint
-    target = await saver.aput(
-        thread_config(thread_id),
-        checkpoint,
-        cast(CheckpointMetadata, metadata),
-        dict(checkpoint["channel_versions"]),
-    )
-    if with_writes and source.pending_writes:
-        by_task: dict[str, list[tuple[str, Any]]] = defaultdict(list)
-        for task_id, channel, value in source.pending_writes:
-            by_task[task_id].append((channel, value))
-        for task_id, writes in by_task.items():
-            await saver.aput_writes(target, writes, task_id)
+    with unfenced():
+        target = await saver.aput(
+            thread_config(thread_id),
+            checkpoint,
+            cast(CheckpointMetadata, metadata),
+            dict(checkpoint["channel_versions"]),
+        )
+        if with_writes and source.pending_writes:
+            by_task: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+            for task_id, channel, value in source.pending_writes:
+                by_task[task_id].append((channel, value))
+            for task_id, writes in by_task.items():
+                await saver.aput_writes(target, writes, task_id)
     return target

@@ -20,6 +20,7 @@ from app.db.thread_checkpoints import (
     checkpoint_id_of,
     copy_checkpoint,
     thread_config,
+    unfenced,
 )
 from app.services import run_state
 from app.services.branch_plan import BranchPlan
@@ -136,7 +137,8 @@ async def start_thread(
         return base_id, base_id
     config: RunnableConfig = {**thread_config(thread_id), "metadata": {RUN_ID_KEY: run_id}}
     try:
-        patched = await target.compiled.aupdate_state(config, state_patch, as_node=as_node)
+        with unfenced():
+            patched = await target.compiled.aupdate_state(config, state_patch, as_node=as_node)
     except InvalidUpdateError as exc:
         raise InvalidInput(
             f"state_patch: {exc}",

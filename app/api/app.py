@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import graphs, health, runs
+from app.api import graphs, health, replay, runs, threads
 from app.api.body_limit import BodySizeLimit
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
@@ -61,4 +61,6 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(graphs.router)
+    app.include_router(replay.router)
+    app.include_router(threads.router)
     return app

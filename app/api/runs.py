@@ -39,6 +39,9 @@ _RUN_LINKS = {
         ("CancelRun", "cancel_run"),
         ("ListModelCalls", "list_model_calls"),
         ("RunEvents", "run_events"),
+        ("RunTimeline", "get_run_timeline"),
+        ("RunCheckpoints", "list_run_checkpoints"),
+        ("ReplayRun", "replay_run"),
     ]
 }
 _LOCATION = {

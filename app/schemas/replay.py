@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,6 +12,10 @@ from app.schemas.storable import StorableJSONObject, StorableStr
 from app.schemas.timestamps import UtcDateTime
 
 MAX_VERSION = 2**31 - 1
+# The bounds go on the int itself (on JSONInt inside an Optional, pydantic would write them
+# to the document as `ge`/`le`, which JSON Schema does not know).
+GraphVersion = Annotated[int, Field(ge=1, le=MAX_VERSION), *JSONInt.__metadata__]
+StepNumber = Annotated[int, Field(ge=-1, le=1_000_000), *JSONInt.__metadata__]
 
 
 class ReplayRequest(BaseModel):
@@ -24,10 +28,8 @@ class ReplayRequest(BaseModel):
         description="at the first divergence: `stop` the replay there, or go on with live "
         "model calls (which cost money)",
     )
-    graph_version: JSONInt | None = Field(
+    graph_version: GraphVersion | None = Field(
         None,
-        ge=1,
-        le=MAX_VERSION,
         description="replay with another stored version of the graph (default: the run's "
         "pinned version) to see where it departs from the recording",
     )
@@ -66,9 +68,7 @@ class ForkRequest(BaseModel):
     checkpoint_id: StorableStr | None = Field(
         None, min_length=1, max_length=64, description="from GET /v1/runs/{id}/checkpoints"
     )
-    step: JSONInt | None = Field(
-        None, ge=-1, le=1_000_000, description="the checkpoint of the run at this step"
-    )
+    step: StepNumber | None = Field(None, description="the checkpoint of the run at this step")
     state_patch: StorableJSONObject | None = Field(
         None,
         description="state keys to change, applied as the node that wrote the checkpoint "
@@ -79,11 +79,11 @@ class ForkRequest(BaseModel):
         max_length=100,
         description='per node: `{"tier": "mid"}` or `{"model": "mid-a"}`',
         examples=[{"plan": {"tier": "mid"}}],
+        # Keys must be storable: without this a key outside the pattern would take anything.
+        json_schema_extra={"additionalProperties": False},
     )
-    graph_version: JSONInt | None = Field(
+    graph_version: GraphVersion | None = Field(
         None,
-        ge=1,
-        le=MAX_VERSION,
         description="run another stored version of the graph from the checkpoint (its "
         "state keys and triggered nodes must exist in that version)",
     )

@@ -25,7 +25,7 @@ from app.db.thread_checkpoints import (
 from app.services import run_state
 from app.services.branch_plan import BranchPlan
 from app.services.container import Services
-from app.services.errors import InvalidInput, ServiceError
+from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
 from graphs.registry import Compiled
 
@@ -40,6 +40,19 @@ class PayloadsPruned(ServiceError):
 class CannotBranch(ServiceError):
     status = 409
     title = "Run cannot be replayed or forked"
+
+
+class InvalidChange(ServiceError):
+    """A fork's state patch or model override does not fit the graph (409: the body is well
+    formed; it conflicts with the graph it would run)."""
+
+    status = 409
+    title = "Fork change does not fit the graph"
+
+
+class CheckpointNotFound(ServiceError):
+    status = 404
+    title = "Checkpoint not found"
 
 
 def ensure_payloads(run: Run) -> None:
@@ -140,7 +153,7 @@ async def start_thread(
         with unfenced():
             patched = await target.compiled.aupdate_state(config, state_patch, as_node=as_node)
     except InvalidUpdateError as exc:
-        raise InvalidInput(
+        raise InvalidChange(
             f"state_patch: {exc}",
             errors=[{"loc": ["body", "state_patch"], "msg": str(exc), "type": "invalid_update"}],
         ) from exc
@@ -153,7 +166,7 @@ def check_state_patch(compiled: Compiled, patch: dict[str, Any] | None) -> None:
     known = state_channels(compiled)
     unknown = sorted(key for key in patch if key not in known)
     if unknown:
-        raise InvalidInput(
+        raise InvalidChange(
             f"state_patch: {unknown} are not keys of the graph's state ({sorted(known)})",
             errors=[
                 {"loc": ["body", "state_patch", key], "msg": "not a state key", "type": "unknown"}

@@ -21,6 +21,8 @@ from app.services import runs as run_service
 from app.services.branch_plan import BranchPlan, branch_thread_id
 from app.services.branching import (
     BranchGraph,
+    CheckpointNotFound,
+    InvalidChange,
     branch_graph,
     check_state_fits,
     check_state_patch,
@@ -31,7 +33,6 @@ from app.services.branching import (
     start_thread,
 )
 from app.services.container import Services
-from app.services.errors import InvalidInput
 
 
 async def submit_fork(services: Services, run_id: str, body: ForkRequest, tenant_id: str) -> Run:
@@ -100,7 +101,7 @@ def _chosen(written: list[CheckpointTuple], body: ForkRequest, run_id: str) -> C
         ("checkpoint_id", body.checkpoint_id) if body.checkpoint_id else ("step", body.step)
     )
     steps = [item.metadata.get("step") for item in written]
-    raise InvalidInput(
+    raise CheckpointNotFound(
         f"run {run_id} has no checkpoint with {field} {value!r} (its steps: {steps})",
         errors=[
             {"loc": ["body", field], "msg": "no such checkpoint of this run", "type": "unknown"}
@@ -133,7 +134,7 @@ def _overrides(
                 )
             overrides[node] = {"tier": override.tier}
     if errors:
-        raise InvalidInput(
+        raise InvalidChange(
             "model_overrides: " + "; ".join(str(e["msg"]) for e in errors), errors=errors
         )
     return overrides
@@ -145,7 +146,7 @@ async def _writer(
     """The node a state patch is applied as: the one whose writes made the checkpoint."""
     source_kind = chosen.metadata.get("source")
     if source_kind == "input":
-        raise InvalidInput(
+        raise InvalidChange(
             "state_patch: a run's input checkpoint has no node to patch as; fork from the "
             "next step (or submit a run with another input)",
             errors=[{"loc": ["body", "state_patch"], "msg": "patch at input", "type": "input"}],

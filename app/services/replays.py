@@ -170,5 +170,6 @@ async def _resume_like(
         start_checkpoint_id=None,  # known once the patch is applied (prepare)
         state_patch=source_plan.state_patch,
         as_node=source_plan.as_node,
+        model_overrides=source_plan.model_overrides,  # the routes the fork's calls took
     )
     return plan, prepare

@@ -100,7 +100,8 @@ async def load_branch(
         live_mode=divergence is not None and plan.on_divergence == "live",
     )
     monitor.gateway = gateway
-    return BranchRun(plan, gateway, {}, monitor)
+    # A replay of a fork routes as the fork did (its model overrides are in the plan).
+    return BranchRun(plan, gateway, plan.policies(), monitor)
 
 
 async def source_steps(compiled: Compiled, thread_id: str, run_id: str) -> dict[int, SourceStep]:

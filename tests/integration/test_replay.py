@@ -23,6 +23,8 @@ from nodes.planner import PLANNER_PROMPT
 from nodes.synthesizer import SYNTHESIZER_PROMPT
 from tests.support.simulator_admin import SimulatorAdmin
 
+PLAN_EXECUTE = SubmitRun(graph="plan_execute", input={"question": DEFAULT_QUESTION})
+
 
 @pytest.fixture
 async def services(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[Services]:
@@ -235,3 +237,40 @@ async def test_fork_runs_only_the_later_steps_live_with_the_patch_and_the_overri
     # The provider saw the two forks' later calls and no plan call.
     systems = [r["messages"][0]["content"].split("\n")[0] for r in await simulator.requests()]
     assert "ROLE: planner" not in systems and len(systems) == 6 + 2
+
+
+async def test_replays_of_runs_that_failed_or_ran_out_of_budget_end_the_same_way(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    broke = await run_to_end(services, PLAN_EXECUTE.model_copy(update={"budget_usd": 0.0001}))
+    await simulator.inject("edge-a", "server_error", times=None)
+    await simulator.inject("edge-b", "server_error", times=None)
+    failed = await run_to_end(services, PLAN_EXECUTE)
+    assert (broke.status, failed.status) == ("budget_exceeded", "failed")
+    await simulator.reset()
+
+    for source in (broke, failed):
+        replay = await replay_of(services, source)
+        assert (replay.status, replay.error) == (source.status, source.error)
+        assert replay.output == source.output and replay.cost_usd == 0
+        assert replay.replay is not None and replay.replay["reproduced"] is True
+    assert await simulator.requests() == []
+
+
+async def test_replay_of_a_fork_starts_where_the_fork_started_and_reproduces_it(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    source = await run_to_end(services, PLAN_EXECUTE)
+    patch = {"plan": [{"id": 1, "description": "add", "tool": "calculator", "expression": "1 + 2"}]}
+    body = ForkRequest(step=1, state_patch=patch, model_overrides={"execute": {"tier": "mid"}})
+    fork = await execute(services, await submit_fork(services, source.id, body, "default"))
+    assert fork.status == "succeeded" and fork.output is not None
+    await simulator.reset()
+
+    replay = await replay_of(services, fork)
+    assert replay.replay is not None and replay.replay["reproduced"] is True, replay.replay
+    assert replay.output == fork.output and await simulator.requests() == []
+    assert [(c.node, c.tier) for c in await ledger(services, replay.id)] == [
+        ("execute", "mid"),
+        ("synthesize", "mid"),
+    ]

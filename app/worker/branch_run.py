@@ -29,6 +29,10 @@ from app.worker.run_scope import RunScope
 from graphs.registry import Compiled
 
 
+class BranchUnavailable(Exception):
+    """A replay's source can no longer be read (its payloads were pruned since it queued)."""
+
+
 @dataclass
 class BranchRun:
     plan: BranchPlan
@@ -68,8 +72,10 @@ async def load_branch(
         if plan.kind == "fork":
             return BranchRun(plan, services.gateway, plan.policies())
         source = await runs_repo.get_run(session, plan.source_run_id)
-        if source is None:
-            raise RuntimeError(f"replay {claimed.id}: its source run {plan.source_run_id} is gone")
+        if source is None or source.payloads_pruned_at is not None:
+            raise BranchUnavailable(
+                f"the payloads of run {plan.source_run_id}, which this run replays, were pruned"
+            )
         source_calls = await ledger_repo.calls_for_run(session, source.id)
         own_calls = await ledger_repo.calls_for_run(session, claimed.id)
         found = await branch_repo.divergence_events(session, claimed.id)

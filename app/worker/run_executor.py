@@ -27,7 +27,7 @@ from app.services import run_state
 from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
-from app.worker.branch_run import load_branch
+from app.worker.branch_run import BranchUnavailable, load_branch
 from app.worker.run_scope import RunScope
 from graphs.registry import GraphInputInvalid
 from nodes.context import RunContext
@@ -86,7 +86,10 @@ async def _execute(
     graph_input: Any = None
     resuming = False
     # A replay or fork (None for other runs); a fork resumes from its thread's checkpoint.
-    branch = await load_branch(services, claimed, compiled, scope)
+    try:
+        branch = await load_branch(services, claimed, compiled, scope)
+    except BranchUnavailable as exc:
+        return await _finish(services, scope, "failed", {}, str(exc))
     if claimed.attempt > 1:
         snapshot = await compiled.aget_state(config)
         resuming = (
@@ -126,8 +129,8 @@ async def _execute(
                 values = cast(dict[str, Any], chunk)
             elif mode == "custom":
                 scope.add(_custom_event(chunk))
-            elif mode == "checkpoints":
-                branch.on_checkpoint(chunk)  # type: ignore[union-attr]
+            elif mode == "checkpoints" and branch is not None:  # replays only
+                branch.on_checkpoint(chunk)
             else:
                 finished = _task_event(scope, cast(dict[str, Any], chunk))
                 if finished:

@@ -101,10 +101,15 @@ def check_state_fits(compiled: Compiled, checkpoint: CheckpointTuple, version: i
         for name in values
         if not name.startswith(INTERNAL_CHANNEL_PREFIXES) and name not in compiled.channels
     )
-    triggered = [
+    versions, seen = (
+        checkpoint.checkpoint["channel_versions"],
+        checkpoint.checkpoint["versions_seen"],
+    )
+    triggered = [  # nodes whose trigger is newer than what they have seen: they run next
         name.removeprefix("branch:to:")
-        for name in checkpoint.checkpoint["channel_versions"]
+        for name, version in versions.items()
         if name.startswith("branch:to:")
+        and str(version) > str(seen.get(name.removeprefix("branch:to:"), {}).get(name, ""))
     ]
     missing = sorted(node for node in triggered if node not in compiled.nodes)
     if unknown or missing:

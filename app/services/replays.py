@@ -28,6 +28,7 @@ from app.services.branching import (
     BranchGraph,
     CannotBranch,
     branch_graph,
+    check_state_fits,
     enqueue_branch,
     ensure_payloads,
     new_branch_run,
@@ -99,6 +100,8 @@ async def _from_input(
         )
     start_id = checkpoint_id_of(written[0].parent_config)
     start = await get_checkpoint(saver, source.thread_id, start_id) if start_id else None
+    if start is not None and target.graph.version != source.version:
+        check_state_fits(target.compiled, start, target.graph.version)
     if start_id and start is None:
         raise CannotBranch(
             f"the checkpoint run {source.id} started from ({start_id}) is gone: it was pruned "
@@ -145,6 +148,8 @@ async def _resume_like(
     )
     if base is None:
         raise CannotBranch(f"run {source.id}'s starting checkpoint is gone")
+    if target.graph.version != source.version:
+        check_state_fits(target.compiled, base, target.graph.version)
     thread_id = branch_thread_id("replay", replay_id)
 
     async def prepare() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from app.demo import DEFAULT_QUESTION
 from app.schemas.replay import ForkRequest, ReplayRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
+from app.services.branching import CannotBranch
 from app.services.container import Services, build_services
 from app.services.forks import submit_fork
 from app.services.replays import submit_replay
@@ -274,3 +275,26 @@ async def test_replay_of_a_fork_starts_where_the_fork_started_and_reproduces_it(
         ("execute", "mid"),
         ("synthesize", "mid"),
     ]
+
+
+async def test_fork_runs_a_newer_spec_version_from_an_old_checkpoint_when_it_fits(
+    services: Services,
+) -> None:
+    await push(services, TWO_STEP_SPEC)
+    source = await run_to_end(services, SubmitRun(graph="draft-total", input={"question": "2+3?"}))
+    times = await push(services, spec_version(add={"args": {"expression": "2 * 3"}}))
+    renamed = {
+        **TWO_STEP_SPEC,
+        "nodes": {"write": TWO_STEP_SPEC["nodes"]["write"], "sum": TWO_STEP_SPEC["nodes"]["add"]},
+        "edges": [{"from": "write", "to": "sum"}, {"from": "sum", "to": "END"}],
+    }
+    other = await push(services, renamed)
+
+    body = ForkRequest(step=1, graph_version=times)
+    fork = await execute(services, await submit_fork(services, source.id, body, "default"))
+    assert fork.version == times and fork.output is not None
+    assert fork.output == {**(source.output or {}), "total": 6}  # the draft is not redone
+    assert await ledger(services, fork.id) == []
+
+    with pytest.raises(CannotBranch, match=r"nodes \['add'\] are not in the graph"):
+        await submit_fork(services, source.id, ForkRequest(step=1, graph_version=other), "default")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.types import PregelTask, StateSnapshot
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import events_repo, ledger_repo
 from app.db.models import Run, RunEvent
@@ -27,7 +28,14 @@ from app.services.branch_plan import BranchPlan
 from app.services.container import Services
 from app.services.run_history import compiled_for, run_snapshots
 from app.services.state_diff import diff_states, shown
-from app.services.timeline_calls import CallGroup, Execution, as_utc, executions, group_calls
+from app.services.timeline_calls import (
+    NEVER,
+    CallGroup,
+    Execution,
+    as_utc,
+    executions,
+    group_calls,
+)
 
 LIFECYCLE_SKIP = ("node_started", "node_finished", "node_failed", "model_call")
 
@@ -35,6 +43,7 @@ LIFECYCLE_SKIP = ("node_started", "node_finished", "node_failed", "model_call")
 async def run_timeline(
     services: Services, run_id: str, tenant_id: str | None, max_chars: int = 2000
 ) -> TimelineOut:
+    """The run's timeline (RunNotFound for an unknown run or another tenant's)."""
     run = await run_service.get_run(services, run_id, tenant_id)
     async with services.sessions() as session:
         events = await _all_events(session, run.id)
@@ -61,7 +70,7 @@ async def run_timeline(
     )
 
 
-async def _all_events(session: Any, run_id: str) -> list[RunEvent]:
+async def _all_events(session: AsyncSession, run_id: str) -> list[RunEvent]:
     events: list[RunEvent] = []
     while True:
         page = await events_repo.events_after(session, run_id, events[-1].seq if events else 0)
@@ -261,9 +270,7 @@ def _steps_from_events(
     """Without checkpoints: one step per node execution, in the order they started; its
     step number from its calls' keys when it made any."""
     steps = []
-    for execution in sorted(
-        found.values(), key=lambda e: e.starts[0] if e.starts else as_utc_max()
-    ):
+    for execution in sorted(found.values(), key=lambda e: e.starts[0] if e.starts else NEVER):
         calls = [
             g
             for g in groups
@@ -303,12 +310,6 @@ def _steps_from_events(
             )
         )
     return steps
-
-
-def as_utc_max() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.max.replace(tzinfo=UTC)
 
 
 def _with_totals(step: StepOut) -> StepOut:

@@ -16,6 +16,7 @@ from app.schemas.timeline import LogicalCallOut
 from app.services.state_diff import shown
 
 NODE_EVENTS = ("node_started", "node_finished", "node_failed")
+NEVER = datetime.max.replace(tzinfo=UTC)  # the end of a node execution that has not ended
 CALL_EVENTS = ("model_call",)
 
 
@@ -117,7 +118,7 @@ class Execution:
     def contains(self, at: datetime) -> bool:
         if not self.starts:
             return False
-        end = self.finished_at or datetime.max.replace(tzinfo=UTC)
+        end = self.finished_at or NEVER
         return self.starts[0] <= at <= end
 
     @property

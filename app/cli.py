@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.cli_debug import register as register_debug_commands
 from app.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
@@ -260,6 +261,9 @@ def graphs_push(file: Path, tenant: TenantOption = "default") -> None:
 
     if not asyncio.run(push_file(console, _settings(), file, tenant)):
         raise typer.Exit(1)
+
+
+register_debug_commands(cli, runs_cli, console, _settings)
 
 
 @bench_cli.command("routing")

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         5.0, ge=0, description="how long a process trusts an API key lookup (revocation delay)"
     )
+    retain_payloads_days: float = Field(
+        0,
+        ge=0,
+        description="`routegraph prune` removes checkpoints and request/response bodies of runs "
+        "finished longer ago (ledger cost rows stay); 0 keeps them forever",
+    )
     sqlite_busy_timeout_ms: int = 10_000
     db_pool_size: int = Field(
         4,

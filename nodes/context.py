@@ -15,14 +15,14 @@ from app.routing.policy import Policy
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
-    from app.gateway.gateway import Gateway
+    from app.gateway.interface import ModelGateway
 
 
 @dataclass(frozen=True)
 class RunContext:
     """Built by the worker per run; a test or a replay injects its own gateway."""
 
-    gateway: Gateway
+    gateway: ModelGateway
     run_id: str
     policies: dict[str, Policy] = field(default_factory=dict)
     scope: RunFence | None = None
@@ -86,7 +86,7 @@ class NodeCalls:
         self.node = node
 
     @property
-    def gateway(self) -> Gateway:
+    def gateway(self) -> ModelGateway:
         return self.runtime.context.gateway
 
     def policy(self, default: Policy) -> Policy:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import chat_completions, feedback, graphs, health, models, runs
+from app.api import chat_completions, feedback, graphs, health, models, replay, runs, threads
 from app.api.body_limit import BodySizeLimit
 from app.api.openai_errors import install_openai_error_handler
 from app.api.openapi import install_openapi
@@ -67,4 +67,6 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(chat_completions.router)
     app.include_router(models.router)
+    app.include_router(replay.router)
+    app.include_router(threads.router)
     return app

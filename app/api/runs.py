@@ -40,6 +40,9 @@ _RUN_LINKS = {
         ("ListModelCalls", "list_model_calls"),
         ("RunEvents", "run_events"),
         ("RateRun", "rate_run"),
+        ("RunTimeline", "get_run_timeline"),
+        ("RunCheckpoints", "list_run_checkpoints"),
+        ("ReplayRun", "replay_run"),
     ]
 }
 _LOCATION = {

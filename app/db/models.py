@@ -58,6 +58,9 @@ class Run(Base):
         Index("ix_runs_created", "created_at", "id"),
         Index("ix_runs_graph_created", "graph", "created_at"),
         Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_runs_replay_of", "replay_of"),
+        Index("ix_runs_parent_run", "parent_run_id"),
+        Index("ix_runs_finished", "finished_at"),
         # Claim indexes: partial, so they hold only live runs however big the store grows.
         Index(
             "ix_runs_queued",
@@ -98,6 +101,12 @@ class Run(Base):
     parent_run_id: Mapped[str | None] = mapped_column(String(36))
     fork_checkpoint_id: Mapped[str | None] = mapped_column(String(64))
     replay_of: Mapped[str | None] = mapped_column(String(36))
+    # A replay's or fork's plan (app.services.branching.BranchPlan); NULL for other runs.
+    branch: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # A replay's verdict: reproduced or not, and the first divergence.
+    replay: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # When `routegraph prune` removed the run's checkpoints and request/response bodies.
+    payloads_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -157,6 +166,7 @@ class ModelCall(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     # in_flight (written before the provider is called) | ok | error | invalid_output | lost
+    # | replayed (a replay's answer from its source run's ledger, at no cost)
     status: Mapped[str] = mapped_column(String(24))
     error: Mapped[str | None] = mapped_column(Text)
     finish_reason: Mapped[str | None] = mapped_column(String(24))

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.json_numbers import JSONInt
+from app.schemas.replay_verdict import ReplayVerdict
 from app.schemas.storable import StorableJSONObject, StorableStr
 from app.schemas.timestamps import UtcDateTime
 
@@ -55,6 +56,14 @@ class RunOut(BaseModel):
     created_at: UtcDateTime
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None
+    # Lineage (replays and forks) and retention.
+    replay_of: str | None = Field(None, description="the run this run replays")
+    parent_run_id: str | None = Field(None, description="the run this run was forked from")
+    fork_checkpoint_id: str | None = Field(None, description="the parent's checkpoint it forked at")
+    replay: ReplayVerdict | None = Field(None, description="a replay's verdict")
+    payloads_pruned_at: UtcDateTime | None = Field(
+        None, description="when its checkpoints and request/response bodies were pruned"
+    )
 
 
 class RunEventOut(BaseModel):

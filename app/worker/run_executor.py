@@ -17,14 +17,17 @@ import sqlalchemy.exc
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
+from app.db import branch_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.runs_repo import ClaimedRun
 from app.gateway.errors import AllModelsFailed, BudgetExceeded, LeaseLost, RunCancelled
+from app.gateway.replay_errors import ReplayDiverged, SourceEnded
 from app.services import run_state
 from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
+from app.worker.branch_run import BranchUnavailable, load_branch
 from app.worker.run_scope import RunScope
 from graphs.registry import GraphInputInvalid
 from nodes.context import RunContext
@@ -83,12 +86,17 @@ async def _execute(
     }
     graph_input: Any = None
     resuming = False
+    # A replay or fork (None for other runs); a fork resumes from its thread's checkpoint.
+    try:
+        branch = await load_branch(services, claimed, compiled, scope)
+    except BranchUnavailable as exc:
+        return await _finish(services, scope, "failed", {}, str(exc))
     if claimed.attempt > 1:
         snapshot = await compiled.aget_state(config)
         resuming = (
             bool(snapshot.next) and (snapshot.metadata or {}).get("routegraph_run_id") == claimed.id
         )
-    if not resuming:
+    if not resuming and (branch is None or branch.from_input):
         try:
             graph_input = definition.initial_state(definition.validate_input(claimed.input))
         except GraphInputInvalid as exc:  # the graph's input schema changed since submit
@@ -97,7 +105,8 @@ async def _execute(
             return await _finish(services, scope, "failed", {}, invalid)
 
     context = RunContext(
-        gateway=services.gateway,
+        gateway=branch.gateway if branch else services.gateway,
+        policies=branch.policies if branch else {},
         run_id=claimed.id,
         scope=scope,
         graph=claimed.graph,
@@ -114,13 +123,15 @@ async def _execute(
             graph_input,
             config,
             context=context,
-            stream_mode=["tasks", "values", "custom"],
+            stream_mode=["tasks", "values", "custom", *(branch.stream_modes if branch else [])],
             durability="sync",
         ):
             if mode == "values":
                 values = cast(dict[str, Any], chunk)
             elif mode == "custom":
                 scope.add(_custom_event(chunk))
+            elif mode == "checkpoints" and branch is not None:  # replays only
+                branch.on_checkpoint(chunk)
             else:
                 finished = _task_event(scope, cast(dict[str, Any], chunk))
                 if finished:
@@ -136,6 +147,10 @@ async def _execute(
         status, error = "budget_exceeded", str(exc)
     except RunCancelled as exc:
         status, error = "cancelled", str(exc)
+    except ReplayDiverged as exc:
+        status, error = "failed", str(exc)
+    except SourceEnded as exc:  # the replay stopped where its source stopped
+        status, error = exc.status, exc.error
     except (AllModelsFailed, RunTimedOut, GraphRecursionError) as exc:
         status, error = "failed", str(exc)
     except (asyncio.CancelledError, *DATABASE_ERRORS):
@@ -143,7 +158,9 @@ async def _execute(
     except Exception as exc:  # a node bug must fail the run, not kill the worker
         log.exception("run %s failed", claimed.id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"
-    return await _finish(services, scope, status, definition.output_of(values), error)
+    output = definition.output_of(values)
+    verdict = branch.verdict(status, output, error) if branch else None
+    return await _finish(services, scope, status, output, error, replay=verdict)
 
 
 def _between_nodes(scope: RunScope, deadline: float, timeout_s: float) -> None:
@@ -191,12 +208,17 @@ async def _finish(
     status: str,
     output: dict[str, Any],
     error: str | None,
+    *,
+    replay: dict[str, Any] | None = None,
 ) -> str:
-    """The terminal status and every buffered event, in one fenced transaction."""
+    """The terminal status and every buffered event (and a replay's verdict), in one fenced
+    transaction."""
     await scope.close()
     async with scope.lock:
         events = scope.take_events()
         async with services.worker_sessions.begin() as session:
+            if replay is not None:
+                await branch_repo.save_replay_verdict(session, scope.run_id, scope.epoch, replay)
             done = await run_state.finish(
                 session,
                 scope.run_id,

@@ -1,0 +1,50 @@
+"""Queries for replays, forks and threads: divergence events, verdicts, models per run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import runs_repo
+from app.db.models import ModelCall, Run, RunEvent
+
+
+async def divergence_events(session: AsyncSession, run_id: str) -> list[RunEvent]:
+    """A replay's `replay_divergence` events (an earlier attempt of it may have found one)."""
+    query = (
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.kind == "replay_divergence")
+        .order_by(RunEvent.seq)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def save_replay_verdict(
+    session: AsyncSession, run_id: str, epoch: int, verdict: dict[str, Any]
+) -> None:
+    """Written by the lease holder, in the transaction that finishes the replay."""
+    await session.execute(
+        update(Run)
+        .where(runs_repo.fenced(session, run_id, epoch))
+        .values(replay=verdict)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def answering_models(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per run, the models whose answers it used (ok or replayed), in the order it used them."""
+    if not run_ids:
+        return {}
+    query = (
+        select(ModelCall.run_id, ModelCall.model)
+        .where(ModelCall.run_id.in_(run_ids), ModelCall.status.in_(("ok", "replayed")))
+        .order_by(ModelCall.created_at, ModelCall.attempt)
+    )
+    models: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
+    for run_id, model in (await session.execute(query)).all():
+        if run_id is not None and model not in models[run_id]:
+            models[run_id].append(model)
+    return models

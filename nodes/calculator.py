@@ -48,19 +48,40 @@ class CalculatorError(ValueError):
 
 def evaluate(expression: str) -> float | int:
     """Evaluate plain arithmetic; anything else (names, calls, attributes) is refused."""
-    text = expression.strip().replace("\u00d7", "*").replace("\u00f7", "/").replace("^", "**")
+    value = _eval(_parse(expression).body)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise CalculatorError("result is not a finite number")
+    return value
+
+
+def check_syntax(expression: str) -> None:
+    """Raise CalculatorError unless `expression` is plain arithmetic (nothing evaluated)."""
+    tree = _parse(expression)
+    for node in ast.walk(tree.body):
+        allowed = (
+            (isinstance(node, ast.Constant) and type(node.value) in (int, float))
+            or isinstance(node, ast.BinOp | ast.UnaryOp)
+            or type(node) in _BINARY
+            or type(node) in _UNARY
+        )
+        if not allowed:
+            raise CalculatorError(f"unsupported element: {ast.dump(node)[:60]}")
+
+
+def _parse(expression: str) -> ast.Expression:
+    text = _normalise(expression)
     if not text:
         raise CalculatorError("empty expression")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise CalculatorError(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
     try:
-        tree = ast.parse(text, mode="eval")
+        return ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise CalculatorError(f"not an arithmetic expression: {expression!r}") from exc
-    value = _eval(tree.body)
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        raise CalculatorError("result is not a finite number")
-    return value
+
+
+def _normalise(expression: str) -> str:
+    return expression.strip().replace("\u00d7", "*").replace("\u00f7", "/").replace("^", "**")
 
 
 def format_number(value: float | int) -> str:

@@ -1,13 +1,22 @@
-"""Executor node (edge tier): runs one plan step, calling the calculator tool for real."""
+"""Executor node (edge tier): runs one plan step, calling the calculator tool for real.
+
+A step with an expression is done only when the model's calculator call computes it: a
+call with malformed or different arguments, or none at all, is an invalid output of that
+attempt (fed back, then the next model), never a result. An expression the calculator
+itself refuses fails the step with a tool error the run reports.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from app.gateway.types import ModelRequest
+from app.gateway.errors import AllModelsFailed, StepFailed
+from app.gateway.types import ModelRequest, ModelResult
+from app.gateway.validation import TOOL_INSTRUCTION, InvalidOutput
 from app.routing.policy import FixedTier
 from nodes.calculator import CALCULATOR_TOOL, CalculatorError, evaluate, format_number
 from nodes.context import NodeCalls, RunContext
@@ -31,15 +40,73 @@ def resolve_references(expression: str, results: dict[str, str]) -> str:
 
 
 def run_tool_call(call: dict[str, Any]) -> str:
-    """Execute one calculator tool call; errors come back as text the model can read."""
+    """Execute one calculator tool call; raises CalculatorError for arguments it refuses."""
     function = call.get("function", {})
     if function.get("name") != "calculator":
-        return f"error: unknown tool {function.get('name')!r}"
+        raise CalculatorError(f"unknown tool {function.get('name')!r}")
     try:
         arguments = json.loads(function.get("arguments") or "{}")
-        return format_number(evaluate(str(arguments.get("expression", ""))))
-    except (json.JSONDecodeError, CalculatorError) as exc:
-        return f"error: {exc}"
+    except json.JSONDecodeError as exc:
+        raise CalculatorError(f"arguments are malformed JSON: {exc.msg}") from exc
+    if not isinstance(arguments, dict):
+        raise CalculatorError("arguments are not a JSON object")
+    return format_number(evaluate(str(arguments.get("expression", ""))))
+
+
+class ToolCheck:
+    """The gateway's `validate` for a step with an expression: the answer must call the
+    calculator and the (last) call must come out at the expression's value."""
+
+    def __init__(self, step_id: int, expression: str, expected: float | int) -> None:
+        self.step_id = step_id
+        self.expression = expression
+        self.expected = expected
+
+    def __call__(self, result: ModelResult) -> list[str]:
+        instruction = f"Call the calculator tool with the expression {self.expression}."
+        if not result.tool_calls:
+            raise InvalidOutput(
+                f"step {self.step_id} has an expression but the calculator was not called",
+                instruction=instruction,
+            )
+        outputs = []
+        for call in result.tool_calls:
+            try:
+                outputs.append(run_tool_call(call))
+            except CalculatorError as exc:
+                raise InvalidOutput(
+                    f"calculator error on the model's arguments: {exc}",
+                    instruction=TOOL_INSTRUCTION,
+                ) from exc
+        if not _same_number(outputs[-1], self.expected):
+            raise InvalidOutput(
+                f"calculator result {outputs[-1]} is not the value of step {self.step_id}'s "
+                f"expression {self.expression!r} ({format_number(self.expected)})",
+                instruction=instruction,
+            )
+        return outputs
+
+
+def _same_number(text: str, expected: float | int) -> bool:
+    try:
+        return math.isclose(float(text), float(expected), rel_tol=1e-9, abs_tol=1e-12)
+    except ValueError:
+        return False
+
+
+def _step_expression(step: dict[str, Any], results: dict[str, str]) -> ToolCheck | None:
+    """The check for a step with an expression; StepFailed when the tool cannot do it."""
+    if not step.get("expression"):
+        return None
+    try:
+        expression = resolve_references(step["expression"], results)
+        expected = evaluate(expression)
+    except CalculatorError as exc:
+        raise StepFailed(
+            f"step {step['id']} ({step['description']}): the calculator refuses "
+            f"{step['expression']!r}: {exc}"
+        ) from exc
+    return ToolCheck(int(step["id"]), expression, expected)
 
 
 async def execute_step(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -47,23 +114,28 @@ async def execute_step(state: dict[str, Any], runtime: Runtime[RunContext]) -> d
     calls = NodeCalls(runtime, "execute")
     results: dict[str, str] = dict(state.get("step_results") or {})
     step = state["plan"][len(results)]
+    check = _step_expression(step, results)
     instruction = f"Step {step['id']}: {step['description']}"
-    if step.get("expression"):
-        instruction += f"\nExpression: {resolve_references(step['expression'], results)}"
+    if check is not None:
+        instruction += f"\nExpression: {check.expression}"
     messages = [
         {"role": "system", "content": EXECUTOR_PROMPT},
         *state["messages"],
         {"role": "user", "content": instruction},
     ]
-    result = await calls.gateway.complete(
-        ModelRequest(messages=messages, tools=[CALCULATOR_TOOL], max_tokens=300),
-        calls.policy(FixedTier("edge")),
-        calls.next_context(),
-    )
+    try:
+        result = await calls.gateway.complete(
+            ModelRequest(messages=messages, tools=[CALCULATOR_TOOL], max_tokens=300),
+            calls.policy(FixedTier("edge")),
+            calls.next_context(),
+            validate=check,
+        )
+    except AllModelsFailed as exc:
+        raise StepFailed(f"step {step['id']} ({step['description']}): {exc}") from exc
     transcript: list[dict[str, Any]] = [{"role": "user", "content": instruction}]
     transcript.append(result.assistant_message())
-    if result.tool_calls:
-        outputs = [run_tool_call(call) for call in result.tool_calls]
+    if check is not None:
+        outputs = check(result)
         for call, output in zip(result.tool_calls, outputs, strict=True):
             transcript.append({"role": "tool", "tool_call_id": call["id"], "content": output})
         value = outputs[-1]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.gateway.types import ModelRequest
 from app.routing.policy import FixedTier
+from nodes.calculator import CalculatorError, check_syntax
 from nodes.context import NodeCalls, RunContext
 
 REFERENCE = re.compile(r"#(\d+)")
@@ -34,6 +35,12 @@ class PlanStep(BaseModel):
     def _calculator_needs_expression(self) -> PlanStep:
         if self.tool == "calculator" and not (self.expression or "").strip():
             raise ValueError(f"step {self.id} uses the calculator without an expression")
+        if self.expression and self.expression.strip():
+            # "#n" stands for a number: the executor could never evaluate anything else.
+            try:
+                check_syntax(REFERENCE.sub("1", self.expression))
+            except CalculatorError as exc:
+                raise ValueError(f"step {self.id}: expression is not arithmetic: {exc}") from exc
         return self
 
 

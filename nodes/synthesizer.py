@@ -1,12 +1,21 @@
-"""Synthesizer node (mid tier): writes the final answer from the step results."""
+"""Synthesizer node (mid tier): writes the final answer from the step results.
+
+The answer must end with a "Final answer:" line, and when the last step computed a
+number, that line must state it: a cut, malformed or unfaithful answer is an invalid
+output of that attempt (fed back, then the next model), never the run's result.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from app.gateway.types import ModelRequest
+from app.gateway.errors import AllModelsFailed, StepFailed
+from app.gateway.types import ModelRequest, ModelResult
+from app.gateway.validation import InvalidOutput
 from app.routing.policy import FixedTier
 from nodes.context import NodeCalls, RunContext
 
@@ -22,6 +31,40 @@ def step_summary(question: str, plan: list[dict[str, Any]], results: dict[str, s
     return "\n".join(lines)
 
 
+FINAL_LINE = re.compile(r"^\W*final answer\W*:\s*(?P<value>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+FINAL_INSTRUCTION = 'Write the whole answer again, ending with the line "Final answer: <value>".'
+
+
+class FinalAnswerCheck:
+    """The gateway's `validate` for the synthesis: a "Final answer:" line that states the
+    last step's number (when it has one)."""
+
+    def __init__(self, expected: str | None) -> None:
+        self.expected = _number(expected) if expected else None
+
+    def __call__(self, result: ModelResult) -> None:
+        lines = FINAL_LINE.findall(result.content or "")
+        if not lines:
+            raise InvalidOutput('answer has no "Final answer:" line', instruction=FINAL_INSTRUCTION)
+        if self.expected is None:
+            return
+        stated = [_number(match.group()) for match in NUMBER.finditer(lines[-1])]
+        if not any(v is not None and math.isclose(v, self.expected) for v in stated):
+            raise InvalidOutput(
+                f"final answer {lines[-1][:80]!r} does not state the last step's result "
+                f"{self.expected:g}",
+                instruction=FINAL_INSTRUCTION,
+            )
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
 async def synthesize(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
     calls = NodeCalls(runtime, "synthesize")
     summary = step_summary(state["question"], state["plan"], state.get("step_results") or {})
@@ -30,10 +73,16 @@ async def synthesize(state: dict[str, Any], runtime: Runtime[RunContext]) -> dic
         *state["messages"],
         {"role": "user", "content": summary},
     ]
-    result = await calls.gateway.complete(
-        ModelRequest(messages=messages, max_tokens=1200),
-        calls.policy(FixedTier("mid")),
-        calls.next_context(),
-    )
+    plan = state["plan"]
+    last = (state.get("step_results") or {}).get(str(plan[-1]["id"])) if plan else None
+    try:
+        result = await calls.gateway.complete(
+            ModelRequest(messages=messages, max_tokens=1200),
+            calls.policy(FixedTier("mid")),
+            calls.next_context(),
+            validate=FinalAnswerCheck(last if plan and plan[-1].get("expression") else None),
+        )
+    except AllModelsFailed as exc:
+        raise StepFailed(f"synthesis: {exc}") from exc
     answer = (result.content or "").strip()
     return {"answer": answer, "messages": [{"role": "assistant", "content": answer}]}

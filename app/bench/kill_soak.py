@@ -191,7 +191,7 @@ async def run_soak(
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
             report.seconds = time.monotonic() - started
-            await _check(services.sessions, ids, report)
+            await check_outcome(services.sessions, ids, report)
         async with httpx.AsyncClient(base_url=simulator_url.removesuffix("/v1")) as client:
             log = (await client.get("/admin/requests")).json()
         report.provider_requests = len(log["requests"] if isinstance(log, dict) else log)
@@ -213,7 +213,8 @@ async def _statuses(sessions: Any, ids: list[str]) -> list[str]:
         return list((await session.execute(select(Run.status).where(Run.id.in_(ids)))).scalars())
 
 
-async def _check(sessions: Any, ids: list[str], report: SoakReport) -> None:
+async def check_outcome(sessions: Any, ids: list[str], report: SoakReport) -> None:
+    """Fill `report` from the database: statuses, answers, ledger, costs, event order."""
     async with sessions() as session:
         runs = list((await session.execute(select(Run).where(Run.id.in_(ids)))).scalars())
         calls = list(

@@ -36,12 +36,18 @@ class RunCancelled(GatewayError):
     """The run was cancelled; no further model calls are made."""
 
 
+class StepFailed(GatewayError):
+    """A node could not produce a usable result (every model's answer was unusable, or a
+    tool fails on the arguments the step asks for); the run fails with this reason."""
+
+
 __all__ = [
     "AllModelsFailed",
     "BudgetExceeded",
     "GatewayError",
     "LeaseLost",
     "RunCancelled",
+    "StepFailed",
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from app.routing.catalog import ModelSpec
 from app.simulator.answers import (
@@ -57,12 +58,15 @@ def plan_answer(request: ChatCompletionRequest) -> Answer:
     return Answer(content=json.dumps(build_plan(question)), source="planner")
 
 
+FEEDBACK_PREFIX = "Your previous answer could not be used"
+
+
 def executor_answer(request: ChatCompletionRequest, model: ModelSpec) -> Answer:
     """Call the calculator once per `Expression:` line, then report the tool's result."""
     messages = request.messages
     if messages[-1].get("role") == "tool":
         return _result(content_text(messages[-1].get("content")))
-    user_at = last_index(messages, "user")
+    user_at = _task_index(messages)
     instruction = "" if user_at is None else content_text(messages[user_at].get("content"))
     tool_results = [
         content_text(message.get("content"))
@@ -86,6 +90,18 @@ def executor_answer(request: ChatCompletionRequest, model: ModelSpec) -> Answer:
         arguments=json.dumps({"expression": expression}),
     )
     return Answer(tool_calls=(call,), source="executor")
+
+
+def _task_index(messages: list[dict[str, Any]]) -> int | None:
+    """The user turn that set the step: feedback on an unusable answer ("Your previous
+    answer could not be used ...") asks for the same step again, as a model would read it."""
+    index = last_index(messages, "user")
+    while index is not None and index > 0:
+        text = content_text(messages[index].get("content"))
+        if not text.startswith(FEEDBACK_PREFIX):
+            return index
+        index = last_index(messages[:index], "user")
+    return index
 
 
 def _result(value: str) -> Answer:

@@ -21,7 +21,13 @@ from app.db import branch_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.runs_repo import ClaimedRun
-from app.gateway.errors import AllModelsFailed, BudgetExceeded, LeaseLost, RunCancelled
+from app.gateway.errors import (
+    AllModelsFailed,
+    BudgetExceeded,
+    LeaseLost,
+    RunCancelled,
+    StepFailed,
+)
 from app.gateway.replay_errors import ReplayDiverged, SourceEnded
 from app.services import run_state
 from app.services.container import Services
@@ -151,7 +157,7 @@ async def _execute(
         status, error = "failed", str(exc)
     except SourceEnded as exc:  # the replay stopped where its source stopped
         status, error = exc.status, exc.error
-    except (AllModelsFailed, RunTimedOut, GraphRecursionError) as exc:
+    except (AllModelsFailed, StepFailed, RunTimedOut, GraphRecursionError) as exc:
         status, error = "failed", str(exc)
     except (asyncio.CancelledError, *DATABASE_ERRORS):
         raise

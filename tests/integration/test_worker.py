@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -259,3 +260,49 @@ async def test_a_run_whose_input_no_longer_validates_fails_cleanly(services: Ser
     assert "input no longer matches graph 'plan_execute'" in (
         (await get_run(services, run_id)).error or ""
     )
+
+
+async def test_cut_tool_arguments_are_an_invalid_output_retried_with_feedback(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    # The reproduction: edge-a cuts one tool call's JSON arguments.
+    await simulator.inject("edge-a", "malformed_json", times=1)
+    run_id = await submit(services)
+    assert await Worker(services).run_once() == "succeeded"
+    run = await get_run(services, run_id)
+    assert run.output is not None and f"Final answer: {EXPECTED_SHARE:g}" in run.output["answer"]
+    calls = await ledger(services, run_id)
+    invalid = next(c for c in calls if c.status == "invalid_output")
+    assert invalid.model == "edge-a" and "malformed JSON" in (invalid.error or "")
+    retry = next(c for c in calls if c.fallback_of == invalid.id)
+    assert retry.status == "ok" and retry.model == "edge-a"
+    # the retry carried the broken answer and what was wrong with it
+    assert "could not be used" in json.dumps(retry.request["messages"][-1])
+    assert "error:" not in json.dumps(run.output["step_results"])
+
+
+async def test_a_cut_synthesis_is_never_the_answer(
+    services: Services, simulator: SimulatorAdmin
+) -> None:
+    await simulator.inject("mid-a", "malformed_json", times=None)  # mid-a never answers well
+    run_id = await submit(services)
+    assert await Worker(services).run_once() == "succeeded"
+    run = await get_run(services, run_id)
+    assert run.output is not None
+    assert run.output["answer"].endswith(f"Final answer: {EXPECTED_SHARE:g}")
+    calls = [c for c in await ledger(services, run_id) if c.node == "synthesize"]
+    assert [(c.model, c.status) for c in calls] == [("mid-a", "invalid_output")] * 3 + [
+        ("mid-b", "ok")
+    ]
+    assert 'no "Final answer:" line' in (calls[0].error or "")
+
+
+async def test_a_step_the_calculator_refuses_fails_the_run_naming_the_step(
+    services: Services,
+) -> None:
+    run_id = await submit(services, "Split 12 / 0 between the team, please.")
+    assert await Worker(services).run_once() == "failed"
+    run = await get_run(services, run_id)
+    assert run.error is not None and "step 1" in run.error and "division by zero" in run.error
+    # nothing was asked of the executor tier: the tool cannot do this step
+    assert [c.node for c in await ledger(services, run_id)] == ["plan"]

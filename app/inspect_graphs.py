@@ -99,7 +99,7 @@ async def print_graph(
     console: Console, settings: Settings, ref: str, tenant: str, *, as_json: bool
 ) -> bool:
     name, _, version_text = ref.partition("@")
-    version = int(version_text) if version_text.isdigit() else None
+    version = int(version_text) if version_text.isascii() and version_text.isdigit() else None
     async with _compiler(settings) as (_, sessions), sessions() as session:
         row = await graphs_repo.get_version(session, name, version, tenant)
         if row is None:

@@ -5,7 +5,8 @@
   also when it is missing;
 - its OpenAPI entry declares, as problem+json, the errors FastAPI and our middleware
   produce for it: 400 (malformed JSON), 413 (body over the limit), 415 and 422 for a
-  body route; 422 for a route with path, query or header parameters.
+  body route; 422 for a route with path, query or header parameters; 401 for a route
+  that needs the caller's API key.
 Errors of the route's own use case (404, 409, ...) it declares itself with
 `responses=problem_responses(...)` (`app/api/problems.py`).
 """
@@ -16,9 +17,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 
+from app.api.auth import get_principal
 from app.api.problems import HTTPProblem, problem_responses
 
 BODY_ERRORS = (400, 413, 415, 422)
@@ -34,6 +37,11 @@ def is_json_media_type(content_type: str | None) -> bool:
     return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
+def _authenticated(dependant: Dependant) -> bool:
+    """Whether the route (through any dependency) asks for the caller's API key."""
+    return any(sub.call is get_principal or _authenticated(sub) for sub in dependant.dependencies)
+
+
 class ProblemRoute(APIRoute):
     """An APIRoute whose framework-level errors are problem+json, declared and enforced."""
 
@@ -44,6 +52,8 @@ class ProblemRoute(APIRoute):
             implied = BODY_ERRORS
         elif get_flat_params(self.dependant):
             implied = PARAMETER_ERRORS
+        if _authenticated(self.dependant):
+            implied = (401, *implied)
         # A copy: `responses=` may be a dict shared by several routes.
         self.responses = {**problem_responses(*implied), **self.responses}
 

@@ -27,6 +27,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 STATUS_DESCRIPTIONS = {
     400: "Malformed JSON or an unreadable request body",
+    401: "No valid API key (`Authorization: Bearer <key>`) while keys exist",
     404: "Not found",
     405: "Method not allowed on this path; `Allow` lists the methods that are",
     408: "The request's headers did not arrive in time",
@@ -131,7 +132,8 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -129,7 +129,7 @@ def spec_definition(
 def _field_error(error: dict[str, Any]) -> dict[str, Any]:
     pointer = str(error.get("pointer", ""))
     parts: list[str | int] = [
-        int(p) if p.isdigit() else p.replace("~1", "/").replace("~0", "~")
+        int(p) if p.isascii() and p.isdigit() else p.replace("~1", "/").replace("~0", "~")
         for p in pointer.split("/")[1:]
     ]
     return {

@@ -190,7 +190,12 @@ def pointer_to_line(text: str, json_pointer: str) -> int | None:
             if match is None:
                 return line
             line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+        elif (
+            isinstance(node, SequenceNode)
+            and token.isascii()
+            and token.isdigit()
+            and int(token) < len(node.value)
+        ):
             node = node.value[int(token)]
             line = node.start_mark.line + 1
         else:

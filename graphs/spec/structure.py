@@ -148,7 +148,12 @@ def _value_at(document: Any, where: str) -> Any:
     for token in split_pointer(where):
         if isinstance(value, dict):
             value = value.get(token)
-        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+        elif (
+            isinstance(value, list)
+            and token.isascii()
+            and token.isdigit()
+            and int(token) < len(value)
+        ):
             value = value[int(token)]
         else:
             return None

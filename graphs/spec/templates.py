@@ -226,7 +226,11 @@ class Template:
             key_kind, key_text, key_offset = tokens[index + 1]
             if opener == "." and key_kind == "name":
                 keys.append(key_text)
-            elif key_kind == "number" and key_text.lstrip("-").isdigit():
+            elif (
+                key_kind == "number"
+                and key_text.lstrip("-").isascii()
+                and key_text.lstrip("-").isdigit()
+            ):
                 keys.append(int(key_text))
             elif opener == "[" and key_kind == "string":
                 keys.append(self._unquote(key_text, key_offset))

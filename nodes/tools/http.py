@@ -145,7 +145,7 @@ class HttpTool(SpecTool):
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ToolError(f"http: response of {declared} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0

@@ -219,3 +219,12 @@ def test_405_lists_every_method_the_path_accepts_in_allow(api: Api) -> None:
         response = api.client.request(method, path)
         problem_of(response, 405)
         assert response.headers["allow"] == allow, (method, path)
+
+
+def test_spec_keys_that_look_like_digits_but_are_not_ascii_are_422(api: Api) -> None:
+    # "²".isdigit() is True, int("²") fails: JSON pointers into the spec must not 500.
+    for key in ("²", "\u0663"):  # superscript two, Arabic-Indic three
+        spec = {"name": "x", key: [1], "state": {"a": {"type": "string"}, key: {}}}
+        response = api.client.post("/v1/graphs", json=spec)
+        assert problem_of(response, 422)["errors"], response.text
+    assert api.client.get("/v1/graphs").status_code == 200

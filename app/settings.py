@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         description="`serve`'s open connections per client address (0: no limit); behind a "
         "proxy every client has the proxy's address",
     )
+    api_max_active_requests: int = Field(
+        4,
+        ge=0,
+        description="requests worked on at once per API process; more wait their turn, so "
+        "the embedded worker is never starved (0: no limit)",
+    )
     default_max_output_tokens: int = Field(
         1024, gt=0, description="first larger limit when an answer with no max_tokens is cut"
     )

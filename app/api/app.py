@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.api import chat_completions, feedback, graphs, health, models, replay, runs, threads
+from app.api.admission import Admission
 from app.api.body_limit import BodySizeLimit
 from app.api.openai_errors import install_openai_error_handler
 from app.api.openapi import install_openapi
@@ -61,6 +62,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     install_openai_error_handler(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: a request waits for its turn before any of its work (body included).
+    app.add_middleware(Admission, limit=settings.api_max_active_requests)
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(graphs.router)

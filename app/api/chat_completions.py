@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 
+from app.api.admission import release_slot
 from app.api.auth import Principal, get_openai_principal
 from app.api.openai_errors import OpenAIError, openai_error
 from app.gateway.errors import GatewayError
@@ -81,6 +82,7 @@ async def chat_completions(
     try:
         service.check_rate(principal)
         call: ChatCall = await service.start(chat, options, principal)
+        release_slot(request)  # the provider answers next: waiting, not work
         first = await anext(call.events)
     except (GatewayError, ServiceError) as exc:
         raise openai_error(exc) from exc

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app.api.admission import release_slot
 from app.api.deps import get_services
 from app.api.headers import IdempotencyKey, LastEventSeq
 from app.api.json_route import ProblemRoute
@@ -87,6 +88,7 @@ _EVENT_STREAM = {
 )
 async def submit_run(
     body: SubmitRun,
+    request: Request,
     response: Response,
     services: ServicesDep,
     tenant: TenantDep,
@@ -106,6 +108,7 @@ async def submit_run(
     )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:
+        release_slot(request)  # waiting for the worker, not working
         run = await run_service.wait_for_run(services, run.id, timeout_s)
         response.status_code = 200 if run.status not in ("queued", "running") else 202
     elif not created:

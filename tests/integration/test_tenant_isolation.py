@@ -68,15 +68,19 @@ def test_a_tenant_sees_only_its_own_runs_graphs_and_calls(
             f"/v1/runs/{run['id']}/calls",
             f"/v1/runs/{run['id']}/events",
             f"/v1/runs/{run['id']}/timeline",
+            f"/v1/runs/{run['id']}/checkpoints",
             f"/v1/runs/{run['id']}/feedback",
             f"/v1/calls/{call_id}/feedback",
             "/v1/threads/acme-thread/runs",
             "/v1/graphs/structured-extraction",
+            "/v1/graphs/structured-extraction/versions/1",
         ):
             answer = globex.get(path)
             assert answer.status_code == 404, (path, answer.status_code, answer.text)
         assert globex.post(f"/v1/runs/{run['id']}/cancel").status_code == 404
         assert globex.post(f"/v1/runs/{run['id']}/replay", json={}).status_code == 404
+        fork = globex.post(f"/v1/runs/{run['id']}/fork", json={"step": 1})
+        assert fork.status_code == 404, fork.text
         score = {"score": 0.0}
         assert globex.post(f"/v1/runs/{run['id']}/feedback", json=score).status_code == 404
         assert globex.post(f"/v1/calls/{call_id}/feedback", json=score).status_code == 404

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.config import get_config
 
-from app.gateway.types import CallContext, RunFence
+from app.gateway.types import CallContext, ModelRequest, RunFence
 from app.routing.policy import Policy
 
 if TYPE_CHECKING:
@@ -92,7 +92,17 @@ class NodeCalls:
     def policy(self, default: Policy) -> Policy:
         return self.runtime.context.policy_for(self.node, default)
 
-    def next_context(self, purpose: str | None = None) -> CallContext:
+    def next_context(self, purpose: str | None = None, *, reserve_usd: float = 0.0) -> CallContext:
+        """`reserve_usd`: budget the run must keep for the calls it still has to make after
+        this one (a call that would leave less is not made: the run ends out of budget)."""
         if self.runtime.execution_info is None:
             raise RuntimeError("nodes that call models must run inside a LangGraph task")
-        return self.runtime.context.call_context(self.node, purpose)
+        ctx = self.runtime.context.call_context(self.node, purpose)
+        ctx.reserve_usd = reserve_usd
+        return ctx
+
+    async def expected_cost_usd(self, tier: str, request: ModelRequest, node: str) -> float:
+        """What a later call of `node` on `tier` is expected to cost (the ledger's p90)."""
+        return await self.gateway.expected_cost_usd(
+            tier, request, graph=self.runtime.context.graph, node=node
+        )

@@ -21,6 +21,7 @@ from app.routing.policy import FixedTier
 from nodes.calculator import CALCULATOR_TOOL, CalculatorError, evaluate, format_number
 from nodes.context import NodeCalls, RunContext
 from nodes.planner import REFERENCE
+from nodes.synthesizer import SYNTHESIS_MAX_TOKENS
 
 EXECUTOR_PROMPT = """ROLE: executor
 You carry out one step of a plan. When the step has an expression, call the calculator
@@ -109,6 +110,18 @@ def _step_expression(step: dict[str, Any], results: dict[str, str]) -> ToolCheck
     return ToolCheck(int(step["id"]), expression, expected)
 
 
+async def _reserve_for_the_rest(calls: NodeCalls, request: ModelRequest, steps_left: int) -> float:
+    """The budget the steps after this one and the synthesis are expected to need: a run
+    that could not finish stops before this step instead of paying for it."""
+    step = await calls.expected_cost_usd("edge", request, "execute") if steps_left else 0.0
+    synthesis = await calls.expected_cost_usd(
+        "mid",
+        ModelRequest(messages=request.messages, max_tokens=SYNTHESIS_MAX_TOKENS),
+        "synthesize",
+    )
+    return steps_left * step + synthesis
+
+
 async def execute_step(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Execute the next pending step on the edge tier and record its result."""
     calls = NodeCalls(runtime, "execute")
@@ -123,11 +136,13 @@ async def execute_step(state: dict[str, Any], runtime: Runtime[RunContext]) -> d
         *state["messages"],
         {"role": "user", "content": instruction},
     ]
+    request = ModelRequest(messages=messages, tools=[CALCULATOR_TOOL], max_tokens=300)
+    reserve = await _reserve_for_the_rest(calls, request, len(state["plan"]) - len(results) - 1)
     try:
         result = await calls.gateway.complete(
-            ModelRequest(messages=messages, tools=[CALCULATOR_TOOL], max_tokens=300),
+            request,
             calls.policy(FixedTier("edge")),
-            calls.next_context(),
+            calls.next_context(reserve_usd=reserve),
             validate=check,
         )
     except AllModelsFailed as exc:

@@ -31,6 +31,7 @@ def step_summary(question: str, plan: list[dict[str, Any]], results: dict[str, s
     return "\n".join(lines)
 
 
+SYNTHESIS_MAX_TOKENS = 1200
 FINAL_LINE = re.compile(r"^\W*final answer\W*:\s*(?P<value>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 FINAL_INSTRUCTION = 'Write the whole answer again, ending with the line "Final answer: <value>".'
@@ -77,7 +78,7 @@ async def synthesize(state: dict[str, Any], runtime: Runtime[RunContext]) -> dic
     last = (state.get("step_results") or {}).get(str(plan[-1]["id"])) if plan else None
     try:
         result = await calls.gateway.complete(
-            ModelRequest(messages=messages, max_tokens=1200),
+            ModelRequest(messages=messages, max_tokens=SYNTHESIS_MAX_TOKENS),
             calls.policy(FixedTier("mid")),
             calls.next_context(),
             validate=FinalAnswerCheck(last if plan and plan[-1].get("expression") else None),

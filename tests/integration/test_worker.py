@@ -107,8 +107,9 @@ async def test_budget_of_1_2x_a_typical_run_finishes_it(services: Services) -> N
 
 
 async def test_budget_ends_the_run_before_a_call_it_cannot_cover(services: Services) -> None:
-    """A budget that covers the plan and the steps but not the synthesis: the run stops
-    before the synthesis call (nothing is paid for it) and keeps its state so far."""
+    """A budget that covers the plan and the steps but not the synthesis: the executor
+    keeps budget for the calls still to come, so the run stops before the first step it
+    could not finish (nothing paid for the steps) and keeps its state so far: the plan."""
     reference = await submit(services)
     await Worker(services).run_once()
     services.gateway.estimator.forget()
@@ -127,10 +128,30 @@ async def test_budget_ends_the_run_before_a_call_it_cannot_cover(services: Servi
     assert await Worker(services).run_once() == "budget_exceeded"
     run = await get_run(services, run_id)
     assert run.cost_usd <= budget
-    assert "budget exceeded" in (run.error or "") and "synthesize" in (run.error or "")
+    error = run.error or ""
+    assert "budget exceeded" in error and "execute call" in error
+    assert "kept for later calls" in error
     assert run.output is not None and run.output["answer"] == ""
-    assert len(run.output["step_results"]) == 5  # every step done, synthesis not paid for
-    assert [c.node for c in await ledger(services, run_id)] == ["plan"] + ["execute"] * 5
+    assert len(run.output["plan"]) == 5 and run.output["step_results"] == {}
+    assert [c.node for c in await ledger(services, run_id)] == ["plan"]
+
+
+async def test_a_budget_just_short_of_the_whole_run_never_overspends(
+    services: Services,
+) -> None:
+    """A budget that covers every call but the synthesis: the run ends out of budget
+    before a call (the step where the reserve stops fitting), within its budget, and the
+    synthesis is never paid for."""
+    reference = await submit(services)
+    await Worker(services).run_once()
+    services.gateway.estimator.forget()
+    paid = [c for c in await ledger(services, reference) if c.status == "ok"]
+    run_id = await submit(services, budget_usd=sum(c.cost_usd for c in paid[:-1]) + 1e-6)
+    status = await Worker(services).run_once()
+    run = await get_run(services, run_id)
+    assert status == "budget_exceeded" and run.cost_usd <= run.budget_usd
+    # Wherever it stopped, it stopped before a call and paid for no synthesis.
+    assert "synthesize" not in [c.node for c in await ledger(services, run_id)]
 
 
 async def test_fallback_inside_a_run_keeps_the_conversation(

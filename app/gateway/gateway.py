@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed
 from app.gateway.estimate import CostEstimator
 from app.gateway.feedback import (
@@ -25,10 +24,10 @@ from app.gateway.guard import remaining_budget
 from app.gateway.learning import CallFeedback, RoutingLearning, stage_context
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.ledger_batch import BatchLedger
-from app.gateway.provider_answer import ProviderAnswer
+from app.gateway.ledger_rows import completion_of, recorded_result
 from app.gateway.providers import Providers, provider_errors
 from app.gateway.tokens import estimate_prompt_tokens
-from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
 from app.routing.cascade import cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
@@ -310,7 +309,7 @@ class Gateway:
         ledger = self.ledger_for(ctx)
         begun = await ledger.begin(ctx, record, estimate)
         if begun.recorded is not None:
-            return _Outcome(begun.call_id, begun.number, result=_recorded(begun.recorded))
+            return _Outcome(begun.call_id, begun.number, result=recorded_result(begun.recorded))
         started = time.perf_counter()
         try:
             answer = await self.providers.complete(model, request, self._timeout_s)
@@ -350,7 +349,7 @@ class Gateway:
                 verdict = 1.0
         except InvalidOutput as exc:
             error = f"invalid output: {exc}"
-            done = _completion("invalid_output", answer, latency, cost, estimate.cost_usd, error)
+            done = completion_of("invalid_output", answer, latency, cost, estimate.cost_usd, error)
             await ledger.complete(ctx, begun, record, done)
             if verdict is not None and self.learning is not None:
                 await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
@@ -358,7 +357,7 @@ class Gateway:
             return _Outcome(
                 begun.call_id, begun.number, error=error, invalid=exc, invalid_content=content
             )
-        done = _completion("ok", answer, latency, cost, estimate.cost_usd, None)
+        done = completion_of("ok", answer, latency, cost, estimate.cost_usd, None)
         await ledger.complete(ctx, begun, record, done)
         if verdict is not None and self.learning is not None:
             await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
@@ -381,49 +380,3 @@ def _cap(max_tokens: int | None, model: ModelSpec) -> int | None:
 
 def _grow(max_tokens: int | None, default: int) -> int | None:
     return None if max_tokens is None else max(max_tokens * 2, default)
-
-
-def _completion(
-    status: str,
-    answer: ProviderAnswer,
-    latency: float,
-    cost: float,
-    estimate: float,
-    error: str | None,
-) -> Completion:
-    return Completion(
-        status=status,
-        latency_ms=latency,
-        cost_usd=cost,
-        estimate_usd=estimate,
-        prompt_tokens=answer.usage.prompt_tokens,
-        completion_tokens=answer.usage.completion_tokens,
-        cached_tokens=answer.usage.cached_tokens,
-        response=_response_json(answer),
-        error=error,
-        finish_reason=answer.finish_reason,
-    )
-
-
-def _recorded(row: ModelCall) -> ModelResult:
-    """A call this run already paid for (before a crash): its answer, at no new cost."""
-    message = (row.response or {}).get("message", {})
-    return ModelResult(
-        content=message.get("content"),
-        tool_calls=message.get("tool_calls") or [],
-        model=row.model,
-        tier=row.tier,
-        usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_tokens),
-        cost_usd=0.0,
-        latency_ms=0.0,
-        call_id=row.id,
-        from_ledger=True,
-        finish_reason=row.finish_reason,
-    )
-
-
-def _response_json(answer: ProviderAnswer) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
-    if answer.tool_calls:
-        message["tool_calls"] = answer.tool_calls
-    return {"message": message, "raw": answer.raw}

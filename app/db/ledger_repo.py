@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ModelCall
+from app.db.models import ModelCall, utcnow
+
+ABANDONED = "lost: the API process serving this call stopped before its answer was recorded"
 
 
 async def call_history(session: AsyncSession, call_key: str) -> tuple[ModelCall | None, int]:
@@ -69,3 +72,21 @@ async def annotate_call(
 async def insert_cache_hit(session: AsyncSession, row: ModelCall) -> None:
     """A call answered from the response cache (or a shared in-flight call): cost 0."""
     session.add(row)
+
+
+async def mark_abandoned_calls(session: AsyncSession, older_than_s: float) -> int:
+    """Calls made outside a run (the OpenAI endpoint) still `in_flight` after
+    `older_than_s`: the process serving them died. Marked `lost`, their estimated cost kept
+    (the provider may have answered and billed). Runs' calls are left to the run's resume."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    result = await session.execute(
+        update(ModelCall)
+        .where(
+            ModelCall.status == "in_flight",
+            ModelCall.created_at < cutoff,
+            ModelCall.run_id.is_(None),
+        )
+        .values(status="lost", error=ABANDONED, completed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -144,6 +144,12 @@ class ModelCall(Base):
             postgresql_where=text("status = 'ok'"),
             sqlite_where=text("status = 'ok'"),
         ),
+        Index(
+            "ix_model_calls_in_flight",
+            "created_at",
+            postgresql_where=text("status = 'in_flight'"),
+            sqlite_where=text("status = 'in_flight'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

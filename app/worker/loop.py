@@ -3,7 +3,8 @@
 One worker process runs up to `worker_concurrency` runs at once, each under its own lease,
 renewed together by one heartbeat. It claims when woken (a run was queued in this process,
 or NOTIFY from another), when a slot frees up, and on a slow poll that is only a safety
-net (it also sweeps runs whose lease expired: their worker died).
+net (it also sweeps runs whose lease expired: their worker died). About once a minute it
+also marks `lost` the chat calls (no run) an API process left in flight when it died.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import time
 import uuid
 
+from app.db import ledger_repo
 from app.db.runs_repo import ClaimedRun
 from app.services import run_state
 from app.services.container import Services
@@ -24,6 +26,8 @@ from app.worker.run_executor import DATABASE_ERRORS, execute_run
 from app.worker.run_scope import RunScope
 
 log = logging.getLogger(__name__)
+
+ABANDONED_SWEEP_S = 60.0
 
 
 def new_worker_id() -> str:
@@ -46,6 +50,7 @@ class Worker:
         self._active: dict[str, tuple[asyncio.Task[str], RunScope]] = {}
         self._slot_freed = asyncio.Event()
         self._last_sweep = 0.0
+        self._last_abandoned_sweep = 0.0
         services.notifier.on_cancel(self._cancel_requested)
 
     @property
@@ -103,6 +108,7 @@ class Worker:
                     claimed = []
                 if sweep and failures == 0:
                     self._last_sweep = time.monotonic()
+                    await self._sweep_abandoned_calls()
                 for run in claimed:
                     self._launch(run)
                 claimed_all = len(claimed) == free  # more may be waiting: claim again
@@ -111,6 +117,21 @@ class Worker:
             # Back off while the database is unavailable, up to 10 s (or the poll).
             delay = min(settings.poll_seconds * 2**failures, max(settings.poll_seconds, 10.0))
             await self._wait(stop, delay, full=free <= 0)
+
+    async def _sweep_abandoned_calls(self) -> None:
+        if time.monotonic() - self._last_abandoned_sweep < ABANDONED_SWEEP_S:
+            return
+        self._last_abandoned_sweep = time.monotonic()
+        # Far longer than any call may take: a live process's call is never swept.
+        older_than = max(600.0, 10 * self.services.settings.model_timeout_seconds)
+        try:
+            async with self.services.worker_sessions.begin() as session:
+                swept = await ledger_repo.mark_abandoned_calls(session, older_than)
+        except DATABASE_ERRORS as exc:
+            log.warning("could not sweep abandoned calls: %s", exc)
+            return
+        if swept:
+            log.warning("marked %d chat call(s) lost: in flight for over %.0f s", swept, older_than)
 
     async def _wait(self, stop: asyncio.Event, seconds: float, *, full: bool) -> None:
         """Until stop, a wake-up (unless every slot is busy), a freed slot, or `seconds`."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,10 +21,12 @@ import aiosqlite
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
     BaseCheckpointSaver,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    get_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres import _ainternal
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -32,7 +35,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from app.db.engine import is_sqlite, libpq_url, sqlite_path
-from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, LeaseToken, current_lease
+from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, current_lease
 from app.db.models import utcnow
 
 SQLITE_FENCE = (
@@ -84,11 +87,26 @@ class FencedPostgresSaver(AsyncPostgresSaver):
             raise
 
 
-class FencedSqliteSaver(AsyncSqliteSaver):
-    """SQLite: the write runs in a BEGIN IMMEDIATE transaction that first checks the lease.
+_INSERT_CHECKPOINT = (
+    "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
+    "parent_checkpoint_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_WRITES = (
+    "INSERT OR {conflict} INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, "
+    "task_path, idx, channel, type, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
-    All writes of this connection go through `_write_lock`, so no other coroutine's write
-    can join (or be rolled back with) a fenced transaction.
+
+class FencedSqliteSaver(AsyncSqliteSaver):
+    """SQLite: each write is one BEGIN IMMEDIATE transaction that first checks the lease,
+    run as one function on the connection's thread.
+
+    The stock async saver makes one thread hand-off per statement (begin, fence, insert,
+    commit: six or more per write), each paid for while the process-wide write lock is
+    held, so they bound how many runs a second one SQLite file can take. Here values are
+    serialised on the event loop and the whole transaction is one hand-off. The SQL and
+    the stored format are the stock saver's, so its readers (`aget_tuple`, `alist`) and
+    LangGraph's own SqliteSaver read these rows unchanged.
     """
 
     def __init__(self, conn: aiosqlite.Connection, write_lock: asyncio.Lock | None = None) -> None:
@@ -104,12 +122,27 @@ class FencedSqliteSaver(AsyncSqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        async with self._write_lock:
-            await self._begin_fenced(current_lease.get())
-            try:
-                return await super().aput(config, checkpoint, metadata, new_versions)
-            finally:
-                await self._end()
+        await self.setup()
+        configurable = config["configurable"]
+        type_, serialized = self.serde.dumps_typed(checkpoint)
+        meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
+        row = (
+            str(configurable["thread_id"]),
+            configurable["checkpoint_ns"],
+            checkpoint["id"],
+            configurable.get("checkpoint_id"),
+            type_,
+            serialized,
+            meta.encode("utf-8", "ignore"),
+        )
+        await self._write(_INSERT_CHECKPOINT, [row])
+        return {
+            "configurable": {
+                "thread_id": configurable["thread_id"],
+                "checkpoint_ns": configurable["checkpoint_ns"],
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
 
     async def aput_writes(
         self,
@@ -118,32 +151,55 @@ class FencedSqliteSaver(AsyncSqliteSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        async with self._write_lock:
-            await self._begin_fenced(current_lease.get())
-            try:
-                await super().aput_writes(config, writes, task_id, task_path)
-            finally:
-                await self._end()
-
-    async def _begin_fenced(self, lease: LeaseToken | None) -> None:
-        if lease is None:
-            return
         await self.setup()
-        async with self.lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            async with self.conn.execute(
-                SQLITE_FENCE, (lease.run_id, lease.epoch, _sqlite_timestamp())
-            ) as cursor:
-                held = await cursor.fetchone()
-            if held is None:
-                await self.conn.rollback()
-                raise LeaseLost(f"run {lease.run_id}: the lease (epoch {lease.epoch}) moved on")
+        configurable = config["configurable"]
+        # As the stock saver: special channels overwrite, the others keep the first write.
+        conflict = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+        rows = [
+            (
+                str(configurable["thread_id"]),
+                str(configurable["checkpoint_ns"]),
+                str(configurable["checkpoint_id"]),
+                task_id,
+                task_path,
+                WRITES_IDX_MAP.get(channel, index),
+                channel,
+                *self.serde.dumps_typed(value),
+            )
+            for index, (channel, value) in enumerate(writes)
+        ]
+        await self._write(_INSERT_WRITES.format(conflict=conflict), rows)
 
-    async def _end(self) -> None:
-        # The saver commits its own write; anything left open (an error) is rolled back.
-        if self.conn.in_transaction:
-            async with self.lock:
-                await self.conn.rollback()
+    async def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        lease = current_lease.get()
+        fence = None if lease is None else (lease.run_id, lease.epoch, _sqlite_timestamp())
+        async with self._write_lock, self.lock:
+            # aiosqlite's queue of functions for its connection thread (pinned version).
+            held = await self.conn._execute(_fenced_write, self.conn._conn, fence, sql, rows)
+        if not held:
+            assert lease is not None
+            raise LeaseLost(f"run {lease.run_id}: the lease (epoch {lease.epoch}) moved on")
+
+
+def _fenced_write(
+    conn: sqlite3.Connection,
+    fence: tuple[str, int, str] | None,
+    sql: str,
+    rows: list[tuple[Any, ...]],
+) -> bool:
+    """On the connection's thread: the lease check and the rows in one transaction;
+    False (nothing written) when the lease moved on."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if fence is not None and conn.execute(SQLITE_FENCE, fence).fetchone() is None:
+            conn.rollback()
+            return False
+        conn.executemany(sql, rows)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return True
 
 
 def setup_checkpoint_tables(url: str) -> None:

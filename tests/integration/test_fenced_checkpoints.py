@@ -1,0 +1,89 @@
+"""The checkpointer's writes are fenced by the run's lease, on SQLite and Postgres: under
+the current epoch a checkpoint and its writes are stored and read back by LangGraph's
+reader; once another worker claimed the run (a new epoch), or the lease expired, a write
+is refused with LeaseLost and stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from sqlalchemy import update
+
+from app.db.fencing import LeaseLost, LeaseToken, current_lease
+from app.db.models import Run, utcnow
+from app.schemas.runs import SubmitRun
+from app.services import run_state
+from app.services import runs as run_service
+from app.services.container import Services, build_services
+from app.settings import Settings
+
+
+@pytest.fixture
+async def services(database_url: str, simulator_url: str) -> AsyncIterator[Services]:
+    settings = Settings(database_url=database_url, simulator_url=simulator_url)
+    async with build_services(settings) as built:
+        yield built
+
+
+async def claimed_epoch(services: Services, worker: str) -> tuple[str, int]:
+    async with services.sessions.begin() as session:
+        [claimed] = await run_state.claim(
+            session, worker_id=worker, lease_seconds=30, limit=1, include_expired=True
+        )
+    return claimed.id, claimed.attempt
+
+
+def config(thread: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable = {"thread_id": thread, "checkpoint_ns": ""}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+async def test_checkpoint_writes_carry_the_lease_and_stop_when_it_moves_on(
+    services: Services,
+) -> None:
+    saver = services.checkpointer
+    body = SubmitRun(graph="plan_execute", input={"question": "What is 2 * 21?"})
+    run, _ = await run_service.submit_run(services, body)
+    run_id, epoch = await claimed_epoch(services, "first")
+    thread = run.thread_id
+
+    token = current_lease.set(LeaseToken(run_id, epoch))
+    try:
+        first = empty_checkpoint()
+        stored = await saver.aput(config(thread), first, {"step": 1}, {})
+        await saver.aput_writes(stored, [("answer", "forty-two"), ("__error__", "x")], "task-1")
+        read = await saver.aget_tuple(config(thread))
+        assert read is not None and read.checkpoint["id"] == first["id"]
+        assert read.metadata["step"] == 1
+        assert ("task-1", "answer", "forty-two") in read.pending_writes
+
+        # The lease expires while this worker stalls: its next write is refused.
+        async with services.sessions.begin() as session:
+            await session.execute(
+                update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow())
+            )
+        with pytest.raises(LeaseLost):
+            await saver.aput(config(thread, first["id"]), empty_checkpoint(), {"step": 2}, {})
+        # Another worker claims the run (epoch + 1): the old epoch stays refused.
+        assert (await claimed_epoch(services, "second")) == (run_id, epoch + 1)
+        with pytest.raises(LeaseLost):
+            await saver.aput_writes(stored, [("answer", "stale")], "task-2")
+    finally:
+        current_lease.reset(token)
+
+    read = await saver.aget_tuple(config(thread))
+    assert read is not None and read.checkpoint["id"] == first["id"]  # nothing else stored
+    assert all(write[2] != "stale" for write in read.pending_writes)
+    # The new owner writes under its own epoch.
+    token = current_lease.set(LeaseToken(run_id, epoch + 1))
+    try:
+        await saver.aput(config(thread, first["id"]), empty_checkpoint(), {"step": 2}, {})
+    finally:
+        current_lease.reset(token)
+    read = await saver.aget_tuple(config(thread))
+    assert read is not None and read.metadata["step"] == 2

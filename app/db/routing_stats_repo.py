@@ -72,11 +72,12 @@ async def load_cells(session: AsyncSession, keys: Collection[CellKey]) -> dict[C
 async def all_cells(session: AsyncSession) -> dict[CellKey, Cell]:
     """Every cell with events left (what `routegraph routing stats` shows)."""
     cells = _cells((await session.execute(select(RoutingCell))).scalars())
-    return {
-        key: cell
+    # A source whose feedback all moved elsewhere (replaced) keeps a row of zeros: not shown.
+    kept = {
+        key: Cell({s: c for s, c in cell.by_source.items() if abs(c.events) > _EMPTY})
         for key, cell in cells.items()
-        if sum(abs(c.events) for c in cell.by_source.values()) > _EMPTY
     }
+    return {key: cell for key, cell in kept.items() if cell.by_source}
 
 
 def _cells(rows: Iterable[Any]) -> dict[CellKey, Cell]:

@@ -248,11 +248,11 @@ class InMemoryStatsStore:
 
     def table(self) -> dict[CellKey, Cell]:
         """Every non-empty cell (what `routegraph routing stats` shows)."""
-        return {
-            key: Cell(dict(c))
+        kept = {
+            key: Cell({s: counts for s, counts in c.items() if abs(counts.events) > 1e-9})
             for key, c in self._cells.items()
-            if sum(abs(counts.events) for counts in c.values()) > 1e-9
         }
+        return {key: cell for key, cell in kept.items() if cell.by_source}
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -7,6 +7,7 @@ from fastapi import Request
 from app.services.container import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain `def` dependency runs in the thread pool, a hand-off per request
     services: Services = request.app.state.services
     return services

@@ -23,7 +23,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def last_event_seq(
+async def last_event_seq(
     last_event_id: Annotated[
         str | None,
         Header(

@@ -14,7 +14,7 @@ from fastapi import Depends
 from app.api.auth import Principal, get_principal
 
 
-def current_tenant(principal: Annotated[Principal, Depends(get_principal)]) -> str:
+async def current_tenant(principal: Annotated[Principal, Depends(get_principal)]) -> str:
     return principal.tenant_id
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -14,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     and_,
-    exists,
     func,
     literal,
     or_,
@@ -22,7 +20,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.db.models import Run, utcnow
 
@@ -110,13 +107,6 @@ async def list_runs(
     return rows[:limit], next_cursor
 
 
-@functools.cache
-def _other_run() -> Any:
-    """An alias of `runs` for the busy-thread check, built once (a new alias per claim
-    costs more than the claim's queries)."""
-    return aliased(Run, name="other_run")
-
-
 @dataclass(frozen=True)
 class ClaimedRun:
     """What a worker needs of a run it just claimed; `attempt` is its lease epoch."""
@@ -145,67 +135,6 @@ _CLAIMED_COLUMNS = (
     Run.cancel_requested,
     Run.tenant_id,
 )
-
-
-async def claim_runs(
-    session: AsyncSession,
-    *,
-    worker_id: str,
-    lease_seconds: float,
-    limit: int,
-    include_expired: bool,
-) -> list[ClaimedRun]:
-    """Take up to `limit` runs under a new lease: runs whose lease expired (when asked), then
-    queued runs by priority and age, at most one per thread and none of a thread that has a
-    running run. Each claim increments `attempt` (the lease epoch) and reserves one event
-    sequence number for the caller's `started`/`resumed` event, in this transaction.
-
-    Postgres: `FOR UPDATE SKIP LOCKED` lets many workers claim at once without blocking.
-    SQLite: the transaction holds the single write lock.
-    """
-    now = db_now(session)
-    ids: list[str] = []
-    if include_expired:
-        expired = (
-            select(Run.id)
-            .where(Run.status == "running", Run.lease_expires_at < now)
-            .order_by(Run.lease_expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        ids.extend((await session.execute(expired)).scalars())
-    if len(ids) < limit:
-        other = _other_run()
-        busy_thread = exists().where(other.thread_id == Run.thread_id, other.status == "running")
-        queued = (
-            select(Run.id, Run.thread_id)
-            .where(Run.status == "queued", ~busy_thread)
-            .order_by(Run.priority.desc(), Run.created_at)
-            .limit(limit - len(ids))
-            .with_for_update(skip_locked=True)
-        )
-        threads: set[str] = set()
-        for run_id, thread_id in (await session.execute(queued)).all():
-            if thread_id not in threads:  # one run per thread at a time
-                threads.add(thread_id)
-                ids.append(run_id)
-    if not ids:
-        return []
-    result = await session.execute(
-        update(Run)
-        .where(Run.id.in_(ids))
-        .values(
-            status="running",
-            lease_owner=worker_id,
-            lease_expires_at=db_now(session, lease_seconds),
-            attempt=Run.attempt + 1,
-            event_seq=Run.event_seq + 1,
-            started_at=func.coalesce(Run.started_at, now),
-        )
-        .returning(*_CLAIMED_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
-    return [ClaimedRun(*row) for row in result.all()]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import pg_writes, runs_repo
+from app.db import pg_writes, runs_repo, sqlite_writes
 from app.db.events_repo import PendingEvent, insert_events
 from app.db.models import Run, utcnow
 from app.db.runs_repo import TERMINAL_STATUSES, ClaimedRun
@@ -79,18 +79,13 @@ async def claim(
                 expired=False,
             )
         return claimed
-    claimed = await runs_repo.claim_runs(
+    return await sqlite_writes.claim(
         session,
         worker_id=worker_id,
         lease_seconds=lease_seconds,
         limit=limit,
         include_expired=include_expired,
     )
-    for run in claimed:
-        kind = "started" if run.attempt == 1 else "resumed"
-        event = PendingEvent(kind, payload={"attempt": run.attempt, "worker": worker_id})
-        await insert_events(session, run.id, run.event_seq, [event])
-    return claimed
 
 
 async def finish(

@@ -1,0 +1,127 @@
+"""SQLite: the claim as one hand-off to the connection's thread.
+
+Through SQLAlchemy and aiosqlite, a claim (select candidates, update each run, insert its
+`started` event) costs a dozen or more thread hand-offs and as much ORM work, all while
+the process-wide write lock is held; it was most of the time from `queued` to `started`.
+Here the statements run as one function on the connection's thread, inside the
+transaction the session began (BEGIN IMMEDIATE), with the same rules as
+Postgres's `pg_writes.claim`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.events_repo import remember_committed
+from app.db.models import utcnow
+from app.db.runs_repo import ClaimedRun
+
+_EXPIRED = (
+    "SELECT id, thread_id FROM runs WHERE status = 'running' AND lease_expires_at < ? "
+    "ORDER BY lease_expires_at LIMIT ?"
+)
+_QUEUED = (
+    "SELECT r.id, r.thread_id FROM runs r WHERE r.status = 'queued' AND NOT EXISTS "
+    "(SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'running') "
+    "ORDER BY r.priority DESC, r.created_at LIMIT ?"
+)
+_TAKE = (
+    "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
+    "attempt = attempt + 1, event_seq = event_seq + 1, started_at = coalesce(started_at, ?) "
+    "WHERE id = ? RETURNING id, thread_id, graph, version, input, attempt, event_seq, "
+    "budget_usd, cancel_requested, tenant_id"
+)
+_EVENT = (
+    "INSERT INTO run_events (run_id, seq, at, kind, node, payload) VALUES (?, ?, ?, ?, NULL, ?)"
+)
+
+
+def sqlite_time(value: datetime) -> str:
+    """A datetime as SQLAlchemy stores DateTime in SQLite (UTC, comparable as text)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    limit: int,
+    include_expired: bool,
+) -> list[ClaimedRun]:
+    """Take up to `limit` runs (expired leases first when asked, then queued runs by
+    priority and age, one per thread, none of a thread with a running run), each with its
+    `started`/`resumed` event, in the session's transaction."""
+    connection = await session.connection()  # the write transaction begins here
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    now = utcnow()
+    times = (sqlite_time(now), sqlite_time(now + timedelta(seconds=lease_seconds)))
+    rows: list[tuple[Any, ...]] = await driver._execute(  # aiosqlite's thread (pinned)
+        _claim, driver._conn, worker_id, times, limit, include_expired
+    )
+    claimed = []
+    for row in rows:
+        run = ClaimedRun(
+            id=row[0],
+            thread_id=row[1],
+            graph=row[2],
+            version=row[3],
+            input=json.loads(row[4]) if row[4] is not None else {},
+            attempt=row[5],
+            event_seq=row[6],
+            budget_usd=row[7],
+            cancel_requested=bool(row[8]),
+            tenant_id=row[9],
+        )
+        claimed.append(run)
+        event = {
+            "run_id": run.id,
+            "seq": run.event_seq,
+            "at": now,
+            "kind": _kind(run.attempt),
+            "node": None,
+            "payload": _payload(run.attempt, worker_id),
+        }
+        remember_committed(session, run.id, [event])
+    return claimed
+
+
+def _kind(attempt: int) -> str:
+    return "started" if attempt == 1 else "resumed"
+
+
+def _payload(attempt: int, worker_id: str) -> dict[str, Any]:
+    return {"attempt": attempt, "worker": worker_id}
+
+
+def _claim(
+    conn: sqlite3.Connection,
+    worker_id: str,
+    times: tuple[str, str],
+    limit: int,
+    include_expired: bool,
+) -> list[tuple[Any, ...]]:
+    """On the connection's thread, inside the open transaction."""
+    now, expires = times
+    ids: list[str] = []
+    if include_expired:
+        ids.extend(row[0] for row in conn.execute(_EXPIRED, (now, limit)))
+    if len(ids) < limit:
+        threads: set[str] = set()
+        for run_id, thread_id in conn.execute(_QUEUED, (limit - len(ids),)).fetchall():
+            if thread_id not in threads:  # one run per thread at a time
+                threads.add(thread_id)
+                ids.append(run_id)
+    rows = []
+    for run_id in ids:
+        row = conn.execute(_TAKE, (worker_id, expires, now, run_id)).fetchone()
+        payload = json.dumps(_payload(row[5], worker_id))
+        conn.execute(_EVENT, (run_id, row[6], now, _kind(row[5]), payload))
+        rows.append(tuple(row))
+    return rows

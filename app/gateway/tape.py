@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.db.models import ModelCall
+from app.gateway.ledger_rows import recorded_result
 from app.gateway.tape_keys import tape_key_of
-from app.gateway.types import ModelRequest, ModelResult, Usage
+from app.gateway.types import ModelRequest, ModelResult
 from app.routing.catalog import Catalog
 
 ANSWERED = ("ok", "replayed")
@@ -47,20 +48,7 @@ class Recording:
         """The used answer as the node received it, at no cost."""
         row = self.answer
         assert row is not None
-        message = (row.response or {}).get("message", {})
-        return ModelResult(
-            content=message.get("content"),
-            tool_calls=message.get("tool_calls") or [],
-            model=row.model,
-            tier=row.tier,
-            usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_tokens),
-            cost_usd=0.0,
-            latency_ms=0.0,
-            call_id=call_id,
-            from_ledger=True,
-            attempts=len(self.failures) + 1,
-            finish_reason=row.finish_reason,
-        )
+        return replace(recorded_result(row), call_id=call_id, attempts=len(self.failures) + 1)
 
 
 @dataclass

@@ -47,6 +47,7 @@ class ScenarioResult:
     scenario: Scenario
     report: SoakReport
     faults_fired: int
+    malformed_fired: int  # `malformed_json` faults: each must be one invalid output
     invalid_outputs: int
     seconds: float
     errors: Counter[str] = field(default_factory=Counter)
@@ -145,6 +146,7 @@ async def _run(
         scenario=scenario,
         report=report,
         faults_fired=sum(1 for entry in requests if entry.get("fault")),
+        malformed_fired=sum(1 for entry in requests if entry.get("fault") == "malformed_json"),
         invalid_outputs=rows.get("invalid_output", 0),
         seconds=time.monotonic() - started,
         errors=Counter((run.error or "")[:120] for run in runs if run.status != "succeeded"),
@@ -158,11 +160,18 @@ async def _ledger_statuses(services: Any, ids: list[str]) -> Counter[str]:
 
 
 def problems(result: ScenarioResult) -> list[str]:
-    """What went wrong in one scenario; every run must succeed with the right answer."""
+    """What went wrong in one scenario: every run must succeed with the right answer, every
+    provider request be a ledger row, and exactly the corrupted answers be invalid."""
     found = result.report.problems()
     if result.report.provider_requests != result.report.ledger_rows:
         found.append(
             f"{result.report.provider_requests} provider requests but "
             f"{result.report.ledger_rows} ledger rows"
+        )
+    # Every spoiled answer caught, and nothing else called invalid (no false positives).
+    if result.invalid_outputs != result.malformed_fired:
+        found.append(
+            f"{result.invalid_outputs} invalid outputs for {result.malformed_fired} "
+            "malformed_json faults"
         )
     return [f"{result.scenario.name}: {problem}" for problem in found]

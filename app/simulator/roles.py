@@ -120,7 +120,8 @@ def _plain_step_answer(
 
 def synthesizer_answer(request: ChatCompletionRequest, model: ModelSpec) -> Answer | None:
     """Prose from `Step n (description): result` lines; None when there are none."""
-    text = last_user_text(request)
+    task_at = _task_index(request.messages)
+    text = "" if task_at is None else content_text(request.messages[task_at].get("content"))
     steps = _STEP_LINE.findall(text)
     if not steps:
         return None

@@ -269,3 +269,23 @@ def test_written_expressions_become_calculator_steps(
         assert evaluate(step["expression"]) == evaluate(f"{a} {op.replace('x', '*')} {b}")
     expected = len(items) + (len(items) > 1) + (people is not None)
     assert len(steps) == expected
+
+
+FEEDBACK = {
+    "role": "user",
+    "content": "Your previous answer could not be used (malformed JSON). Call the tool again.",
+}
+
+
+def test_executor_and_synthesizer_redo_their_step_after_a_feedback_turn() -> None:
+    step = {"role": "user", "content": "Step 1: flights\nExpression: 2 * 340"}
+    broken = {"role": "assistant", "content": '(tool call calculator({"expression": "2 *))'}
+    retried = respond(executor(step, broken, FEEDBACK), EDGE)
+    (call,) = retried.tool_calls
+    assert json.loads(call.arguments) == {"expression": "2 * 340"}
+
+    system = {"role": "system", "content": "ROLE: synthesizer\nWrite the final answer."}
+    summary = {"role": "user", "content": "Question: q\nStep 1 (flights): 680"}
+    cut = {"role": "assistant", "content": '{"answer": "flights: 6'}
+    again = respond(chat([system, summary, cut, FEEDBACK]), MID)
+    assert again.content is not None and again.content.endswith("Final answer: 680")

@@ -1,6 +1,6 @@
 """Synthesizer node (mid tier): writes the final answer from the step results.
 
-The answer must end with a "Final answer:" line, and when the last step computed a
+The answer must have a "Final answer:" line, and when the last step computed a
 number, that line must state it: a cut, malformed or unfaithful answer is an invalid
 output of that attempt (fed back, then the next model), never the run's result.
 """

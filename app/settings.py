@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         False,
         description="learn one routing table per tenant instead of one shared by all tenants",
     )
+    routing_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="how long a process reuses learned cells it read (0: read every "
+        "decision); its own feedback clears them at once",
+    )
     direct_provider_client: bool = Field(
         True,
         description="call OpenAI-compatible models (provider: simulator) with the lean httpx "

@@ -10,6 +10,7 @@ its feedback rows, then its cells, in one sorted order, so two writers cannot de
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from app.routing.feedback import ANY, Cell, CellKey, Counts, Observation, observ
 
 KEY_COLUMNS = ("scope", "task_class", "cluster", "arm", "condition", "band")
 _FEEDBACK_IDENTITY = ("tenant_id", "call_id", "source")
+CACHE_MAX_CELLS = 50_000
 _EMPTY = 1e-9  # a cell whose contributions were all replaced sums to ~0, not exactly 0
 # The feedback columns that, with its identity, are the observation it contributed.
 _OBSERVED = (
@@ -205,26 +207,66 @@ async def _move_cells(session: AsyncSession, deltas: dict[tuple[CellKey, str], C
 
 
 class DbStatsStore:
-    """The service's `StatsStore`: the learned table in its database."""
+    """The service's `StatsStore`: the learned table in its database.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, per_tenant: bool) -> None:
+    Cells read for a decision are reused for `cache_seconds` (a query per `auto` decision
+    was a database round trip on every routed call); feedback this process writes clears
+    them, feedback from other processes is seen within `cache_seconds`.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        per_tenant: bool,
+        cache_seconds: float = 0.0,
+    ) -> None:
         self.per_tenant = per_tenant
         self._sessions = sessions
+        self._cache_seconds = cache_seconds
+        self._cached: dict[CellKey, tuple[float, Cell | None]] = {}
 
     def scope_of(self, tenant: str) -> str:
         return tenant if self.per_tenant else ANY
 
     async def load(self, keys: Collection[CellKey]) -> dict[CellKey, Cell]:
-        async with self._sessions() as session:
-            return await load_cells(session, keys)
+        if self._cache_seconds <= 0:
+            async with self._sessions() as session:
+                return await load_cells(session, keys)
+        now = time.monotonic()
+        found: dict[CellKey, Cell] = {}
+        missing = []
+        for key in keys:
+            hit = self._cached.get(key)
+            if hit is not None and hit[0] > now:
+                if hit[1] is not None:
+                    found[key] = hit[1]
+            else:
+                missing.append(key)
+        if missing:
+            async with self._sessions() as session:
+                loaded = await load_cells(session, missing)
+            if len(self._cached) > CACHE_MAX_CELLS:
+                self._cached.clear()
+            expires = now + self._cache_seconds
+            for key in missing:
+                self._cached[key] = (expires, loaded.get(key))
+            found.update(loaded)
+        return found
 
     async def add(self, observations: Sequence[Observation]) -> None:
         await self.add_feedback([FeedbackEntry(o) for o in observations])
 
     async def add_feedback(self, entries: Sequence[FeedbackEntry]) -> list[bool]:
         """`add` with each entry's run, label and comment; per entry, True if it was new."""
-        async with self._sessions.begin() as session:
-            return await apply_feedback(session, entries, self.scope_of)
+        try:
+            async with self._sessions.begin() as session:
+                return await apply_feedback(session, entries, self.scope_of)
+        finally:
+            self.forget()
+
+    def forget(self) -> None:
+        self._cached.clear()
 
     async def table(self) -> dict[CellKey, Cell]:
         async with self._sessions() as session:

@@ -202,6 +202,9 @@ class StatsStore(Protocol):
 
     async def add(self, observations: Sequence[Observation]) -> None: ...
 
+    def forget(self) -> None:
+        """Drop cells kept from earlier reads (feedback was written around the store)."""
+
 
 class InMemoryStatsStore:
     """A process-local StatsStore (benchmark, tests, single-process demos)."""
@@ -256,6 +259,9 @@ class InMemoryStatsStore:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def forget(self) -> None:
+        """Nothing is kept apart from the table itself."""
 
 
 def stats_rows(

@@ -108,7 +108,11 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             classifier=TaskClassifier.load(settings.router_model_path),
             learner=OnlineLearner(
                 TopicClusters.load(),
-                DbStatsStore(worker_sessions, per_tenant=settings.routing_per_tenant),
+                DbStatsStore(
+                    worker_sessions,
+                    per_tenant=settings.routing_per_tenant,
+                    cache_seconds=settings.routing_cache_seconds,
+                ),
                 online_config(settings),
             ),
             session_factory=worker_sessions,

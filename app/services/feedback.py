@@ -59,10 +59,13 @@ async def _rate(services: Services, call: ModelCall, body: FeedbackIn) -> tuple[
         raise RuntimeError("the gateway was built without online learning")
     observation = learning.observation(CallFacts.of(call), "user", body.score)
     entry = FeedbackEntry(observation, call.run_id, body.label, body.comment)
-    scope_of = learning.learner.store.scope_of
-    async with services.sessions.begin() as session:
-        (created,) = await routing_stats_repo.apply_feedback(session, [entry], scope_of)
-        row = await feedback_repo.get_feedback(session, call.tenant_id, call.id, "user")
+    store = learning.learner.store
+    try:
+        async with services.sessions.begin() as session:
+            (created,) = await routing_stats_repo.apply_feedback(session, [entry], store.scope_of)
+            row = await feedback_repo.get_feedback(session, call.tenant_id, call.id, "user")
+    finally:
+        store.forget()  # this process's next decision reads the new cells
     assert row is not None  # written in this transaction
     return row, created
 

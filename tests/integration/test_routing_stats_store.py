@@ -136,6 +136,37 @@ async def test_load_reads_every_key_of_a_view_in_one_query(engine: AsyncEngine) 
     assert len([s for s in statements if "routing_cells" in s]) == 1
 
 
+async def test_cells_are_reused_for_a_while_and_own_feedback_clears_them(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    store = DbStatsStore(sessions, per_tenant=False, cache_seconds=60)
+    other = DbStatsStore(sessions, per_tenant=False)  # another process's store
+    first = observation("call-1", 1.0)
+    keys = keys_of([first], store.scope_of)
+    await store.add([first])
+    reads: list[str] = []
+
+    def count(*args: object) -> None:
+        if "routing_cells" in str(args[2]) and str(args[2]).lstrip().upper().startswith("SELECT"):
+            reads.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        loaded = await store.load(keys)
+        again = await store.load(keys)
+        assert len(reads) == 1 and again == loaded  # the second decision reads no database
+        await other.add([observation("call-2", 0.0)])  # seen only once the entries expire
+        assert await store.load(keys) == loaded and len(reads) == 1
+        await store.add([observation("call-3", 0.0)])  # this process's feedback: at once
+        fresh = await store.load(keys)
+        assert len(reads) == 2
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    events = {key: sum(c.events for c in cell.by_source.values()) for key, cell in fresh.items()}
+    assert events and all(count == 3 for count in events.values())
+
+
 async def test_concurrent_writers_lose_no_update(database_url: str) -> None:
     """Four workers (each its own engine and pool) add overlapping feedback at once, the
     same identities included: the cells are the sum of the feedback that won."""

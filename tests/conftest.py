@@ -11,6 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from app.routing.datasets import DataMissingError, Row, load_gsm8k
+from tests.support.routing_data import data_missing
 from tests.support.simulator_admin import SimulatorAdmin
 
 PG_ADMIN_URL = os.environ.get(
@@ -77,6 +79,25 @@ def simulator_url() -> Iterator[str]:
     from app.simulator.server import SimulatorServer
 
     with SimulatorServer(SimulatorConfig(latency_scale=0.0)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def gsm8k() -> list[Row]:
+    """The shipped GSM8K recordings (a test module's routing data)."""
+    try:
+        return load_gsm8k()
+    except DataMissingError as exc:
+        data_missing(exc)
+
+
+@pytest.fixture(scope="module")
+def recorded_simulator(gsm8k: list[Row]) -> Iterator[str]:
+    """A simulator answering dataset prompts with the models' recorded outputs."""
+    from app.simulator.config import SimulatorConfig
+    from app.simulator.server import SimulatorServer
+
+    with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
         yield url
 
 

@@ -8,7 +8,7 @@ simulator's recorded GSM8K answers, so the verifier judges real model output.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -21,32 +21,15 @@ from app.db.models import Feedback, ModelCall
 from app.gateway.gateway import Gateway
 from app.gateway.learning import CallFacts
 from app.gateway.types import CallContext, ModelRequest
-from app.routing.datasets import DataMissingError, Row, load_gsm8k
+from app.routing.datasets import Row
 from app.routing.policy import Cascade
 from app.routing.verifiers import verify_arithmetic
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from tests.conftest import SimulatorAdmin
 from tests.support.learning import learning_gateway
-from tests.support.routing_data import data_missing
 from tests.support.spec_rig import SpecRig, spec_rig
 
 TRIP = "Flights cost 2 * 340, the hotel 5 * 120 and food 5 * 45. What is the total?"
 INVOICE = "Invoice INV-2041 from Acme GmbH, total 1250.50 EUR, due in 30 days."
-
-
-@pytest.fixture(scope="module")
-def gsm8k() -> list[Row]:
-    try:
-        return load_gsm8k()
-    except DataMissingError as exc:
-        data_missing(exc)
-
-
-@pytest.fixture(scope="module")
-def recorded_simulator(gsm8k: list[Row]) -> Iterator[str]:
-    with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
-        yield url
 
 
 @dataclass

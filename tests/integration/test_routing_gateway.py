@@ -7,7 +7,7 @@ frontier) answers, so the cascade's verifier judges real model output.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -21,12 +21,9 @@ from app.gateway.gateway import Gateway
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
-from app.routing.datasets import DataMissingError, Row, load_gsm8k
+from app.routing.datasets import Row
 from app.routing.policy import Auto, Cascade
 from app.routing.verifiers import verify_arithmetic
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
-from tests.support.routing_data import data_missing
 
 
 def _request(row: Row) -> ModelRequest:
@@ -37,20 +34,6 @@ def _request(row: Row) -> ModelRequest:
         ],
         max_tokens=600,
     )
-
-
-@pytest.fixture(scope="module")
-def gsm8k() -> list[Row]:
-    try:
-        return load_gsm8k()
-    except DataMissingError as exc:
-        data_missing(exc)
-
-
-@pytest.fixture(scope="module")
-def recorded_simulator(gsm8k: list[Row]) -> Iterator[str]:
-    with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
-        yield url
 
 
 @dataclass

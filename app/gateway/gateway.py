@@ -31,6 +31,7 @@ from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
 from app.routing.cascade import cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
+from app.routing.classifier import Classification
 from app.routing.online import OnlineLearner
 from app.routing.policy import (
     Auto,
@@ -50,6 +51,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 MAX_INVALID_OUTPUTS_PER_MODEL = 3
+
+
+def classify_request(
+    classifier: Classifier | None, request: ModelRequest, node: str | None
+) -> Classification | None:
+    """What `auto` routes a request by: its task class and each tier's predicted success."""
+    if classifier is None:
+        return None
+    return classifier.classify(
+        request.messages,
+        node=node,
+        has_tools=bool(request.tools),
+        response_format=request.response_format,
+    )
 
 
 class Gateway:
@@ -145,14 +160,7 @@ class Gateway:
             await self.learning.record_on_calls(feedback)
 
     async def _route_inputs(self, request: ModelRequest, ctx: CallContext) -> RouteInputs:
-        classification = None
-        if self.classifier is not None:
-            classification = self.classifier.classify(
-                request.messages,
-                node=ctx.node,
-                has_tools=bool(request.tools),
-                response_format=request.response_format,
-            )
+        classification = classify_request(self.classifier, request, ctx.node)
         online = None
         if classification is not None and self.learning is not None:
             online = await self.learning.view(request, classification, ctx.tenant_id)

@@ -25,7 +25,7 @@ from app.db.events_repo import PendingEvent, append_fenced
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed, LeaseLost, RunCancelled
 from app.gateway.estimate import CostEstimator
-from app.gateway.gateway import Gateway
+from app.gateway.gateway import Gateway, classify_request
 from app.gateway.learning import CallFeedback
 from app.gateway.replay_errors import Divergence, DivergenceKind, ReplayDiverged, SourceEnded
 from app.gateway.tape import Recording, Tape, canonical, request_as_recorded, request_change
@@ -241,14 +241,7 @@ class TapeGateway:
         self, request: ModelRequest, ctx: CallContext, recording: Recording
     ) -> RouteInputs:
         """Auto's inputs as the source saw them: its remaining budget when the call began."""
-        classification = None
-        if self.classifier is not None:
-            classification = self.classifier.classify(
-                request.messages,
-                node=ctx.node,
-                has_tools=bool(request.tools),
-                response_format=request.response_format,
-            )
+        classification = classify_request(self.classifier, request, ctx.node)
         remaining = None
         if self.tape.budget_usd is not None:
             left = self.tape.budget_usd - recording.spent_before_usd - ctx.reserve_usd

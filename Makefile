@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-patterns test lint format install lock clean
 
-$(STAMP): requirements/main.lock requirements/dev.lock requirements/build.lock pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes \
-		-r requirements/build.lock -r requirements/main.lock -r requirements/dev.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+# devtools/install_venv.py keeps a whole venv, rebuilds a broken or half-built one, has the
+# bundled pip install only the pinned installer (requirements/installer.lock: uv, pip, by
+# hash), and uv make the venv exactly the hash-locked requirements.
+LOCKS := requirements/installer.lock requirements/build.lock requirements/main.lock requirements/dev.lock
+$(STAMP): $(LOCKS) pyproject.toml devtools/install_venv.py
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11 with its bundled pip)"; exit 1; }
+	@rm -f $(STAMP)
+	$(PYTHON) devtools/install_venv.py --venv $(VENV) --python $(PYTHON)
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +27,7 @@ demo-patterns: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m app.supply_chain_check
+	$(BIN)/python -m devtools.lock_check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@# pytest exits 5 when it collected nothing: that is a failure here, said plainly.
@@ -40,13 +43,14 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Re-resolve the locks (needs pip-tools; run when requirements/*.in change).
-lock:
-	$(BIN)/pip install --quiet pip-tools
-	$(BIN)/pip-compile --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
-		-o requirements/main.lock requirements/main.in
-	$(BIN)/pip-compile --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
-		-o requirements/dev.lock requirements/dev.in
+# Re-resolve the locks with the pinned uv (run when requirements/*.in change); pins
+# already in a lock are kept unless `LOCK_ARGS=--upgrade`.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --universal $(LOCK_ARGS)
+lock: $(STAMP)
+	$(UV_COMPILE) -o requirements/installer.lock requirements/installer.in
+	$(UV_COMPILE) -o requirements/build.lock requirements/build.in
+	$(UV_COMPILE) -o requirements/main.lock requirements/main.in
+	$(UV_COMPILE) -o requirements/dev.lock requirements/dev.in
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

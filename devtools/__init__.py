@@ -1,0 +1,1 @@
+"""Development tooling: installing, checking locks; never shipped in the package."""

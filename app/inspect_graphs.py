@@ -21,7 +21,7 @@ from app.db.migrate import upgrade_database
 from app.routing.catalog import load_catalog
 from app.services.container import load_graphs
 from app.services.errors import InvalidSpec
-from app.services.graph_specs import SpecCompiler
+from app.services.graph_specs import SpecCompiler, spec_tools
 from app.settings import Settings
 from graphs.spec import SpecInvalid, format_errors_against_source, parse_spec_text
 
@@ -32,7 +32,8 @@ async def _compiler(settings: Settings) -> AsyncIterator[tuple[SpecCompiler, Any
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     try:
-        yield SpecCompiler(load_catalog(settings.catalog_path), sessions), sessions
+        catalog = load_catalog(settings.catalog_path)
+        yield SpecCompiler(catalog, sessions, spec_tools(settings)), sessions
     finally:
         await engine.dispose()
 

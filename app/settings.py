@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./routegraph.db"
 
@@ -141,7 +142,25 @@ class Settings(BaseSettings):
         description="Postgres connections per pool (API, worker and checkpointer each have "
         "one; the first two may double it under load)",
     )
+    tool_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated hosts (or host:port) spec tools may connect to; a "
+        "spec's allow_hosts can only narrow it (empty: any host with public addresses)",
+    )
+    tool_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated networks (CIDR) that are not public but spec tools may "
+        "reach anyway, e.g. 10.1.0.0/16; loopback, private, link-local and metadata "
+        "addresses are refused otherwise",
+    )
     log_level: str = "INFO"
+
+    @field_validator("tool_allowed_hosts", "tool_allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
 
 @lru_cache(maxsize=1)

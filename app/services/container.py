@@ -28,6 +28,7 @@ from app.routing.online import OnlineConfig, OnlineLearner
 from app.services.auth import Authenticator
 from app.services.chat import ChatService
 from app.services.graph_registry import GraphRegistry
+from app.services.graph_specs import spec_tools
 from app.services.notifier import Notifier
 from app.settings import Settings
 from graphs.registry import GraphDefinition, builtin_graphs
@@ -137,7 +138,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             pool_size=min(settings.worker_concurrency, pool),
             sqlite_write_lock=database.write_lock,
         ) as checkpointer:
-            registry = GraphRegistry(graphs, sessions, checkpointer, catalog)
+            registry = GraphRegistry(graphs, sessions, checkpointer, catalog, spec_tools(settings))
             await registry.register_loaded()
             yield Services(
                 settings=settings,

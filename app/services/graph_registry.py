@@ -9,6 +9,7 @@ compiled from the database on first use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from app.routing.catalog import Catalog
 from app.services.errors import GraphVersionNotFound, UnknownGraph, UnknownGraphVersion
 from app.services.graph_specs import SpecCompiler, spec_definition
 from graphs.registry import Compiled, GraphDefinition
+from nodes.tools import SpecTool
 
 LOADED = ""  # the tenant of graphs whose code the service loads
 
@@ -53,6 +55,7 @@ class GraphRegistry:
         sessions: async_sessionmaker[AsyncSession],
         checkpointer: BaseCheckpointSaver[Any],
         catalog: Catalog,
+        tools: Mapping[str, SpecTool],
     ) -> None:
         self._loaded = loaded
         self._sessions = sessions
@@ -60,7 +63,7 @@ class GraphRegistry:
         self._versions: dict[str, int] = {}
         self._specs: dict[tuple[str, str, int], GraphDefinition] = {}
         self._compiled: dict[tuple[str, str, int], Compiled] = {}
-        self.specs = SpecCompiler(catalog, sessions)
+        self.specs = SpecCompiler(catalog, sessions, tools)
 
     async def register_loaded(self) -> None:
         """Store each loaded graph's current version (changed code gets a new one)."""

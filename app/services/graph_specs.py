@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.db import graphs_repo
 from app.db.models import GraphVersion
 from app.routing.catalog import Catalog
 from app.services.errors import GraphNameTaken, InvalidSpec
+from app.settings import Settings
 from graphs.registry import GraphDefinition, GraphInputInvalid
 from graphs.spec import (
     CompiledSpec,
@@ -29,6 +31,13 @@ from graphs.spec import (
     prefetch_subgraphs,
     validate_spec,
 )
+from nodes.tools import EgressPolicy, SpecTool, default_tools
+
+
+def spec_tools(settings: Settings) -> dict[str, SpecTool]:
+    """The tools specs may call, connecting only where the operator's settings allow."""
+    egress = EgressPolicy.from_lists(settings.tool_allowed_hosts, settings.tool_allowed_networks)
+    return default_tools(egress)
 
 
 def spec_fingerprint(document: dict[str, Any]) -> str:
@@ -46,8 +55,14 @@ class SpecCompiler:
     """Validates and compiles spec documents against the catalog, the registered tools and
     the tenant's stored graphs (for subgraph nodes)."""
 
-    def __init__(self, catalog: Catalog, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        sessions: async_sessionmaker[AsyncSession],
+        tools: Mapping[str, SpecTool],
+    ) -> None:
         self._catalog = catalog
+        self._tools = tools
         self._sessions = sessions
 
     async def compile(self, tenant_id: str, document: dict[str, Any]) -> CompiledSpec:
@@ -63,7 +78,9 @@ class SpecCompiler:
 
         try:
             resolver = await prefetch_subgraphs(document, fetch)
-            env = SpecEnvironment(catalog=self._catalog, resolve_subgraph=resolver)
+            env = SpecEnvironment(
+                catalog=self._catalog, tools=self._tools, resolve_subgraph=resolver
+            )
             return compile_spec(validate_spec(document, env), env)
         except SpecInvalid as exc:
             raise InvalidSpec(

@@ -232,6 +232,8 @@ class NodeChecker:
             return
         for arg, message in tool.check_args(node.args, config):
             self.error(pointer(*_tokens(where), "args", arg), message)
+        for path, message in tool.check_config(config):
+            self.error(pointer(*_tokens(where), "config", *path), message)
 
     def _router(self, where: str, node: RouterNode, scope: set[str] | None) -> None:
         for index, route in enumerate(node.routes):

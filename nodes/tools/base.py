@@ -31,6 +31,10 @@ class SpecTool(ABC):
         """Problems visible before running, as (argument, message); arguments are templates."""
         return []
 
+    def check_config(self, config: BaseModel) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems with a valid `config` that running would hit, as (path in it, message)."""
+        return []
+
     @abstractmethod
     async def run(self, args: Mapping[str, str], config: BaseModel) -> Any:
         """The tool's JSON result; ToolError when it cannot give one."""

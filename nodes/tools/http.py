@@ -1,8 +1,11 @@
 """An HTTP tool for specs: allow-listed hosts only, http(s) only, bounded time and size.
 
-The allow-list is part of the spec (validated when the spec is), redirects are followed
-only on the same host, the whole exchange has one deadline (a server dripping bytes cannot
-hold a worker), and a body larger than `max_bytes` is refused rather than read.
+The allow-list is part of the spec (validated when the spec is) and can only narrow the
+operator's egress policy (`nodes/tools/egress.py`): every hop, redirects included, is
+resolved and checked before it is connected to, and the connection goes to the address
+that was checked. A redirect is followed only to an allow-listed host, checked again. The
+whole exchange has one deadline (a server dripping bytes cannot hold a worker), and a body
+larger than `max_bytes` is refused rather than read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nodes.tools.base import SpecTool, ToolError
+from nodes.tools.egress import EgressPolicy, parse_host_entry
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$")
@@ -75,6 +79,20 @@ class HttpTool(SpecTool):
     optional_args: ClassVar[tuple[str, ...]] = ("method", "body")
     config_model: ClassVar[type[BaseModel]] = HttpConfig
 
+    def __init__(self, egress: EgressPolicy | None = None) -> None:
+        self.egress = egress or EgressPolicy()
+
+    def check_config(self, config: BaseModel) -> list[tuple[tuple[str | int, ...], str]]:
+        """An allow-listed host the operator's policy would refuse is a problem now."""
+        assert isinstance(config, HttpConfig)
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, entry in enumerate(config.allow_hosts):
+            host, port = parse_host_entry(entry)
+            problem = self.egress.host_problem(host, port)
+            if problem:
+                problems.append((("allow_hosts", index), f"refused at run time: {problem}"))
+        return problems
+
     def check_args(self, args: Mapping[str, str], config: BaseModel) -> list[tuple[str, str]]:
         assert isinstance(config, HttpConfig)
         problems: list[tuple[str, str]] = []
@@ -88,9 +106,15 @@ class HttpTool(SpecTool):
             authority = match.group("authority")
             literal_host = "{{" not in args["url"][: match.end("authority") + 2]
             if literal_host and authority:
-                url = httpx.URL(f"{scheme}://{authority}/") if scheme in ("http", "https") else None
-                if url is not None and not host_allowed(url, config.allow_hosts):
+                url = _literal_authority(scheme, authority)
+                if url is None:
+                    problems.append(("url", f"{authority!r} is not a valid host"))
+                elif not host_allowed(url, config.allow_hosts):
                     problems.append(("url", f"host {url.host!r} is not in allow_hosts"))
+                else:
+                    problem = self.egress.host_problem(url.host, url.port or _default_port(url))
+                    if problem:
+                        problems.append(("url", f"refused at run time: {problem}"))
         method = args.get("method")
         if method is not None and "{" not in method and method.upper() not in METHODS:
             problems.append(("method", f"method must be one of {', '.join(METHODS)}"))
@@ -116,31 +140,48 @@ class HttpTool(SpecTool):
     async def _exchange(
         self, method: str, url: httpx.URL, body: str | None, config: HttpConfig
     ) -> dict[str, Any]:
-        origin_host = url.host
         timeout = httpx.Timeout(config.timeout_s)
         # trust_env=False: no proxy or .netrc from the worker's environment.
         async with httpx.AsyncClient(
             timeout=timeout, follow_redirects=False, trust_env=False
         ) as client:
             for _ in range(config.max_redirects + 1):
-                check_url(url, config)
-                content = body.encode() if body is not None and method != "GET" else None
-                request = client.build_request(method, url, content=content)
+                check_url(url, config)  # every hop: scheme, allow_hosts, then egress
+                request = await self._pinned_request(client, method, url, body)
                 response = await client.send(request, stream=True)
                 try:
                     if response.is_redirect and "location" in response.headers:
-                        target = url.join(response.headers["location"])
-                        if target.host != origin_host:
-                            raise ToolError(
-                                f"http: redirect to another host ({target.host!r}) refused"
-                            )
-                        url = target
+                        url = url.join(response.headers["location"])
                         continue
                     raw = await _read_capped(response, config.max_bytes)
                 finally:
                     await response.aclose()
                 return _result(response, url, raw)
         raise ToolError(f"http: more than {config.max_redirects} redirects")
+
+    async def _pinned_request(
+        self, client: httpx.AsyncClient, method: str, url: httpx.URL, body: str | None
+    ) -> httpx.Request:
+        """A request to the address the egress policy checked, not to the name again:
+        the Host header and TLS server name stay the URL's host."""
+        address = await self.egress.resolve(url.host, url.port or _default_port(url))
+        content = body.encode() if body is not None and method != "GET" else None
+        headers = {"host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        return client.build_request(
+            method,
+            url.copy_with(host=str(address)),
+            content=content,
+            headers=headers,
+            extensions=extensions,
+        )
+
+
+def _literal_authority(scheme: str, authority: str) -> httpx.URL | None:
+    try:
+        return httpx.URL(f"{scheme}://{authority}/")
+    except httpx.InvalidURL:
+        return None
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:

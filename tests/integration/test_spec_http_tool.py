@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, StreamingResponse
 
 from nodes.tools.base import ToolError
+from nodes.tools.egress import EgressPolicy
 from nodes.tools.http import HttpConfig, HttpTool
 from tests.conftest import SimulatorAdmin
 from tests.support.live_server import LiveServer
@@ -45,6 +46,10 @@ def upstream_app() -> FastAPI:
         port = request.url.port
         return RedirectResponse(f"http://localhost:{port}/weather/paris", status_code=302)
 
+    @app.get("/inside")
+    async def inside(to: str) -> RedirectResponse:
+        return RedirectResponse(to, status_code=302)
+
     @app.get("/big")
     async def big() -> PlainTextResponse:
         return PlainTextResponse("x" * 5000)
@@ -76,17 +81,20 @@ def upstream() -> Iterator[tuple[str, FastAPI]]:
         yield base_url, app
 
 
+# The operator lets tools reach this test's loopback servers; a spec cannot.
+LOOPBACK = EgressPolicy.from_lists([], ["127.0.0.0/8", "::1/128"])
+TOOL = HttpTool(LOOPBACK)
+
+
 def config(**overrides: Any) -> HttpConfig:
     return HttpConfig.model_validate({"allow_hosts": ["127.0.0.1"], **overrides})
 
 
 async def test_an_allowed_host_answers_with_status_and_json(upstream: tuple[str, FastAPI]) -> None:
     base_url, _ = upstream
-    result = await HttpTool().run({"url": f"{base_url}/weather/oslo"}, config())
+    result = await TOOL.run({"url": f"{base_url}/weather/oslo"}, config())
     assert result["status"] == 200 and result["body"] == {"city": "oslo", "temp_c": 21}
-    echoed = await HttpTool().run(
-        {"url": f"{base_url}/echo", "method": "post", "body": "ping"}, config()
-    )
+    echoed = await TOOL.run({"url": f"{base_url}/echo", "method": "post", "body": "ping"}, config())
     assert echoed["body"] == "ping"
 
 
@@ -94,12 +102,10 @@ async def test_a_host_off_the_allow_list_gets_no_request(upstream: tuple[str, Fa
     base_url, app = upstream
     before = app.state.hits
     with pytest.raises(ToolError, match="not in allow_hosts"):
-        await HttpTool().run(
-            {"url": f"{base_url}/weather/oslo"}, config(allow_hosts=["example.com"])
-        )
+        await TOOL.run({"url": f"{base_url}/weather/oslo"}, config(allow_hosts=["example.com"]))
     port = base_url.rsplit(":", 1)[1]
     with pytest.raises(ToolError, match="not in allow_hosts"):  # the allowed port only
-        await HttpTool().run(
+        await TOOL.run(
             {"url": f"{base_url}/weather/oslo"}, config(allow_hosts=[f"127.0.0.1:{int(port) + 1}"])
         )
     assert app.state.hits == before
@@ -108,40 +114,42 @@ async def test_a_host_off_the_allow_list_gets_no_request(upstream: tuple[str, Fa
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/"])
 async def test_only_http_and_https_are_allowed(url: str) -> None:
     with pytest.raises(ToolError, match="scheme"):
-        await HttpTool().run({"url": url}, config())
+        await TOOL.run({"url": url}, config())
 
 
-async def test_redirects_stay_on_the_same_host(upstream: tuple[str, FastAPI]) -> None:
+async def test_redirects_go_only_to_allowed_hosts(upstream: tuple[str, FastAPI]) -> None:
     base_url, _ = upstream
-    followed = await HttpTool().run({"url": f"{base_url}/hop"}, config())
+    followed = await TOOL.run({"url": f"{base_url}/hop"}, config())
     assert followed["body"]["city"] == "paris" and followed["url"].endswith("/weather/paris")
-    with pytest.raises(ToolError, match="redirect to another host"):
-        await HttpTool().run(
-            {"url": f"{base_url}/away"}, config(allow_hosts=["127.0.0.1", "localhost"])
-        )
+    with pytest.raises(ToolError, match="'localhost' is not in allow_hosts"):
+        await TOOL.run({"url": f"{base_url}/away"}, config())
+    moved = await TOOL.run(
+        {"url": f"{base_url}/away"}, config(allow_hosts=["127.0.0.1", "localhost"])
+    )
+    assert moved["url"].startswith("http://localhost:") and moved["body"]["city"] == "paris"
     with pytest.raises(ToolError, match="more than 0 redirects"):
-        await HttpTool().run({"url": f"{base_url}/hop"}, config(max_redirects=0))
+        await TOOL.run({"url": f"{base_url}/hop"}, config(max_redirects=0))
 
 
 async def test_responses_over_the_size_limit_are_refused(upstream: tuple[str, FastAPI]) -> None:
     base_url, _ = upstream
     with pytest.raises(ToolError, match="over the 1000-byte limit"):
-        await HttpTool().run({"url": f"{base_url}/big"}, config(max_bytes=1000))
+        await TOOL.run({"url": f"{base_url}/big"}, config(max_bytes=1000))
     with pytest.raises(ToolError, match="over the 1000-byte limit"):  # no Content-Length
-        await HttpTool().run({"url": f"{base_url}/stream"}, config(max_bytes=1000))
+        await TOOL.run({"url": f"{base_url}/stream"}, config(max_bytes=1000))
 
 
 async def test_a_slow_server_cannot_hold_the_tool(upstream: tuple[str, FastAPI]) -> None:
     base_url, _ = upstream
     started = time.monotonic()
     with pytest.raises(ToolError, match="no complete answer within 1s"):
-        await HttpTool().run({"url": f"{base_url}/drip"}, config(timeout_s=1))
+        await TOOL.run({"url": f"{base_url}/drip"}, config(timeout_s=1))
     assert time.monotonic() - started < 3
 
 
 @pytest.fixture
 async def rig(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[SpecRig]:
-    async with spec_rig(database_url, simulator.base_url) as built:
+    async with spec_rig(database_url, simulator.base_url, egress=LOOPBACK) as built:
         yield built
 
 

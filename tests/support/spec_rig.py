@@ -27,6 +27,7 @@ from graphs.spec import (
     validate_spec,
 )
 from nodes.context import RunContext
+from nodes.tools import EgressPolicy, SpecTool, default_tools
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "specs"
 
@@ -57,11 +58,13 @@ class SpecRig:
     sessions: async_sessionmaker[AsyncSession]
     checkpointer: Any
     stored: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    tools: dict[str, SpecTool] = field(default_factory=default_tools)
 
     @property
     def env(self) -> SpecEnvironment:
         return SpecEnvironment(
             catalog=self.gateway.catalog,
+            tools=self.tools,
             resolve_subgraph=lambda name, version: self.stored.get((name, version)),
         )
 
@@ -124,8 +127,11 @@ class SpecRig:
 
 
 @asynccontextmanager
-async def spec_rig(database_url: str, simulator_url: str) -> AsyncIterator[SpecRig]:
-    """A migrated database, a gateway on the simulator, and a checkpointer on the database."""
+async def spec_rig(
+    database_url: str, simulator_url: str, *, egress: EgressPolicy | None = None
+) -> AsyncIterator[SpecRig]:
+    """A migrated database, a gateway on the simulator, and a checkpointer on the database;
+    tools connect where `egress` allows (public addresses only by default)."""
     await asyncio.to_thread(upgrade_database, database_url)
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
@@ -134,6 +140,6 @@ async def spec_rig(database_url: str, simulator_url: str) -> AsyncIterator[SpecR
     )
     try:
         async with open_checkpointer(database_url) as checkpointer:
-            yield SpecRig(gateway, sessions, checkpointer)
+            yield SpecRig(gateway, sessions, checkpointer, tools=default_tools(egress))
     finally:
         await engine.dispose()

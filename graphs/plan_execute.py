@@ -8,8 +8,9 @@ crashed worker's run resumes at the next unfinished step.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
+import typing_extensions
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nodes.context import RunContext
 from nodes.executor import execute_step
-from nodes.planner import plan
+from nodes.planner import MAX_PLAN_STEPS, plan
 from nodes.synthesizer import synthesize
 
 NAME = "plan_execute"
@@ -40,10 +41,20 @@ def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[st
     return {**(left or {}), **(right or {})}
 
 
+class PlanStepState(typing_extensions.TypedDict):
+    """A plan step as the state holds it (`nodes.planner.PlanStep`, dumped)."""
+
+    id: int
+    description: str
+    tool: Literal["calculator"] | None
+    expression: str | None
+
+
 class PlanExecuteState(TypedDict, total=False):
     question: str
     messages: Annotated[list[dict[str, Any]], operator.add]
-    plan: list[dict[str, Any]]
+    # Field(...) is not a reducer: LangGraph keeps the last value; forks are checked against it.
+    plan: Annotated[list[PlanStepState], Field(max_length=MAX_PLAN_STEPS)]
     step_results: Annotated[dict[str, str], _merge]
     answer: str
 

@@ -23,6 +23,9 @@ Use the calculator for every computation; "#n" in an expression stands for the r
 step n. Ids start at 1 and increase by one; a step may only refer to earlier steps."""
 
 
+MAX_PLAN_STEPS = 20
+
+
 class PlanStep(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -49,7 +52,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    steps: list[PlanStep] = Field(min_length=1, max_length=20)
+    steps: list[PlanStep] = Field(min_length=1, max_length=MAX_PLAN_STEPS)
 
     @model_validator(mode="after")
     def _ids_and_references(self) -> Plan:

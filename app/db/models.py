@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.db.tenant_scope import checkpoint_thread
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY; Postgres gets a 64-bit identity.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -85,7 +87,8 @@ class Run(Base):
     input: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(24), default="queued")
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The client's Idempotency-Key behind its tenant (tenant_scope.scoped): unique per tenant.
+    idempotency_key: Mapped[str | None] = mapped_column(String(320), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Incremented by every claim: the lease epoch that fences a worker's writes.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
@@ -110,6 +113,11 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def checkpoint_thread(self) -> str:
+        """The thread id its checkpoints are kept under (its tenant's own)."""
+        return checkpoint_thread(self.tenant_id, self.thread_id)
 
 
 class RunEvent(Base):

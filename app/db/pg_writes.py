@@ -20,16 +20,17 @@ from app.db.events_repo import PendingEvent, remember_committed
 from app.db.runs_repo import ClaimedRun, SeqGrant
 
 _CANDIDATES_QUEUED = """
-    SELECT r.id, r.thread_id, r.priority, r.created_at FROM runs r
+    SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
     WHERE r.status = 'queued'
       AND NOT EXISTS (
-        SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'running')
+        SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id
+            AND o.status = 'running')
     ORDER BY r.priority DESC, r.created_at
     LIMIT :limit
     FOR UPDATE OF r SKIP LOCKED"""
 
 _CANDIDATES_EXPIRED = """
-    SELECT r.id, r.thread_id, r.priority, r.created_at FROM runs r
+    SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
     WHERE r.status = 'running' AND r.lease_expires_at < statement_timestamp()
     ORDER BY r.lease_expires_at
     LIMIT :limit
@@ -38,8 +39,8 @@ _CANDIDATES_EXPIRED = """
 _CLAIM = """
 WITH candidates AS ({candidates}),
 picked AS (
-    SELECT DISTINCT ON (thread_id) id FROM candidates
-    ORDER BY thread_id, priority DESC, created_at
+    SELECT DISTINCT ON (tenant_id, thread_id) id FROM candidates
+    ORDER BY tenant_id, thread_id, priority DESC, created_at
 ),
 claimed AS (
     UPDATE runs SET status = 'running', lease_owner = :worker,

@@ -56,7 +56,7 @@ async def prune_run(session: AsyncSession, run: Run) -> PrunedRun:
     """Delete the run's checkpoints (but the two kinds kept), null its bodies, mark it."""
     dialect = session.get_bind().dialect.name
     run_of, writes = _RUN_OF[dialect], _WRITES[dialect]
-    ids = {"thread": run.thread_id, "run": run.id}
+    ids = {"thread": run.checkpoint_thread, "run": run.id}
     doomed = f"""
         SELECT checkpoint_ns, checkpoint_id FROM checkpoints
         WHERE thread_id = :thread AND {run_of} = :run

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Run, utcnow
+from app.db.tenant_scope import checkpoint_thread
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
 
@@ -121,6 +122,11 @@ class ClaimedRun:
     budget_usd: float | None
     cancel_requested: bool
     tenant_id: str = "default"
+
+    @property
+    def checkpoint_thread(self) -> str:
+        """The thread id its checkpoints are kept under (its tenant's own)."""
+        return checkpoint_thread(self.tenant_id, self.thread_id)
 
 
 _CLAIMED_COLUMNS = (

@@ -26,8 +26,9 @@ _EXPIRED = (
     "ORDER BY lease_expires_at LIMIT ?"
 )
 _QUEUED = (
-    "SELECT r.id, r.thread_id FROM runs r WHERE r.status = 'queued' AND NOT EXISTS "
-    "(SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'running') "
+    "SELECT r.id, r.tenant_id, r.thread_id FROM runs r WHERE r.status = 'queued' AND NOT EXISTS "
+    "(SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id "
+    "AND o.status = 'running') "
     "ORDER BY r.priority DESC, r.created_at LIMIT ?"
 )
 _TAKE = (
@@ -113,10 +114,10 @@ def _claim(
     if include_expired:
         ids.extend(row[0] for row in conn.execute(_EXPIRED, (now, limit)))
     if len(ids) < limit:
-        threads: set[str] = set()
-        for run_id, thread_id in conn.execute(_QUEUED, (limit - len(ids),)).fetchall():
-            if thread_id not in threads:  # one run per thread at a time
-                threads.add(thread_id)
+        threads: set[tuple[str, str]] = set()
+        for run_id, tenant_id, thread_id in conn.execute(_QUEUED, (limit - len(ids),)):
+            if (tenant_id, thread_id) not in threads:  # one run per thread at a time
+                threads.add((tenant_id, thread_id))
                 ids.append(run_id)
     rows = []
     for run_id in ids:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import keys_repo
 from app.db.models import ApiKey
+from app.db.tenant_scope import valid_tenant_id
 
 TOKEN_PREFIX = "rg-"
 Period = Literal["day", "month"]
@@ -49,8 +50,11 @@ async def create_key(
     name: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Store a new key and return it with its token (the only time the token is seen)."""
-    if not tenant_id or len(tenant_id) > 100:
-        raise ValueError("the tenant is 1 to 100 characters")
+    if not valid_tenant_id(tenant_id):
+        raise ValueError(
+            "the tenant is 1 to 100 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit"
+        )
     if budget_usd is not None and budget_usd < 0:
         raise ValueError("the budget cannot be negative")
     if period not in PERIODS:

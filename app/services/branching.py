@@ -3,7 +3,7 @@ and queueing them as ordinary runs (a worker executes them under a lease like an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from app.services.branch_plan import BranchPlan
 from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
+from app.services.state_patch import state_patch_problems
 from graphs.registry import Compiled
 
 INTERNAL_CHANNEL_PREFIXES = ("__", "branch:")
@@ -48,6 +49,13 @@ class InvalidChange(ServiceError):
 
     status = 409
     title = "Fork change does not fit the graph"
+
+
+class StatePatchInvalid(ServiceError):
+    """A fork's state patch names a key the state lacks or a value of the wrong type."""
+
+    status = 422
+    title = "Invalid state patch"
 
 
 class CheckpointNotFound(ServiceError):
@@ -129,7 +137,7 @@ async def start_thread(
     services: Services,
     *,
     base: CheckpointTuple,
-    thread_id: str,
+    checkpoint_thread: str,
     run_id: str,
     state_patch: dict[str, Any] | None,
     as_node: str | None,
@@ -148,12 +156,15 @@ async def start_thread(
         },
     }
     copied = await copy_checkpoint(
-        services.checkpointer, base, thread_id, metadata=metadata, with_writes=False
+        services.checkpointer, base, checkpoint_thread, metadata=metadata, with_writes=False
     )
     base_id = checkpoint_id_of(copied) or ""
     if not state_patch:
         return base_id, base_id
-    config: RunnableConfig = {**thread_config(thread_id), "metadata": {RUN_ID_KEY: run_id}}
+    config: RunnableConfig = {
+        **thread_config(checkpoint_thread),
+        "metadata": {RUN_ID_KEY: run_id},
+    }
     try:
         with unfenced():
             patched = await target.compiled.aupdate_state(config, state_patch, as_node=as_node)
@@ -165,18 +176,28 @@ async def start_thread(
     return base_id, checkpoint_id_of(patched) or base_id
 
 
-def check_state_patch(compiled: Compiled, patch: dict[str, Any] | None) -> None:
+def check_state_patch(
+    compiled: Compiled, patch: dict[str, Any] | None, current: Mapping[str, Any]
+) -> None:
+    """Every key of `patch` is a state key and fits its type (`current`: the values of the
+    checkpoint it is applied to); else StatePatchInvalid (422) naming each key."""
     if not patch:
         return
     known = state_channels(compiled)
     unknown = sorted(key for key in patch if key not in known)
     if unknown:
-        raise InvalidChange(
+        raise StatePatchInvalid(
             f"state_patch: {unknown} are not keys of the graph's state ({sorted(known)})",
             errors=[
                 {"loc": ["body", "state_patch", key], "msg": "not a state key", "type": "unknown"}
                 for key in unknown
             ],
+        )
+    problems = state_patch_problems(compiled, patch, current)
+    if problems:
+        raise StatePatchInvalid(
+            "state_patch: " + "; ".join(f"{p['loc'][-1]} {p['msg']}" for p in problems),
+            errors=problems,
         )
 
 
@@ -184,7 +205,7 @@ async def enqueue_branch(
     services: Services,
     run: Run,
     *,
-    thread_id: str,
+    checkpoint_thread: str,
     prepare: Callable[[], Awaitable[dict[str, Any]]],
     event: dict[str, Any],
 ) -> Run:
@@ -198,7 +219,7 @@ async def enqueue_branch(
         async with services.sessions.begin() as session:
             await run_state.enqueue(session, run, event)
     except BaseException:
-        await services.checkpointer.adelete_thread(thread_id)
+        await services.checkpointer.adelete_thread(checkpoint_thread)
         raise
     services.notifier.runs_claimable()
     return run

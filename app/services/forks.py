@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.checkpoint.base import CheckpointTuple
 
 from app.db.models import Run
+from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import checkpoint_id_of, run_checkpoints, thread_config
 from app.schemas.replay import ForkRequest, ModelOverride
 from app.services import runs as run_service
@@ -40,11 +41,11 @@ async def submit_fork(services: Services, run_id: str, body: ForkRequest, tenant
     source = await run_service.get_run(services, run_id, tenant_id)
     ensure_payloads(source)
     target = await branch_graph(services, source, body.graph_version)
-    written = await run_checkpoints(services.checkpointer, source.thread_id, source.id)
+    written = await run_checkpoints(services.checkpointer, source.checkpoint_thread, source.id)
     chosen = _chosen(written, body, run_id)
     if target.graph.version != source.version:
         check_state_fits(target.compiled, chosen, target.graph.version)
-    check_state_patch(target.compiled, body.state_patch)
+    check_state_patch(target.compiled, body.state_patch, chosen.checkpoint["channel_values"])
     overrides = _overrides(services, target, body)
     as_node = await _writer(target, chosen, body, source) if body.state_patch else None
     fork_id = new_run_id()
@@ -56,7 +57,7 @@ async def submit_fork(services: Services, run_id: str, body: ForkRequest, tenant
             target,
             services,
             base=chosen,
-            thread_id=thread_id,
+            checkpoint_thread=checkpoint_thread(source.tenant_id, thread_id),
             run_id=fork_id,
             state_patch=body.state_patch,
             as_node=as_node,
@@ -88,7 +89,9 @@ async def submit_fork(services: Services, run_id: str, body: ForkRequest, tenant
         "checkpoint_id": chosen_id,
         "step": plan.source_step,
     }
-    return await enqueue_branch(services, run, thread_id=thread_id, prepare=prepare, event=event)
+    return await enqueue_branch(
+        services, run, checkpoint_thread=run.checkpoint_thread, prepare=prepare, event=event
+    )
 
 
 def _chosen(written: list[CheckpointTuple], body: ForkRequest, run_id: str) -> CheckpointTuple:

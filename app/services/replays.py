@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.db.models import Run
+from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import (
     COPIED_FROM_KEY,
     checkpoint_id_of,
@@ -85,21 +86,23 @@ async def submit_replay(
         "source_version": source.version,
     }
     event = {"graph": run.graph, "version": run.version, "replay_of": source.id}
-    return await enqueue_branch(services, run, thread_id=thread_id, prepare=prepare, event=event)
+    return await enqueue_branch(
+        services, run, checkpoint_thread=run.checkpoint_thread, prepare=prepare, event=event
+    )
 
 
 async def _from_input(
     services: Services, target: BranchGraph, source: Run, replay_id: str
 ) -> tuple[BranchPlan, _Prepare]:
     saver = services.checkpointer
-    written = await run_checkpoints(saver, source.thread_id, source.id)
+    written = await run_checkpoints(saver, source.checkpoint_thread, source.id)
     if not written:
         raise CannotBranch(
             f"run {source.id} wrote no checkpoint (it ended before its first step): "
             "there is nothing to replay"
         )
     start_id = checkpoint_id_of(written[0].parent_config)
-    start = await get_checkpoint(saver, source.thread_id, start_id) if start_id else None
+    start = await get_checkpoint(saver, source.checkpoint_thread, start_id) if start_id else None
     if start is not None and target.graph.version != source.version:
         check_state_fits(target.compiled, start, target.graph.version)
     if start_id and start is None:
@@ -114,15 +117,13 @@ async def _from_input(
             f"run {source.id}'s input does not match version {target.graph.version} of "
             f"{target.graph.name!r}: {exc.errors[0]['msg'] if exc.errors else exc}"
         ) from exc
-    thread_id = branch_thread_id("replay", replay_id)
+    thread = checkpoint_thread(source.tenant_id, branch_thread_id("replay", replay_id))
 
     async def prepare() -> dict[str, Any]:
         if start is not None:
-            metadata = {
-                **start.metadata,
-                COPIED_FROM_KEY: {"thread_id": source.thread_id, "checkpoint_id": start_id},
-            }
-            await copy_checkpoint(saver, start, thread_id, metadata=metadata, with_writes=True)
+            copied_from = {"thread_id": source.checkpoint_thread, "checkpoint_id": start_id}
+            metadata = {**start.metadata, COPIED_FROM_KEY: copied_from}
+            await copy_checkpoint(saver, start, thread, metadata=metadata, with_writes=True)
         return {}
 
     plan = BranchPlan(
@@ -144,20 +145,22 @@ async def _resume_like(
     """A source that resumed from a checkpoint (a fork): copy its base, patch it again."""
     base_id = source_plan.base_checkpoint_id
     base = (
-        await get_checkpoint(services.checkpointer, source.thread_id, base_id) if base_id else None
+        await get_checkpoint(services.checkpointer, source.checkpoint_thread, base_id)
+        if base_id
+        else None
     )
     if base is None:
         raise CannotBranch(f"run {source.id}'s starting checkpoint is gone")
     if target.graph.version != source.version:
         check_state_fits(target.compiled, base, target.graph.version)
-    thread_id = branch_thread_id("replay", replay_id)
+    thread = checkpoint_thread(source.tenant_id, branch_thread_id("replay", replay_id))
 
     async def prepare() -> dict[str, Any]:
         _base, start_id = await start_thread(
             target,
             services,
             base=base,
-            thread_id=thread_id,
+            checkpoint_thread=thread,
             run_id=replay_id,
             state_patch=source_plan.state_patch,
             as_node=source_plan.as_node,

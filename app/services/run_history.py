@@ -36,7 +36,7 @@ async def run_snapshots(compiled: Compiled, run: Run) -> list[StateSnapshot]:
     snapshots = [
         snapshot
         async for snapshot in compiled.aget_state_history(
-            thread_config(run.thread_id), filter={RUN_ID_KEY: run.id}, limit=MAX_CHECKPOINTS
+            thread_config(run.checkpoint_thread), filter={RUN_ID_KEY: run.id}, limit=MAX_CHECKPOINTS
         )
     ]
     snapshots.reverse()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import runs_repo
 from app.db.models import Run
+from app.db.tenant_scope import scoped
 from app.schemas.runs import SubmitRun
 from app.services import run_state
 from app.services.container import Services
@@ -46,8 +47,10 @@ async def submit_run(
     except GraphInputInvalid as exc:
         raise InvalidInput(str(exc), errors=exc.errors) from exc
     fingerprint = _fingerprint(body)
+    # The key is the tenant's own: another tenant's run under the same key is never found.
+    stored_key = scoped(tenant_id, idempotency_key) if idempotency_key else None
     if idempotency_key:
-        existing = await _existing_for_key(services, idempotency_key, fingerprint)
+        existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
         if existing is not None:
             return existing, False
     run = Run(
@@ -58,7 +61,7 @@ async def submit_run(
         version=graph.version,
         input=body.input,
         priority=body.priority,
-        idempotency_key=idempotency_key,
+        idempotency_key=stored_key,
         request_fingerprint=fingerprint,
         budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
         attempt=0,
@@ -71,7 +74,7 @@ async def submit_run(
     except IntegrityError:
         # Another request with the same key won the race: answer with its run.
         if idempotency_key:
-            existing = await _existing_for_key(services, idempotency_key, fingerprint)
+            existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
             if existing is not None:
                 return existing, False
         raise
@@ -79,9 +82,11 @@ async def submit_run(
     return run, True
 
 
-async def _existing_for_key(services: Services, key: str, fingerprint: str) -> Run | None:
+async def _existing_for_key(
+    services: Services, key: str, tenant_id: str, fingerprint: str
+) -> Run | None:
     async with services.sessions() as session:
-        existing = await runs_repo.get_run_by_idempotency_key(session, key)
+        existing = await runs_repo.get_run_by_idempotency_key(session, scoped(tenant_id, key))
     if existing is not None and existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict(
             f"Idempotency-Key {key!r} was used for a different request (run {existing.id})"

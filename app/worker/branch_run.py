@@ -82,7 +82,7 @@ async def load_branch(
     divergence = Divergence(**found[0].payload) if found else None
     monitor = ReplayMonitor(
         source=source,
-        steps=await source_steps(compiled, source.thread_id, source.id),
+        steps=await source_steps(compiled, source.checkpoint_thread, source.id),
         scope=scope,
         stop=plan.on_divergence == "stop",
         divergence=divergence,

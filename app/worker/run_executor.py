@@ -86,7 +86,7 @@ async def _execute(
     definition = graph.definition
     compiled = services.registry.compiled(graph)
     config: RunnableConfig = {
-        "configurable": {"thread_id": claimed.thread_id},
+        "configurable": {"thread_id": claimed.checkpoint_thread},
         "recursion_limit": definition.recursion_limit,
         "metadata": {"routegraph_run_id": claimed.id, "routegraph_epoch": claimed.attempt},
     }

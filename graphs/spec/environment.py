@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.routing.catalog import Catalog
+from graphs.spec.model import MAX_GRAPH_VERSION
 from nodes.tools import SpecTool, default_tools
 
 SubgraphResolver = Callable[[str, int], "dict[str, Any] | None"]
@@ -35,7 +36,13 @@ def subgraph_references(document: Any) -> set[tuple[str, int]]:
         if not isinstance(node, dict) or node.get("kind") != "subgraph":
             continue
         name, version = node.get("graph"), node.get("version")
-        if isinstance(name, str) and isinstance(version, int) and not isinstance(version, bool):
+        # Out-of-range versions are left to validation (a 422), never looked up.
+        if (
+            isinstance(name, str)
+            and isinstance(version, int)
+            and not isinstance(version, bool)
+            and 1 <= version <= MAX_GRAPH_VERSION
+        ):
             found.add((name, version))
     return found
 

@@ -18,6 +18,7 @@ MAX_DEBATERS = 5
 MAX_ROUNDS = 3
 MAX_MAP_ITEMS = 100
 MAX_STEPS = 1000
+MAX_GRAPH_VERSION = 2**31 - 1  # graph_versions.version is a 32-bit integer
 DEFAULT_MAX_STEPS = 50
 MAX_PROMPT_CHARS = 20_000
 MAX_OUTPUT_TOKENS = 16_000
@@ -201,7 +202,7 @@ class SubgraphNode(_Valued):
 
     kind: Literal["subgraph"]
     graph: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_GRAPH_VERSION)
     input: dict[str, str] = Field(
         default_factory=dict, max_length=50, description="subgraph input field -> expression"
     )

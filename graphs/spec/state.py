@@ -28,14 +28,17 @@ def map_channel(name: str) -> str:
 
 
 def state_schema(spec: GraphSpec) -> type:
-    """A TypedDict LangGraph reads channels and reducers from (built per compile)."""
+    """A TypedDict LangGraph reads channels and reducers from (built per compile); the
+    field types are the spec's (a fork's state patch is checked against them)."""
     fields: dict[str, Any] = {}
     for name, spec_field in spec.state.items():
         if spec_field.reducer == "append":
             # `list` (not Any) so the channel starts empty and the reducer sees every write.
-            fields[name] = Annotated[list[Any], append_reducer]
+            item = _PYTHON_TYPES[spec_field.items or "any"]
+            fields[name] = Annotated[list[item], append_reducer]  # type: ignore[valid-type]
         else:
-            fields[name] = Any
+            constraints = Field(**_constraints(spec_field))
+            fields[name] = Annotated[_annotation(spec_field), constraints] | None
     for name, node in spec.nodes.items():
         if isinstance(node, MapNode):
             fields[map_channel(name)] = Annotated[list[Any], append_reducer]
@@ -62,6 +65,18 @@ def _annotation(spec_field: StateField) -> Any:
     return _PYTHON_TYPES[spec_field.type]
 
 
+def _constraints(spec_field: StateField) -> dict[str, Any]:
+    """The field's bounds as pydantic `Field` arguments."""
+    constraints: dict[str, Any] = {}
+    if spec_field.type in ("string", "array"):
+        constraints["min_length"] = spec_field.min_length
+        constraints["max_length"] = spec_field.max_length
+    if spec_field.type in ("number", "integer"):
+        constraints["ge"] = spec_field.minimum
+        constraints["le"] = spec_field.maximum
+    return {key: value for key, value in constraints.items() if value is not None}
+
+
 def input_model(spec: GraphSpec) -> type[BaseModel]:
     """A pydantic model of the run input: input fields, their constraints and defaults.
 
@@ -71,14 +86,9 @@ def input_model(spec: GraphSpec) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for index, name in enumerate(spec.input):
         spec_field = spec.state[name]
-        constraints: dict[str, Any] = {"alias": name, "description": spec_field.description or None}
-        if spec_field.type in ("string", "array"):
-            constraints["min_length"] = spec_field.min_length
-            constraints["max_length"] = spec_field.max_length
-        if spec_field.type in ("number", "integer"):
-            constraints["ge"] = spec_field.minimum
-            constraints["le"] = spec_field.maximum
-        constraints = {key: value for key, value in constraints.items() if value is not None}
+        constraints: dict[str, Any] = {"alias": name, **_constraints(spec_field)}
+        if spec_field.description:
+            constraints["description"] = spec_field.description
         if spec_field.default is None:
             field_info = Field(..., **constraints)
         else:

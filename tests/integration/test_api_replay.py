@@ -124,3 +124,33 @@ def test_replay_and_fork_refuse_what_they_cannot_do(api_without_worker: httpx.Cl
     assert timeline["steps"] == [] and timeline["lifecycle"][0]["kind"] == "queued"
     api.post(f"/v1/runs/{run_id}/cancel")
     problem(api.post(f"/v1/runs/{run_id}/replay", json={}), 409, "Run cannot be replayed or forked")
+
+
+def test_a_fork_patch_that_does_not_fit_the_state_is_a_422_naming_the_key(
+    api: httpx.Client,
+) -> None:
+    source = run_plan_execute(api, thread_id="patched")
+    step = {"id": 1, "description": "add", "tool": "calculator", "expression": "1 + 1"}
+    for patch, key, says in [
+        ({"messages": "x"}, "messages", "cannot be added"),
+        ({"step_results": [1, 2]}, "step_results", "cannot be added"),
+        ({"plan": "x"}, "plan", "valid array"),
+        ({"plan": [step] * 10_000}, "plan", "at most 20 items"),
+        ({"plan": [{**step, "id": "1"}]}, "plan", "0.id"),
+        ({"answer": 5}, "answer", "valid string"),
+    ]:
+        refused = api.post(f"/v1/runs/{source['id']}/fork", json={"step": 1, "state_patch": patch})
+        body = problem(refused, 422, "Invalid state patch")
+        errors = body["errors"]
+        assert isinstance(errors, list)
+        assert [e["loc"] for e in errors] == [["body", "state_patch", key]], errors
+        assert says in str(errors[0]["msg"]), errors
+    before = len(api.get("/v1/runs").json()["items"])
+    assert before == 1  # nothing was queued
+    fits = api.post(
+        f"/v1/runs/{source['id']}/fork",
+        json={"step": 1, "state_patch": {"plan": [step]}},
+        params=WAIT,
+    )
+    assert fits.status_code == 200, fits.text
+    assert fits.json()["status"] == "succeeded" and fits.json()["output"]["step_results"]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.api.app import create_app
 from app.db.models import ModelCall
+from app.db.tenant_scope import checkpoint_thread
 from app.services.container import Services
 from app.settings import Settings
 from graphs.langgraph_json import GraphLoadError, load_config_graphs
@@ -52,7 +53,8 @@ async def test_a_langgraph_json_graph_runs_over_rest_with_its_checkpoints(
         checkpoints = [
             c
             async for c in services.checkpointer.alist(
-                {"configurable": {"thread_id": run["thread_id"]}}
+                # A tenant's thread is checkpointed behind its tenant id.
+                {"configurable": {"thread_id": checkpoint_thread("default", run["thread_id"])}}
             )
         ]
         # input, after summarise, after shout (LangGraph writes one per step)

@@ -290,3 +290,77 @@ def test_non_mapping_documents_are_rejected() -> None:
     for document in ([], "spec", None, 3):
         ((where, message),) = problems(document)  # type: ignore[arg-type]
         assert where == "" and "a spec is a mapping" in message
+
+
+async def test_an_out_of_range_subgraph_version_is_a_problem_never_a_lookup() -> None:
+    document = with_node("summarise", subgraph_node(version=10**30))
+    looked_up: list[tuple[str, int]] = []
+
+    async def fetch(name: str, version: int) -> dict[str, Any] | None:
+        looked_up.append((name, version))
+        return None
+
+    resolver = await prefetch_subgraphs(document, fetch)
+    assert looked_up == []
+    assert_problem(
+        document,
+        "/nodes/summarise/version",
+        "less than or equal to 2147483647",
+        SpecEnvironment(CATALOG, resolve_subgraph=resolver),
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "where", "fragment"),
+    [
+        (
+            {"type": "object", "properties": {"child": {"$ref": "#"}}},
+            "/properties/child/$ref",
+            "reference '#' is recursive",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"$ref": "#/$defs/loop"}},
+                "$defs": {"loop": {"$ref": "#/$defs/loop"}},
+            },
+            "/$defs/loop/$ref",
+            "is recursive",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+            "/properties/a/$ref",
+            "points to nothing",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"$ref": "#/$defs/d0"}},
+                "$defs": {
+                    **{f"d{i}": {"allOf": [{"$ref": f"#/$defs/d{i + 1}"}] * 2} for i in range(20)},
+                    "d20": {"type": "string"},
+                },
+            },
+            "",
+            "expand to more than 5000 schemas",
+        ),
+    ],
+)
+def test_recursive_and_unbounded_output_schemas_are_refused(
+    schema: dict[str, Any], where: str, fragment: str
+) -> None:
+    document = base()
+    document["nodes"]["ask"]["output_schema"] = schema
+    document["state"]["answer"] = {"type": "object"}
+    assert_problem(document, "/nodes/ask/output_schema" + where, fragment)
+
+
+def test_a_schema_that_reuses_a_definition_is_fine() -> None:
+    document = base()
+    document["state"]["answer"] = {"type": "object"}
+    document["nodes"]["ask"]["output_schema"] = {
+        "type": "object",
+        "properties": {"a": {"$ref": "#/$defs/name"}, "b": {"$ref": "#/$defs/name"}},
+        "$defs": {"name": {"type": "string", "maxLength": 40}},
+    }
+    validate_spec(document, ENV)

@@ -35,8 +35,17 @@ class Settings(BaseSettings):
     port: int = 8000
     auto_migrate: bool = Field(True, description="run Alembic migrations at serve/worker start")
     lease_seconds: float = Field(30.0, gt=0, description="how long a worker's claim on a run lasts")
-    max_attempts: int = Field(
-        5, ge=1, description="claims of one run before it is failed (a run that kills workers)"
+    solo_after_recoveries: int = Field(
+        2,
+        ge=1,
+        description="after its worker vanished this many times, a run is resumed only by a "
+        "worker that runs nothing else, alone, so a further death can be blamed on it",
+    )
+    max_run_crashes: int = Field(
+        3,
+        ge=1,
+        description="worker deaths while a run ran alone before the run is failed as the "
+        "cause (a poison pill); deaths of workers it shared are never counted",
     )
     poll_seconds: float = Field(
         2.0,

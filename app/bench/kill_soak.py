@@ -40,6 +40,17 @@ TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
 EXPECTED_ANSWER = "Final answer: 865"
 
 
+def duplicated_node_events(events: list[RunEvent]) -> list[tuple[int, str, Any]]:
+    """(attempt, kind, task) written more than once within one attempt of a run."""
+    attempt, seen = 0, Counter[tuple[int, str, Any]]()
+    for event in events:
+        if event.kind in ("started", "resumed"):
+            attempt = int(event.payload.get("attempt", attempt + 1))
+        elif event.kind in ("node_started", "node_finished"):
+            seen[(attempt, event.kind, event.payload.get("task_id"))] += 1
+    return [key for key, count in seen.items() if count > 1]
+
+
 @dataclass
 class SoakReport:
     runs: int
@@ -130,7 +141,6 @@ async def run_soak(
             "ROUTEGRAPH_LEASE_SECONDS": "5",
             "ROUTEGRAPH_POLL_SECONDS": "0.5",
             "ROUTEGRAPH_WORKER_CONCURRENCY": str(concurrency),
-            "ROUTEGRAPH_MAX_ATTEMPTS": "50",
             "ROUTEGRAPH_DB_POOL_SIZE": "3",
             "ROUTEGRAPH_LOG_LEVEL": "INFO",  # "worker ... started" says it is ready
         }
@@ -252,3 +262,6 @@ async def check_outcome(sessions: Any, ids: list[str], report: SoakReport) -> No
             report.event_order_errors.append(f"{run_id}: sequence {seqs}")
         if kinds[0] != "queued" or kinds[-1] not in TERMINAL or len(terminals) != 1:
             report.event_order_errors.append(f"{run_id}: {kinds[0]} ... {kinds[-1]}")
+        twice = duplicated_node_events(timeline)
+        if twice:
+            report.event_order_errors.append(f"{run_id}: written twice {twice[:3]}")

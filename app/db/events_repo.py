@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +16,41 @@ from app.db.models import RunEvent, utcnow
 from app.db.runs_repo import SeqGrant, reserve_event_seqs
 
 
+def new_event_uid() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class PendingEvent:
-    """An event not yet written; `at` is when it happened, not when it is flushed."""
+    """An event not yet written; `at` is when it happened, not when it is flushed.
+
+    `uid` makes a retried write exactly-once: a write that failed may still have committed
+    (the connection died with the commit's answer in flight), so events put back after a
+    failure are `uncertain`, and the next write leaves out those already in `run_events`.
+    """
 
     kind: str
     node: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=utcnow)
+    uid: str = field(default_factory=new_event_uid)
+    uncertain: bool = False
+
+    def after_failed_write(self) -> PendingEvent:
+        return replace(self, uncertain=True)
+
+
+async def unwritten(
+    session: AsyncSession, run_id: str, events: Sequence[PendingEvent]
+) -> list[PendingEvent]:
+    """`events` without those an earlier, seemingly failed, write did commit (one query,
+    and only when some event comes back from a failed write)."""
+    uncertain = [event.uid for event in events if event.uncertain]
+    if not uncertain:
+        return list(events)
+    query = select(RunEvent.uid).where(RunEvent.run_id == run_id, RunEvent.uid.in_(uncertain))
+    written = set((await session.execute(query)).scalars())
+    return [event for event in events if event.uid not in written]
 
 
 async def insert_events(
@@ -40,6 +68,7 @@ async def insert_events(
             "kind": event.kind,
             "node": event.node,
             "payload": event.payload,
+            "uid": event.uid,
         }
         for index, event in enumerate(events)
     ]
@@ -109,6 +138,7 @@ async def append_fenced(
 ) -> SeqGrant | None:
     """Events of a running run, written only by its lease holder (None: the lease moved on).
     With no events it is the fencing check alone (and returns the run's cost and budget)."""
+    events = await unwritten(session, run_id, events)
     if session.get_bind().dialect.name == "postgresql":
         from app.db import pg_writes
 

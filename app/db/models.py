@@ -92,6 +92,11 @@ class Run(Base):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Incremented by every claim: the lease epoch that fences a worker's writes.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # Claims after its worker vanished; `solo`: this claim runs alone on its worker; crashes:
+    # worker deaths during solo claims, the ones the run itself is blamed for.
+    recoveries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    solo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # The last event sequence number handed out (events are numbered by updating this row).
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
@@ -133,6 +138,8 @@ class RunEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     node: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The writer's id for the event: a retried write skips events already written.
+    uid: Mapped[str | None] = mapped_column(String(32))
 
 
 class ModelCall(Base):

@@ -19,9 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.events_repo import PendingEvent, remember_committed
 from app.db.runs_repo import ClaimedRun, SeqGrant
 
+# A run whose lease expired while a worker still held it: that worker vanished.
+_RECOVERED = "(CASE WHEN {r}.status = 'running' AND {r}.lease_owner IS NOT NULL THEN 1 ELSE 0 END)"
+
 _CANDIDATES_QUEUED = """
     SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
-    WHERE r.status = 'queued'
+    WHERE r.status = 'queued' AND r.recoveries < :solo_after
       AND NOT EXISTS (
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id
             AND o.status = 'running')
@@ -29,11 +32,21 @@ _CANDIDATES_QUEUED = """
     LIMIT :limit
     FOR UPDATE OF r SKIP LOCKED"""
 
-_CANDIDATES_EXPIRED = """
+_CANDIDATES_EXPIRED = f"""
     SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
     WHERE r.status = 'running' AND r.lease_expires_at < statement_timestamp()
+      AND r.recoveries + {_RECOVERED.format(r="r")} < :solo_after
     ORDER BY r.lease_expires_at
     LIMIT :limit
+    FOR UPDATE OF r SKIP LOCKED"""
+
+# A run that lost workers often enough runs alone (solo): then a death is its own doing.
+_CANDIDATES_SUSPECT = f"""
+    SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
+    WHERE r.status = 'running' AND r.lease_expires_at < statement_timestamp()
+      AND r.recoveries + {_RECOVERED.format(r="r")} >= :solo_after
+    ORDER BY r.lease_expires_at
+    LIMIT 1
     FOR UPDATE OF r SKIP LOCKED"""
 
 _CLAIM = """
@@ -46,21 +59,25 @@ claimed AS (
     UPDATE runs SET status = 'running', lease_owner = :worker,
         lease_expires_at = statement_timestamp() + make_interval(secs => :lease),
         attempt = runs.attempt + 1, event_seq = runs.event_seq + 1,
-        started_at = coalesce(runs.started_at, statement_timestamp())
+        started_at = coalesce(runs.started_at, statement_timestamp()),
+        recoveries = runs.recoveries + {recovered},
+        crashes = runs.crashes + CASE WHEN runs.solo THEN {recovered} ELSE 0 END,
+        solo = :solo
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.attempt,
-        runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id
+        runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id, runs.crashes,
+        runs.solo
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
     SELECT id, event_seq, clock_timestamp(),
         CASE WHEN attempt = 1 THEN 'started' ELSE 'resumed' END, NULL,
-        jsonb_build_object('attempt', attempt, 'worker', CAST(:worker AS text))
+        jsonb_build_object('attempt', attempt, 'worker', CAST(:worker AS text), 'solo', solo)
     FROM claimed
     RETURNING run_id, seq, at, kind, payload
 )
 SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.attempt, c.event_seq, c.budget_usd,
-    c.cancel_requested, c.tenant_id, e.at, e.kind, e.payload
+    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
 
@@ -73,13 +90,14 @@ WITH granted AS (
     RETURNING event_seq, cost_usd, budget_usd, cancel_requested
 ),
 inserted AS (
-    INSERT INTO run_events (run_id, seq, at, kind, node, payload)
+    INSERT INTO run_events (run_id, seq, at, kind, node, payload, uid)
     SELECT :run_id, g.event_seq - :n + e.ord + 1, e.at, e.kind, e.node,
         CASE WHEN e.ord = :n - 1 AND :cost_in_last
             THEN e.payload || jsonb_build_object('cost_usd', round(g.cost_usd::numeric, 8))
-            ELSE e.payload END
+            ELSE e.payload END,
+        e.uid
     FROM granted g, jsonb_to_recordset(:events) AS e(
-        ord int, at timestamptz, kind text, node text, payload jsonb)
+        ord int, at timestamptz, kind text, node text, payload jsonb, uid text)
     RETURNING seq, at, kind, node, payload
 )
 SELECT g.event_seq, g.cost_usd, g.budget_usd, g.cancel_requested,
@@ -103,8 +121,10 @@ def _statement(sql: str, **json_params: bool) -> TextClause:
     return statement
 
 
-CLAIM_QUEUED = _statement(_CLAIM.format(candidates=_CANDIDATES_QUEUED))
-CLAIM_EXPIRED = _statement(_CLAIM.format(candidates=_CANDIDATES_EXPIRED))
+_RECOVERED_RUN = _RECOVERED.format(r="runs")
+CLAIM_QUEUED = _statement(_CLAIM.format(candidates=_CANDIDATES_QUEUED, recovered=_RECOVERED_RUN))
+CLAIM_EXPIRED = _statement(_CLAIM.format(candidates=_CANDIDATES_EXPIRED, recovered=_RECOVERED_RUN))
+CLAIM_SUSPECT = _statement(_CLAIM.format(candidates=_CANDIDATES_SUSPECT, recovered=_RECOVERED_RUN))
 APPEND_FENCED = _statement(_APPEND.format(extra_set="", fence=_FENCE), events=True)
 FINISH_FENCED = _statement(
     _APPEND.format(extra_set=_FINISH_SET, fence=_FENCE), events=True, output=True
@@ -113,18 +133,29 @@ RELEASE_FENCED = _statement(_APPEND.format(extra_set=_RELEASE_SET, fence=_FENCE)
 
 
 async def claim(
-    session: AsyncSession, *, worker_id: str, lease_seconds: float, limit: int, expired: bool
+    session: AsyncSession,
+    statement: TextClause,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    limit: int,
+    solo_after: int,
 ) -> list[ClaimedRun]:
-    result = await session.execute(
-        CLAIM_EXPIRED if expired else CLAIM_QUEUED,
-        {"limit": limit, "worker": worker_id, "lease": lease_seconds},
-    )
+    """Run one of the claim statements (CLAIM_QUEUED, CLAIM_EXPIRED, CLAIM_SUSPECT)."""
+    params = {
+        "limit": limit,
+        "worker": worker_id,
+        "lease": lease_seconds,
+        "solo_after": solo_after,
+        "solo": statement is CLAIM_SUSPECT,
+    }
+    result = await session.execute(statement, params)
     claimed = []
     for row in result.all():
-        run = ClaimedRun(*row[:10])
+        run = ClaimedRun(*row[:12])
         claimed.append(run)
-        event = {"seq": run.event_seq, "at": row[10], "kind": row[11], "node": None}
-        remember_committed(session, run.id, [{**event, "payload": row[12]}])
+        event = {"seq": run.event_seq, "at": row[12], "kind": row[13], "node": None}
+        remember_committed(session, run.id, [{**event, "payload": row[14]}])
     return claimed
 
 
@@ -141,7 +172,14 @@ async def append(
 ) -> SeqGrant | None:
     """Run one of the append statements; None when the run (or its lease) refused it."""
     rows = [
-        {"ord": i, "at": e.at.isoformat(), "kind": e.kind, "node": e.node, "payload": e.payload}
+        {
+            "ord": i,
+            "at": e.at.isoformat(),
+            "kind": e.kind,
+            "node": e.node,
+            "payload": e.payload,
+            "uid": e.uid,
+        }
         for i, e in enumerate(events)
     ]
     params: dict[str, Any] = {

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     and_,
+    case,
     func,
     literal,
     or_,
@@ -122,6 +123,9 @@ class ClaimedRun:
     budget_usd: float | None
     cancel_requested: bool
     tenant_id: str = "default"
+    # Worker deaths blamed on the run; `solo`: this claim runs alone on its worker.
+    crashes: int = 0
+    solo: bool = False
 
     @property
     def checkpoint_thread(self) -> str:
@@ -237,3 +241,18 @@ async def add_cost(session: AsyncSession, run_id: str, cost_usd: float) -> None:
             .values(cost_usd=Run.cost_usd + cost_usd)
             .execution_options(synchronize_session=False)
         )
+
+
+async def suspects_waiting(session: AsyncSession, solo_after: int) -> bool:
+    """An expired run that lost `solo_after` workers already (it must run alone)."""
+    recovered = case((Run.lease_owner.is_not(None), 1), else_=0)
+    query = (
+        select(Run.id)
+        .where(
+            Run.status == "running",
+            Run.lease_expires_at < utcnow(),
+            Run.recoveries + recovered >= solo_after,
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None

@@ -21,21 +21,30 @@ from app.db.events_repo import remember_committed
 from app.db.models import utcnow
 from app.db.runs_repo import ClaimedRun
 
+# A run whose lease expired while a worker still held it: that worker vanished.
+_RECOVERED = "(status = 'running' AND lease_owner IS NOT NULL)"
 _EXPIRED = (
-    "SELECT id, thread_id FROM runs WHERE status = 'running' AND lease_expires_at < ? "
-    "ORDER BY lease_expires_at LIMIT ?"
+    "SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? "
+    f"AND recoveries + {_RECOVERED} < ? ORDER BY lease_expires_at LIMIT ?"
+)
+# A run that lost workers often enough runs alone (solo): then a death is its own doing.
+_SUSPECT = (
+    "SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? "
+    f"AND recoveries + {_RECOVERED} >= ? ORDER BY lease_expires_at LIMIT 1"
 )
 _QUEUED = (
-    "SELECT r.id, r.tenant_id, r.thread_id FROM runs r WHERE r.status = 'queued' AND NOT EXISTS "
+    "SELECT r.id, r.tenant_id, r.thread_id FROM runs r WHERE r.status = 'queued' "
+    "AND r.recoveries < ? AND NOT EXISTS "
     "(SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id "
     "AND o.status = 'running') "
     "ORDER BY r.priority DESC, r.created_at LIMIT ?"
 )
 _TAKE = (
     "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
-    "attempt = attempt + 1, event_seq = event_seq + 1, started_at = coalesce(started_at, ?) "
-    "WHERE id = ? RETURNING id, thread_id, graph, version, input, attempt, event_seq, "
-    "budget_usd, cancel_requested, tenant_id"
+    "attempt = attempt + 1, event_seq = event_seq + 1, started_at = coalesce(started_at, ?), "
+    f"recoveries = recoveries + {_RECOVERED}, crashes = crashes + (solo AND {_RECOVERED}), "
+    "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, attempt, event_seq, "
+    "budget_usd, cancel_requested, tenant_id, crashes, solo"
 )
 _EVENT = (
     "INSERT INTO run_events (run_id, seq, at, kind, node, payload) VALUES (?, ?, ?, ?, NULL, ?)"
@@ -54,17 +63,27 @@ async def claim(
     lease_seconds: float,
     limit: int,
     include_expired: bool,
+    solo_ok: bool,
+    solo_after: int,
 ) -> list[ClaimedRun]:
     """Take up to `limit` runs (expired leases first when asked, then queued runs by
     priority and age, one per thread, none of a thread with a running run), each with its
-    `started`/`resumed` event, in the session's transaction."""
+    `started`/`resumed` event, in the session's transaction. With `solo_ok` (the worker
+    runs nothing), a run that lost `solo_after` workers is taken first, alone."""
     connection = await session.connection()  # the write transaction begins here
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     now = utcnow()
     times = (sqlite_time(now), sqlite_time(now + timedelta(seconds=lease_seconds)))
     rows: list[tuple[Any, ...]] = await driver._execute(  # aiosqlite's thread (pinned)
-        _claim, driver._conn, worker_id, times, limit, include_expired
+        _claim,
+        driver._conn,
+        worker_id,
+        times,
+        limit,
+        include_expired,
+        solo_ok,
+        solo_after,
     )
     claimed = []
     for row in rows:
@@ -79,6 +98,8 @@ async def claim(
             budget_usd=row[7],
             cancel_requested=bool(row[8]),
             tenant_id=row[9],
+            crashes=row[10],
+            solo=bool(row[11]),
         )
         claimed.append(run)
         event = {
@@ -87,7 +108,7 @@ async def claim(
             "at": now,
             "kind": _kind(run.attempt),
             "node": None,
-            "payload": _payload(run.attempt, worker_id),
+            "payload": _payload(run.attempt, worker_id, run.solo),
         }
         remember_committed(session, run.id, [event])
     return claimed
@@ -97,8 +118,8 @@ def _kind(attempt: int) -> str:
     return "started" if attempt == 1 else "resumed"
 
 
-def _payload(attempt: int, worker_id: str) -> dict[str, Any]:
-    return {"attempt": attempt, "worker": worker_id}
+def _payload(attempt: int, worker_id: str, solo: bool) -> dict[str, Any]:
+    return {"attempt": attempt, "worker": worker_id, "solo": solo}
 
 
 def _claim(
@@ -107,22 +128,29 @@ def _claim(
     times: tuple[str, str],
     limit: int,
     include_expired: bool,
+    solo_ok: bool,
+    solo_after: int,
 ) -> list[tuple[Any, ...]]:
     """On the connection's thread, inside the open transaction."""
     now, expires = times
     ids: list[str] = []
-    if include_expired:
-        ids.extend(row[0] for row in conn.execute(_EXPIRED, (now, limit)))
-    if len(ids) < limit:
+    solo = False
+    if include_expired and solo_ok:
+        suspect = conn.execute(_SUSPECT, (now, solo_after)).fetchone()
+        if suspect is not None:
+            ids, solo = [suspect[0]], True
+    if include_expired and not solo:
+        ids.extend(row[0] for row in conn.execute(_EXPIRED, (now, solo_after, limit)))
+    if len(ids) < limit and not solo:
         threads: set[tuple[str, str]] = set()
-        for run_id, tenant_id, thread_id in conn.execute(_QUEUED, (limit - len(ids),)):
+        for run_id, tenant_id, thread_id in conn.execute(_QUEUED, (solo_after, limit - len(ids))):
             if (tenant_id, thread_id) not in threads:  # one run per thread at a time
                 threads.add((tenant_id, thread_id))
                 ids.append(run_id)
     rows = []
     for run_id in ids:
-        row = conn.execute(_TAKE, (worker_id, expires, now, run_id)).fetchone()
-        payload = json.dumps(_payload(row[5], worker_id))
+        row = conn.execute(_TAKE, (worker_id, expires, now, solo, run_id)).fetchone()
+        payload = json.dumps(_payload(row[5], worker_id, solo))
         conn.execute(_EVENT, (run_id, row[6], now, _kind(row[5]), payload))
         rows.append(tuple(row))
     return rows

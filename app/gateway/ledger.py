@@ -25,7 +25,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import runs_repo
-from app.db.events_repo import PendingEvent, append_fenced, insert_events
+from app.db.events_repo import PendingEvent, append_fenced, insert_events, unwritten
 from app.db.models import ModelCall, Run, utcnow
 from app.gateway.errors import BudgetExceeded, LeaseLost, RunCancelled
 from app.gateway.estimate import Estimate
@@ -229,7 +229,8 @@ class Ledger:
             owner = runs_repo.fenced(session, ctx.run_id, ctx.run.epoch)
         else:
             owner = Run.status == "running"
-        events = [*events, _call_event(begun, attempt, done, status, ctx)]
+        events = [*await unwritten(session, ctx.run_id, events)]
+        events.append(_call_event(begun, attempt, done, status, ctx))
         result = await session.execute(
             update(Run)
             .where(Run.id == ctx.run_id)

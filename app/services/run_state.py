@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import pg_writes, runs_repo, sqlite_writes
-from app.db.events_repo import PendingEvent, insert_events
+from app.db.events_repo import PendingEvent, insert_events, unwritten
 from app.db.models import Run, utcnow
 from app.db.runs_repo import TERMINAL_STATUSES, ClaimedRun
 
@@ -61,23 +61,38 @@ async def claim(
     lease_seconds: float,
     limit: int,
     include_expired: bool,
+    solo_ok: bool = False,
+    solo_after: int = 2,
 ) -> list[ClaimedRun]:
     """queued (or running with an expired lease) -> running under this worker's new lease,
-    each with its `started` (first attempt) or `resumed` event."""
+    each with its `started` (first attempt) or `resumed` event.
+
+    A run whose worker vanished `solo_after` times is only taken by a worker that runs
+    nothing else (`solo_ok`), and alone: if that worker dies too, the run is to blame
+    (its `crashes` count, which the executor bounds); runs that merely shared a worker
+    with it are never failed for it.
+    """
     if _postgres(session):
-        claimed = []
-        if include_expired:
-            claimed = await pg_writes.claim(
-                session, worker_id=worker_id, lease_seconds=lease_seconds, limit=limit, expired=True
-            )
-        if len(claimed) < limit:
-            claimed += await pg_writes.claim(
+        claimed: list[ClaimedRun] = []
+
+        async def take(statement: Any, count: int) -> list[ClaimedRun]:
+            return await pg_writes.claim(
                 session,
+                statement,
                 worker_id=worker_id,
                 lease_seconds=lease_seconds,
-                limit=limit - len(claimed),
-                expired=False,
+                limit=count,
+                solo_after=solo_after,
             )
+
+        if include_expired and solo_ok:
+            claimed = await take(pg_writes.CLAIM_SUSPECT, 1)
+            if claimed:
+                return claimed
+        if include_expired:
+            claimed = await take(pg_writes.CLAIM_EXPIRED, limit)
+        if len(claimed) < limit:
+            claimed += await take(pg_writes.CLAIM_QUEUED, limit - len(claimed))
         return claimed
     return await sqlite_writes.claim(
         session,
@@ -85,7 +100,14 @@ async def claim(
         lease_seconds=lease_seconds,
         limit=limit,
         include_expired=include_expired,
+        solo_ok=solo_ok,
+        solo_after=solo_after,
     )
+
+
+async def suspects_waiting(session: AsyncSession, solo_after: int) -> bool:
+    """Whether a run that must run alone waits for a worker with nothing else to do."""
+    return await runs_repo.suspects_waiting(session, solo_after)
 
 
 async def finish(
@@ -103,6 +125,7 @@ async def finish(
     worker) are written before the terminal event, which is always the run's last."""
     if not is_terminal(to):
         raise IllegalTransition(f"finish needs a terminal status, not {to!r}")
+    events = await unwritten(session, run_id, events)
     if _postgres(session):
         terminal = PendingEvent(to, payload={"error": error, **(payload or {})})
         grant = await pg_writes.append(
@@ -138,11 +161,18 @@ async def finish(
 
 
 async def release(
-    session: AsyncSession, run_id: str, *, epoch: int, events: Sequence[PendingEvent] = ()
+    session: AsyncSession,
+    run_id: str,
+    *,
+    epoch: int,
+    events: Sequence[PendingEvent] = (),
+    reason: str = "worker shutting down",
 ) -> bool:
-    """A worker shutting down gives a running run back: its lease ends now, so the next
-    worker resumes it from its last checkpoint at once."""
-    released = PendingEvent("released", payload={"reason": "worker shutting down"})
+    """A worker gives a running run back (shutting down, or the database failed under
+    it): its lease ends now, so the next worker resumes it from its last checkpoint at
+    once, and no worker death is counted against it."""
+    released = PendingEvent("released", payload={"reason": reason})
+    events = await unwritten(session, run_id, events)
     if _postgres(session):
         grant = await pg_writes.append(
             session, pg_writes.RELEASE_FENCED, run_id, [*events, released], epoch=epoch

@@ -51,6 +51,9 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._last_sweep = 0.0
         self._last_abandoned_sweep = 0.0
+        # A run that must run alone waits: take nothing new until this worker is idle.
+        self._making_room = False
+        self._handing_back: set[asyncio.Task[None]] = set()
         services.notifier.on_cancel(self._cancel_requested)
 
     @property
@@ -60,7 +63,7 @@ class Worker:
     async def run_once(self) -> str | None:
         """Claim one run and execute it to the end (tests and benchmarks); None when
         nothing was claimable."""
-        claimed = await self._claim(1, include_expired=True)
+        claimed = await self._claim(1, include_expired=True, solo_ok=True)
         if not claimed:
             return None
         return await self._start(claimed[0])
@@ -89,12 +92,16 @@ class Worker:
         settings = self.services.settings
         failures = 0
         while not stop.is_set():
-            free = self.concurrency - len(self._active)
+            free = self._free_slots()
             claimed_all = False
             if free > 0:
                 sweep = time.monotonic() - self._last_sweep >= settings.poll_seconds
                 try:
-                    claimed = await self._claim(free, include_expired=sweep)
+                    claimed = await self._claim(
+                        free, include_expired=sweep, solo_ok=not self._active
+                    )
+                    if sweep and (self._active or claimed):
+                        self._making_room = await self._suspects_waiting()
                     failures = 0
                 except DATABASE_ERRORS as exc:
                     # The database went away (restart, failover): back off and retry.
@@ -117,6 +124,23 @@ class Worker:
             # Back off while the database is unavailable, up to 10 s (or the poll).
             delay = min(settings.poll_seconds * 2**failures, max(settings.poll_seconds, 10.0))
             await self._wait(stop, delay, full=free <= 0)
+
+    def _free_slots(self) -> int:
+        """Slots to claim into: none beside a solo run, none while making room for one."""
+        if any(scope.solo for _, scope in self._active.values()):
+            return 0
+        if self._making_room:
+            if self._active:
+                return 0
+            self._making_room = False
+            self._last_sweep = 0.0  # idle now: the next claim looks for the waiting run
+        return self.concurrency - len(self._active)
+
+    async def _suspects_waiting(self) -> bool:
+        async with self.services.worker_sessions() as session:
+            return await run_state.suspects_waiting(
+                session, self.services.settings.solo_after_recoveries
+            )
 
     async def _sweep_abandoned_calls(self) -> None:
         if time.monotonic() - self._last_abandoned_sweep < ABANDONED_SWEEP_S:
@@ -149,7 +173,7 @@ class Worker:
             if not full:
                 claimable.clear()
 
-    async def _claim(self, limit: int, *, include_expired: bool) -> list[ClaimedRun]:
+    async def _claim(self, limit: int, *, include_expired: bool, solo_ok: bool) -> list[ClaimedRun]:
         settings = self.services.settings
         async with self.services.worker_sessions.begin() as session:
             claimed = await run_state.claim(
@@ -158,9 +182,17 @@ class Worker:
                 lease_seconds=settings.lease_seconds,
                 limit=limit,
                 include_expired=include_expired,
+                solo_ok=solo_ok,
+                solo_after=settings.solo_after_recoveries,
             )
         for run in claimed:
-            log.info("worker %s claimed run %s (attempt %d)", self.worker_id, run.id, run.attempt)
+            log.info(
+                "worker %s claimed run %s (attempt %d%s)",
+                self.worker_id,
+                run.id,
+                run.attempt,
+                ", alone: its workers died under it before" if run.solo else "",
+            )
         return claimed
 
     def _launch(self, claimed: ClaimedRun) -> None:
@@ -189,8 +221,12 @@ class Worker:
         try:
             return await execute_run(self.services, claimed, scope)
         except DATABASE_ERRORS as exc:
-            # Not the run's fault: its lease lapses and a worker resumes it from its checkpoint.
-            log.warning("run %s: database unavailable (%s); leaving it to resume", claimed.id, exc)
+            # Not the run's fault, nor a worker's death: hand it back once the database
+            # answers again (a worker resumes it from its checkpoint at once, and no
+            # recovery is counted against it); if that takes longer than the lease, the
+            # lease lapses and another worker resumes it anyway.
+            log.warning("run %s: database unavailable (%s); handing it back", claimed.id, exc)
+            self._hand_back_later(scope)
             return "interrupted"
         except asyncio.CancelledError:
             raise
@@ -199,6 +235,35 @@ class Worker:
             return "interrupted"
         finally:
             self._active.pop(claimed.id, None)
+
+    def _hand_back_later(self, scope: RunScope) -> None:
+        task = asyncio.create_task(self._hand_back(scope), name=f"hand-back-{scope.run_id}")
+        self._handing_back.add(task)
+        task.add_done_callback(self._handing_back.discard)
+
+    async def _hand_back(self, scope: RunScope) -> None:
+        """Release the run, fenced by its epoch, retrying while its lease would last."""
+        deadline = time.monotonic() + self.services.settings.lease_seconds
+        delay = 0.1
+        events = scope.take_events()
+        while time.monotonic() < deadline:
+            try:
+                async with self.services.worker_sessions.begin() as session:
+                    released = await run_state.release(
+                        session,
+                        scope.run_id,
+                        epoch=scope.epoch,
+                        events=events,
+                        reason="the database failed under its worker",
+                    )
+            except DATABASE_ERRORS:
+                events = [event.after_failed_write() for event in events]
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if released:
+                self.services.notifier.runs_claimable()
+            return
 
     def _run_done(self, _task: asyncio.Task[str]) -> None:
         self._slot_freed.set()
@@ -212,6 +277,8 @@ class Worker:
         """Shutdown: each run stops at its next checkpoint and hands its lease back; a run
         still busy after the grace period is interrupted (its in-flight call is marked
         lost) and is resumed by the next worker once its lease expires."""
+        if self._handing_back:
+            await asyncio.wait(self._handing_back, timeout=5)
         if not self._active:
             return
         grace = self.services.settings.shutdown_grace_seconds

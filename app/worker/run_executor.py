@@ -63,11 +63,12 @@ async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) 
     lease = current_lease.set(LeaseToken(claimed.id, claimed.attempt))
     settings = services.settings
     try:
-        if claimed.attempt > settings.max_attempts:
-            gave_up = (
-                f"gave up after {settings.max_attempts} attempts (each worker died or lost it)"
+        if claimed.crashes >= settings.max_run_crashes:
+            blamed = (
+                f"the run crashed its worker {claimed.crashes} times while running alone on "
+                "it (it kills any worker that runs it); not retried"
             )
-            return await _finish(services, scope, "failed", {}, gave_up)
+            return await _finish(services, scope, "failed", {}, blamed)
         try:
             graph = await services.registry.resolve(
                 claimed.graph, claimed.version, tenant_id=claimed.tenant_id

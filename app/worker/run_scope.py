@@ -34,6 +34,7 @@ class RunScope:
     ) -> None:
         self.run_id = claimed.id
         self.epoch = claimed.attempt
+        self.solo = claimed.solo
         self.graph: str | None = claimed.graph
         self.lock = asyncio.Lock()
         self.lost = asyncio.Event()
@@ -59,8 +60,10 @@ class RunScope:
         return events
 
     def put_back(self, events: Sequence[PendingEvent]) -> None:
+        """Events of a write that failed, to go out again with the next one; that write
+        may have committed after all, so the next one checks which are already written."""
         if events:
-            self._pending[:0] = events
+            self._pending[:0] = [event.after_failed_write() for event in events]
             self._schedule()
 
     def mark_lost(self) -> None:

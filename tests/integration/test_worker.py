@@ -224,17 +224,18 @@ async def test_answer_graph_routes_with_the_requested_policy(
         assert [c.tier for c in calls] == ["edge", "frontier"]
 
 
-async def test_a_run_that_keeps_losing_its_worker_is_failed_after_max_attempts(
+async def test_a_run_blamed_for_enough_worker_deaths_is_failed_without_a_call(
     services: Services, simulator: SimulatorAdmin
 ) -> None:
     run_id = await submit(services)
     async with services.sessions.begin() as session:
         run = await session.get(Run, run_id)
         assert run is not None
-        run.attempt = services.settings.max_attempts  # the next claim is one too many
+        run.crashes = services.settings.max_run_crashes  # it killed its solo workers
     assert await Worker(services).run_once() == "failed"
     run = await get_run(services, run_id)
-    assert run.status == "failed" and "gave up after 5 attempts" in (run.error or "")
+    assert run.status == "failed"
+    assert "crashed its worker 3 times while running alone" in (run.error or "")
     assert await simulator.requests() == []
 
 

@@ -20,11 +20,13 @@ from starlette.datastructures import Headers
 
 from app.api.admission import release_slot
 from app.api.auth import Principal, get_openai_principal
+from app.api.json_route import is_json_media_type
 from app.api.openai_errors import OpenAIError, openai_error
 from app.gateway.errors import GatewayError
 from app.gateway.streaming import StreamEnd
 from app.gateway.types import ModelResult
 from app.schemas.openai import ChatCompletionRequest, RoutegraphOptions
+from app.schemas.openai_request import InvalidRequest, check_request, decode_body, param_of
 from app.services.chat import ChatCall
 from app.services.errors import ServiceError
 from app.services.openai_format import completion_json, sse_stream
@@ -36,13 +38,23 @@ HEADER_CHARS = 1000
 
 
 def parse_chat(body: bytes, headers: Headers) -> tuple[ChatCompletionRequest, RoutegraphOptions]:
-    """The validated request and its routegraph options (body field, else headers)."""
+    """The validated request and its routegraph options (body field, else headers).
+
+    A JSON object the database can store, valid under OpenAI's request schema, then
+    routegraph's own limits; anything else is a 400 naming the field (`param`)."""
+    content_type = headers.get("content-type")
+    if not is_json_media_type(content_type):
+        raise OpenAIError(
+            400,
+            f"The body must be JSON (Content-Type: application/json), not "
+            f"{_header(content_type or 'unlabelled')}.",
+            code="invalid_content_type",
+        )
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OpenAIError(400, f"We could not parse the JSON body of your request: {exc}") from exc
-    if not isinstance(data, dict):
-        raise OpenAIError(400, "The request body must be a JSON object.")
+        data = decode_body(body)
+        check_request(data)
+    except InvalidRequest as exc:
+        raise OpenAIError(400, str(exc), param=exc.param, code=exc.code) from exc
     try:
         chat = ChatCompletionRequest.model_validate(data)
         options = chat.routegraph or RoutegraphOptions()
@@ -52,8 +64,10 @@ def parse_chat(body: bytes, headers: Headers) -> tuple[ChatCompletionRequest, Ro
             options = RoutegraphOptions.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise OpenAIError(400, f"{where}: {first['msg']}", param=where or None) from exc
+        where = param_of([part for part in first["loc"] if part != "function-after"])
+        raise OpenAIError(
+            400, f"Invalid value for '{where}': {first['msg']}", param=where, code="invalid_value"
+        ) from exc
     return chat, options
 
 

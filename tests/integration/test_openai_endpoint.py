@@ -143,7 +143,8 @@ async def test_models_and_errors_use_openai_shapes(service: ChatService) -> None
             await client.chat.completions.create(model="edge", messages=[])
     assert missing.value.code == "model_not_found"
     assert isinstance(missing.value.body, dict) and missing.value.body["param"] == "model"
-    assert invalid.value.code is None and "messages" in invalid.value.message
+    assert invalid.value.code == "invalid_value" and "messages" in invalid.value.message
+    assert isinstance(invalid.value.body, dict) and invalid.value.body["param"] == "messages"
     assert await service.rows() == []
 
 

@@ -22,6 +22,7 @@ from app.gateway.errors import AllModelsFailed
 from app.gateway.feedback import describe_provider_error
 from app.gateway.ledger import AttemptRecord, Completion
 from app.gateway.openai_compat import StreamCut
+from app.gateway.provider_faults import request_fault
 from app.gateway.providers import provider_errors
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.routing.catalog import ModelSpec
@@ -150,6 +151,12 @@ async def serve_stream(
                 raise StreamCut("the stream ended without a finish reason")
         except provider_errors() as exc:
             error = describe_provider_error(exc, gateway.timeout_s)
+            rejected = None if sent else request_fault(exc, model.name)
+            if rejected is not None:  # the request's own fault: no other model would help
+                latency = (time.perf_counter() - started) * 1000
+                done = Completion("rejected", latency, 0.0, estimate.cost_usd, error=str(rejected))
+                await ledger.complete(ctx, begun, record, done)
+                raise rejected from exc
             tokens = estimate_tokens(attempt.text) if attempt.text else 0
             if tokens:
                 error = f"stream cut after {tokens} tokens: {error}"

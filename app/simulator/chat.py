@@ -92,6 +92,34 @@ def _raise_http_fault(rule: FaultRule, model: str) -> None:
             error_type="server_error",
             code="internal_error",
         )
+    if rule.kind == "context_length":
+        raise context_length_error(model, None)
+    if rule.kind == "content_policy":
+        raise ApiError(
+            400,
+            "Your request was rejected as a result of our safety system (simulated).",
+            code="content_policy_violation",
+            param="messages",
+        )
+    if rule.kind == "unsupported_parameter":
+        raise ApiError(
+            400,
+            f"Unsupported parameter: 'logprobs' is not supported with {model} (simulated).",
+            code="unsupported_parameter",
+            param="logprobs",
+        )
+
+
+def context_length_error(model: str, tokens: int | None, window: int | None = None) -> ApiError:
+    """OpenAI's 400 for a prompt longer than the model's context window."""
+    size = f" of {window} tokens" if window else ""
+    asked = f" However, your messages resulted in {tokens} tokens." if tokens else ""
+    return ApiError(
+        400,
+        f"This model's maximum context length{size} was exceeded ({model}).{asked}",
+        code="context_length_exceeded",
+        param="messages",
+    )
 
 
 @router.post("/chat/completions", response_model=None)
@@ -109,6 +137,9 @@ async def chat_completions(
     hang = state.config.timeout_hang_seconds
     if fault == "timeout" and not await wait_unless_disconnected(request, hang):
         return Response(status_code=408)  # the client gave up; nobody reads this
+    prompt_tokens = count_prompt_tokens(chat.messages, chat.tools)
+    if prompt_tokens > spec.context_window:
+        raise context_length_error(name, prompt_tokens, spec.context_window)
     completion = _complete(state, chat, spec, malformed=fault == "malformed_json")
     latency = Latency.of(spec, state.config.latency_scale)
     cut = fault == "cut_stream"

@@ -93,25 +93,27 @@ async def chat_completions(
     """Routed, cached, budgeted chat completion; `stream: true` answers Server-Sent Events."""
     chat, options = parse_chat(await request.body(), request.headers)
     service = request.app.state.services.chat
+    limits: dict[str, str] = {}
     try:
-        service.check_rate(principal)
+        limits = service.check_rate(principal)
         call: ChatCall = await service.start(chat, options, principal)
         release_slot(request)  # the provider answers next: waiting, not work
         first = await anext(call.events)
     except (GatewayError, ServiceError) as exc:
-        raise openai_error(exc) from exc
+        raise _with_headers(openai_error(exc), limits) from exc
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    headers = _route_headers(call)
+    headers = {**_route_headers(call), **limits}
     if not chat.stream:
         try:
             result = await _final(first, call.events)
         except (GatewayError, ServiceError) as exc:
-            raise openai_error(exc) from exc
+            raise _with_headers(openai_error(exc), limits) from exc
         headers.update(_result_headers(result))
         body = json.dumps(completion_json(result, completion_id, created), separators=(",", ":"))
         return Response(body, media_type="application/json", headers=headers)
-    model = call.route.candidates[0].name if call.route is not None else call.policy_name
+    model = answering_model(first)
+    headers["x-routegraph-model"] = model
     stream = sse_stream(
         _chain(first, call.events),
         completion_id=completion_id,
@@ -124,6 +126,18 @@ async def chat_completions(
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
     )
+
+
+def _with_headers(error: OpenAIError, headers: dict[str, str]) -> OpenAIError:
+    error.headers = {**headers, **error.headers}
+    return error
+
+
+def answering_model(first: Any) -> str:
+    """The model that began the answer: its first event is text, tool calls or the end."""
+    if isinstance(first, StreamEnd):
+        return first.result.model
+    return str(first.model)
 
 
 async def _final(first: Any, rest: AsyncIterator[Any]) -> ModelResult:

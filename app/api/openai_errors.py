@@ -126,7 +126,7 @@ def openai_error(exc: BaseException) -> OpenAIError:
                 exc.detail,
                 error_type="requests",
                 code="rate_limit_exceeded",
-                headers={"Retry-After": retry_after},
+                headers={"Retry-After": retry_after, **exc.extra.get("headers", {})},
             )
         code = "model_not_found" if exc.status == 404 else None
         param = "model" if exc.status == 404 else None

@@ -67,16 +67,20 @@ class ChatService:
         tiers = [tier for tier in TIER_ORDER if tier in catalog.tiers]
         return ["auto", *tiers, *catalog.models]
 
-    def check_rate(self, principal: Principal) -> None:
+    def check_rate(self, principal: Principal) -> dict[str, str]:
+        """Take one request from the key's rate; its `x-ratelimit-*` headers (none for a
+        key without a limit). RateLimited (with the same headers) when it has none left."""
         key = principal.key
         if key is None or key.rpm_limit is None:
-            return
-        wait = self.rate_limiter.take(key.id, key.rpm_limit)
+            return {}
+        wait, state = self.rate_limiter.take_with_state(key.id, key.rpm_limit)
         if wait is not None:
             raise RateLimited(
                 f"API key {key.id} is limited to {key.rpm_limit} requests per minute",
                 retry_after=max(1, round(wait + 0.5)),
+                headers=state.headers(),
             )
+        return state.headers()
 
     def policy(self, chat: ChatCompletionRequest, options: RoutegraphOptions) -> tuple[str, Policy]:
         """The routing policy the request names (`model`, or `routegraph.policy`)."""

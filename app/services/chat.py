@@ -17,6 +17,7 @@ from app.gateway.flights import Flight, Flights
 from app.gateway.gateway import Gateway
 from app.gateway.streaming import StreamEnd
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.gateway.validation import response_format_check
 from app.routing.catalog import TIER_ORDER, TierName
 from app.routing.policy import Auto, Cascade, FixedModel, FixedTier, Policy, Route
 from app.schemas.openai import ChatCompletionRequest, RoutegraphOptions
@@ -143,7 +144,10 @@ class ChatService:
         route = None
         if not isinstance(policy, Cascade):
             route = await self.gateway.plan_route(request, policy, ctx)
-        streamed = chat.stream and route is not None and (chat.n or 1) == 1
+        # A structured answer is checked whole before any of it is sent: served, then
+        # sent as chunks (as a cascade or n > 1 is).
+        check = response_format_check(chat.response_format)
+        streamed = chat.stream and route is not None and (chat.n or 1) == 1 and check is None
         ttl = options.cache_ttl_s or self._ttl_s
 
         async def produce(flight: Flight) -> None:
@@ -155,9 +159,9 @@ class ChatService:
                         result = event.result
             else:
                 if route is not None:
-                    result = await self.gateway.serve(request, route, ctx)
+                    result = await self.gateway.serve(request, route, ctx, check)
                 else:
-                    result = await self.gateway.complete(request, policy, ctx)
+                    result = await self.gateway.complete(request, policy, ctx, validate=check)
                 flight.push(StreamEnd(result))
             if key is not None and self._cache is not None and result is not None:
                 await self._cache.put(key, principal.tenant_id, _to_cache(result), ttl)

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from app.routing.catalog import ModelSpec
+from app.simulator.answers import summarize
 from app.simulator.completions import Completion, Usage, corrupt, limit_output
 from app.simulator.errors import ApiError
 from app.simulator.faults import FaultRule
@@ -23,6 +24,7 @@ from app.simulator.streaming import (
     sse_events,
     wait_unless_disconnected,
 )
+from app.simulator.structured import cut_at_stop
 from app.simulator.tokens import count_completion_tokens, count_prompt_tokens
 
 router = APIRouter(prefix="/v1")
@@ -140,7 +142,9 @@ async def chat_completions(
     prompt_tokens = count_prompt_tokens(chat.messages, chat.tools)
     if prompt_tokens > spec.context_window:
         raise context_length_error(name, prompt_tokens, spec.context_window)
-    completion = _complete(state, chat, spec, malformed=fault == "malformed_json")
+    completion = _complete(
+        state, chat, spec, malformed=fault == "malformed_json", off_schema=fault == "off_schema"
+    )
     latency = Latency.of(spec, state.config.latency_scale)
     cut = fault == "cut_stream"
     if chat.stream:
@@ -157,11 +161,24 @@ async def chat_completions(
 
 
 def _complete(
-    state: SimulatorState, chat: ChatCompletionRequest, spec: ModelSpec, *, malformed: bool
+    state: SimulatorState,
+    chat: ChatCompletionRequest,
+    spec: ModelSpec,
+    *,
+    malformed: bool,
+    off_schema: bool = False,
 ) -> Completion:
     answer = state.responder.answer(chat, spec)
+    if off_schema and chat.json_schema() is not None:  # valid JSON, not the schema asked for
+        answer = replace(
+            answer, content=json.dumps({"unexpected": summarize(answer.content or "")})
+        )
     if malformed:
         answer = corrupt(answer)
+    if answer.content and chat.stop_list():
+        content, stopped = cut_at_stop(answer.content, chat.stop_list())
+        if stopped:
+            answer = replace(answer, content=content)
     answer, finish_reason = limit_output(answer, chat.output_limit)
     calls = [(call.name, call.arguments) for call in answer.tool_calls]
     cached = state.cache.cached_tokens(spec.name, chat.messages, chat.tools) if state.cache else 0

@@ -352,6 +352,7 @@ class Gateway:
             call_id=begun.call_id,
             finish_reason=answer.finish_reason,
             choices=answer.choices,
+            passthrough=answer.passthrough,
         )
         verdict: float | None = None  # the node's `validate` on this answer: implicit feedback
         try:

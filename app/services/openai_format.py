@@ -35,25 +35,39 @@ def _finish(reason: str | None, message: dict[str, Any]) -> str:
 
 
 def completion_json(result: ModelResult, completion_id: str, created: int) -> dict[str, Any]:
-    """A `chat.completion` object."""
+    """A `chat.completion` object, with what the provider sent beyond the answer
+    (`system_fingerprint`, `service_tier`, usage details, logprobs, annotations)."""
+    extra = dict(result.passthrough or {})
+    extra_choices = extra.pop("choices", None) or []
     choices = []
     for index, choice in enumerate(result_choices(result)):
-        message = {"role": "assistant", "content": None, "refusal": None, **choice["message"]}
+        given = extra_choices[index] if index < len(extra_choices) else {}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            **(given.get("message") or {}),
+            **choice["message"],
+        }
         choices.append(
             {
                 "index": index,
                 "message": message,
-                "logprobs": None,
+                "logprobs": given.get("logprobs"),
                 "finish_reason": _finish(choice.get("finish_reason"), message),
             }
         )
+    usage = usage_json(result.usage)
+    for key, details in (extra.pop("usage_details", None) or {}).items():
+        usage[key] = {**details, **usage.get(key, {})}
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": result.model,
         "choices": choices,
-        "usage": usage_json(result.usage),
+        "usage": usage,
+        **extra,
     }
 
 

@@ -189,4 +189,8 @@ def _complete(
     )
     if chat.n > 1:
         usage = replace(usage, completion_tokens=usage.completion_tokens * chat.n)
-    return replace(Completion.new(spec.name, answer, finish_reason, usage), n=chat.n)
+    top = (chat.top_logprobs or 0) if chat.logprobs else None
+    # Frontier models "think": a quarter of their completion tokens are reasoning tokens.
+    reasoning = usage.completion_tokens // 4 if spec.tier == "frontier" else 0
+    completion = Completion.new(spec.name, answer, finish_reason, usage)
+    return replace(completion, n=chat.n, top_logprobs=top, reasoning_tokens=reasoning)

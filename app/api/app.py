@@ -12,9 +12,11 @@ from fastapi.routing import APIRoute
 from app.api import chat_completions, feedback, graphs, health, models, replay, runs, threads
 from app.api.admission import Admission
 from app.api.body_limit import BodySizeLimit
-from app.api.openai_errors import install_openai_error_handler
+from app.api.openai_errors import install_openai_error_handler, rest_resources
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
+from app.api.request_id import RequestId
+from app.api.server_errors import ServerErrorGuard
 from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
@@ -64,12 +66,14 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outermost: a request waits for its turn before any of its work (body included).
     app.add_middleware(Admission, limit=settings.api_max_active_requests)
-    app.include_router(health.router)
-    app.include_router(runs.router)
-    app.include_router(graphs.router)
-    app.include_router(feedback.router)
-    app.include_router(chat_completions.router)
-    app.include_router(models.router)
-    app.include_router(replay.router)
-    app.include_router(threads.router)
+    # Outside admission: a handler that raises gets one sound 500, and every response
+    # (that 500 too) carries its x-request-id.
+    app.add_middleware(ServerErrorGuard)
+    app.add_middleware(RequestId)
+    rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
+    rest.append(threads.router)
+    for router in [*rest, chat_completions.router, models.router]:
+        app.include_router(router)
+    # Errors under /v1 outside these resources are answered in OpenAI's shape.
+    app.state.rest_resources = rest_resources(rest)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.openai_errors import http_error, is_openai_path
 from app.api.problems import HTTPProblem, problem
 
 
@@ -25,7 +26,7 @@ class BodySizeLimit:
             and declared.isdigit()
             and int(declared) > self.max_bytes
         ):
-            await self._too_large()(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
             return
         received = 0
 
@@ -44,10 +45,12 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
             # Only reached when the body was read outside a FastAPI route.
-            await self._too_large()(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
 
-    def _too_large(self) -> ASGIApp:
+    def _too_large(self, scope: Scope) -> ASGIApp:
         error = _TooLarge(self.max_bytes)
+        if is_openai_path(scope["path"], scope.get("app")):
+            return http_error(413, error.detail, scope["method"], scope["path"]).response()
         return problem(error.status_code, error.title, error.detail)
 
 

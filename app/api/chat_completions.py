@@ -20,11 +20,13 @@ from starlette.datastructures import Headers
 
 from app.api.admission import release_slot
 from app.api.auth import Principal, get_openai_principal
+from app.api.json_route import is_json_media_type
 from app.api.openai_errors import OpenAIError, openai_error
 from app.gateway.errors import GatewayError
 from app.gateway.streaming import StreamEnd
 from app.gateway.types import ModelResult
 from app.schemas.openai import ChatCompletionRequest, RoutegraphOptions
+from app.schemas.openai_request import InvalidRequest, check_request, decode_body, param_of
 from app.services.chat import ChatCall
 from app.services.errors import ServiceError
 from app.services.openai_format import completion_json, sse_stream
@@ -36,13 +38,23 @@ HEADER_CHARS = 1000
 
 
 def parse_chat(body: bytes, headers: Headers) -> tuple[ChatCompletionRequest, RoutegraphOptions]:
-    """The validated request and its routegraph options (body field, else headers)."""
+    """The validated request and its routegraph options (body field, else headers).
+
+    A JSON object the database can store, valid under OpenAI's request schema, then
+    routegraph's own limits; anything else is a 400 naming the field (`param`)."""
+    content_type = headers.get("content-type")
+    if not is_json_media_type(content_type):
+        raise OpenAIError(
+            400,
+            f"The body must be JSON (Content-Type: application/json), not "
+            f"{_header(content_type or 'unlabelled')}.",
+            code="invalid_content_type",
+        )
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OpenAIError(400, f"We could not parse the JSON body of your request: {exc}") from exc
-    if not isinstance(data, dict):
-        raise OpenAIError(400, "The request body must be a JSON object.")
+        data = decode_body(body)
+        check_request(data)
+    except InvalidRequest as exc:
+        raise OpenAIError(400, str(exc), param=exc.param, code=exc.code) from exc
     try:
         chat = ChatCompletionRequest.model_validate(data)
         options = chat.routegraph or RoutegraphOptions()
@@ -52,8 +64,10 @@ def parse_chat(body: bytes, headers: Headers) -> tuple[ChatCompletionRequest, Ro
             options = RoutegraphOptions.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise OpenAIError(400, f"{where}: {first['msg']}", param=where or None) from exc
+        where = param_of([part for part in first["loc"] if part != "function-after"])
+        raise OpenAIError(
+            400, f"Invalid value for '{where}': {first['msg']}", param=where, code="invalid_value"
+        ) from exc
     return chat, options
 
 
@@ -79,25 +93,27 @@ async def chat_completions(
     """Routed, cached, budgeted chat completion; `stream: true` answers Server-Sent Events."""
     chat, options = parse_chat(await request.body(), request.headers)
     service = request.app.state.services.chat
+    limits: dict[str, str] = {}
     try:
-        service.check_rate(principal)
+        limits = service.check_rate(principal)
         call: ChatCall = await service.start(chat, options, principal)
         release_slot(request)  # the provider answers next: waiting, not work
         first = await anext(call.events)
     except (GatewayError, ServiceError) as exc:
-        raise openai_error(exc) from exc
+        raise _with_headers(openai_error(exc), limits) from exc
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    headers = _route_headers(call)
+    headers = {**_route_headers(call), **limits}
     if not chat.stream:
         try:
             result = await _final(first, call.events)
         except (GatewayError, ServiceError) as exc:
-            raise openai_error(exc) from exc
+            raise _with_headers(openai_error(exc), limits) from exc
         headers.update(_result_headers(result))
         body = json.dumps(completion_json(result, completion_id, created), separators=(",", ":"))
         return Response(body, media_type="application/json", headers=headers)
-    model = call.route.candidates[0].name if call.route is not None else call.policy_name
+    model = answering_model(first)
+    headers["x-routegraph-model"] = model
     stream = sse_stream(
         _chain(first, call.events),
         completion_id=completion_id,
@@ -110,6 +126,18 @@ async def chat_completions(
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
     )
+
+
+def _with_headers(error: OpenAIError, headers: dict[str, str]) -> OpenAIError:
+    error.headers = {**headers, **error.headers}
+    return error
+
+
+def answering_model(first: Any) -> str:
+    """The model that began the answer: its first event is text, tool calls or the end."""
+    if isinstance(first, StreamEnd):
+        return first.result.model
+    return str(first.model)
 
 
 async def _final(first: Any, rest: AsyncIterator[Any]) -> ModelResult:

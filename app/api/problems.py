@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.api.openai_errors import http_error, is_openai_path
 from app.services.errors import ServiceError
 
 PROBLEM_JSON = "application/problem+json"
@@ -145,9 +146,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
-        # Starlette's ServerErrorMiddleware sends this, then re-raises for the log.
-        return problem(500, "Internal server error", "the server failed to handle the request")
+    async def _unexpected_error(request: Request, _exc: Exception) -> JSONResponse:
+        # Only reached when `ServerErrorGuard` is not installed (it answers first).
+        return server_error_response(request.url.path, request.app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -156,4 +157,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             # Starlette names only the first route on the path; list every method.
             headers["Allow"] = ", ".join(allowed_methods(request))
+        path = request.url.path
+        if is_openai_path(path, request.app):
+            error = http_error(exc.status_code, str(exc.detail), request.method, path)
+            error.headers.update(headers)
+            return error.response()
         return problem(exc.status_code, title, str(exc.detail), headers=headers)
+
+
+def server_error_response(path: str, app: Any) -> JSONResponse:
+    """The one 500 a client gets when a handler raised: OpenAI's shape on OpenAI paths."""
+    if is_openai_path(path, app):
+        return http_error(
+            500, "The server had an error while processing your request.", "", path
+        ).response()
+    return problem(500, "Internal server error", "the server failed to handle the request")

@@ -187,6 +187,7 @@ class ModelCall(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     # in_flight (written before the provider is called) | ok | error | invalid_output | lost
+    # | rejected (the provider refused the request itself: not tried on other models)
     # | replayed (a replay's answer from its source run's ledger, at no cost)
     status: Mapped[str] = mapped_column(String(24))
     error: Mapped[str | None] = mapped_column(Text)

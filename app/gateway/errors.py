@@ -46,6 +46,7 @@ __all__ = [
     "BudgetExceeded",
     "GatewayError",
     "LeaseLost",
+    "ProviderRejected",
     "RunCancelled",
     "StepFailed",
 ]
@@ -57,3 +58,28 @@ class AllModelsFailed(GatewayError):
     def __init__(self, attempts: list[str]) -> None:
         self.attempts = attempts
         super().__init__("every model in the fallback chain failed: " + "; ".join(attempts))
+
+
+class ProviderRejected(GatewayError):
+    """The provider refused the request itself (HTTP 400: context too long, content policy,
+    an invalid parameter): every model would refuse it, so the chain stops here and the
+    caller gets the provider's error."""
+
+    def __init__(
+        self,
+        model: str,
+        message: str,
+        *,
+        status: int = 400,
+        code: str | None = None,
+        param: str | None = None,
+        error_type: str = "invalid_request_error",
+    ) -> None:
+        self.model = model
+        self.message = message
+        self.status = status
+        self.code = code
+        self.param = param
+        self.error_type = error_type
+        why = code or f"HTTP {status}"
+        super().__init__(f"{model} refused the request ({why}): {message}")

@@ -25,6 +25,7 @@ from app.gateway.learning import CallFeedback, RoutingLearning, stage_context
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.ledger_batch import BatchLedger
 from app.gateway.ledger_rows import completion_of, recorded_result
+from app.gateway.provider_faults import request_fault
 from app.gateway.providers import Providers, provider_errors
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
@@ -324,6 +325,11 @@ class Gateway:
         except provider_errors() as exc:
             latency = (time.perf_counter() - started) * 1000
             error = describe_provider_error(exc, self._timeout_s)
+            rejected = request_fault(exc, model.name)
+            if rejected is not None:  # the request's own fault: no other model would help
+                done = Completion("rejected", latency, 0.0, estimate.cost_usd, error=str(rejected))
+                await ledger.complete(ctx, begun, record, done)
+                raise rejected from exc
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
             done = Completion("error", latency, 0.0, estimate.cost_usd, error=error)
             await ledger.complete(ctx, begun, record, done)
@@ -346,6 +352,7 @@ class Gateway:
             call_id=begun.call_id,
             finish_reason=answer.finish_reason,
             choices=answer.choices,
+            passthrough=answer.passthrough,
         )
         verdict: float | None = None  # the node's `validate` on this answer: implicit feedback
         try:

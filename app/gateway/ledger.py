@@ -61,7 +61,7 @@ class Begun:
 
 @dataclass(frozen=True)
 class Completion:
-    status: str  # ok | error | invalid_output
+    status: str  # ok | error | invalid_output | rejected
     latency_ms: float
     cost_usd: float
     estimate_usd: float

@@ -29,9 +29,33 @@ class ProviderError(Exception):
 
 
 class ProviderStatusError(ProviderError):
-    def __init__(self, status_code: int, message: str) -> None:
+    """An error status, with what the OpenAI-shaped error body said (`code`, `param`)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.code = code
+        self.param = param
+        self.type = error_type
+
+    @classmethod
+    def of(cls, status_code: int, body: bytes) -> ProviderStatusError:
+        error = _error_object(body)
+        return cls(
+            status_code,
+            _error_message(body),
+            code=_text(error.get("code")),
+            param=_text(error.get("param")),
+            error_type=_text(error.get("type")),
+        )
 
 
 class StreamCut(ProviderError):
@@ -66,7 +90,7 @@ class OpenAICompatibleClient:
             timeout=timeout_s,
         )
         if response.status_code >= 400:
-            raise ProviderStatusError(response.status_code, _error_message(response.content))
+            raise ProviderStatusError.of(response.status_code, response.content)
         try:
             payload = response.json()
         except ValueError as exc:
@@ -90,9 +114,7 @@ class OpenAICompatibleClient:
         response = await client.send(request, stream=True)
         try:
             if response.status_code >= 400:
-                raise ProviderStatusError(
-                    response.status_code, _error_message(await response.aread())
-                )
+                raise ProviderStatusError.of(response.status_code, await response.aread())
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -117,11 +139,21 @@ def _headers(api_key: str) -> dict[str, str]:
     return {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
 
 
-def _error_message(body: bytes) -> str:
+def _error_object(body: bytes) -> dict[str, Any]:
+    """The `error` object of an OpenAI-shaped error body ({} if there is none)."""
     try:
         error = json.loads(body).get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-    except (ValueError, AttributeError):
-        pass
+    except (ValueError, AttributeError, RecursionError):
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value[:200] if isinstance(value, str) and value else None
+
+
+def _error_message(body: bytes) -> str:
+    message = _error_object(body).get("message")
+    if message:
+        return str(message)[:300]
     return body[:300].decode(errors="replace") or "(empty body)"

@@ -18,6 +18,8 @@ class ProviderAnswer:
     finish_reason: str | None = None
     # Every choice ({"message", "finish_reason"}) when the request asked for n > 1.
     choices: tuple[dict[str, Any], ...] = ()
+    # What the provider said beyond the answer, passed on to an OpenAI client as given.
+    passthrough: dict[str, Any] | None = None
 
 
 def answer_from_json(raw: dict[str, Any]) -> ProviderAnswer:
@@ -39,7 +41,36 @@ def answer_from_json(raw: dict[str, Any]) -> ProviderAnswer:
         raw=raw,
         finish_reason=first["finish_reason"],
         choices=tuple(choices) if len(choices) > 1 else (),
+        passthrough=passthrough_fields(raw),
     )
+
+
+# Top-level members of a completion passed to the client as the provider sent them.
+TOP_LEVEL = ("system_fingerprint", "service_tier")
+# Members of each choice's message beyond role, content and tool calls.
+MESSAGE_EXTRAS = ("annotations", "refusal", "audio", "reasoning_content")
+
+
+def passthrough_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """`system_fingerprint`, `service_tier`, the usage details (cached and reasoning
+    tokens) and, per choice, `logprobs` and the message's `annotations`/`refusal`."""
+    fields: dict[str, Any] = {key: raw[key] for key in TOP_LEVEL if raw.get(key) is not None}
+    usage = raw.get("usage") or {}
+    details = {
+        key: usage[key]
+        for key in ("prompt_tokens_details", "completion_tokens_details")
+        if isinstance(usage.get(key), dict)
+    }
+    if details:
+        fields["usage_details"] = details
+    choices = []
+    for choice in raw.get("choices") or []:
+        message = choice.get("message") or {}
+        extra = {key: message[key] for key in MESSAGE_EXTRAS if message.get(key) is not None}
+        choices.append({"logprobs": choice.get("logprobs"), "message": extra})
+    if any(choice["logprobs"] is not None or choice["message"] for choice in choices):
+        fields["choices"] = choices
+    return fields
 
 
 def _choice(choice: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from app.gateway.errors import AllModelsFailed
 from app.gateway.feedback import describe_provider_error
 from app.gateway.ledger import AttemptRecord, Completion
 from app.gateway.openai_compat import StreamCut
+from app.gateway.provider_faults import request_fault
 from app.gateway.providers import provider_errors
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.routing.catalog import ModelSpec
@@ -110,6 +111,7 @@ async def serve_stream(
     previous_id: str | None = None
     paid = 0.0
     delivered = 0  # completion tokens the client got from earlier (cut) attempts
+    delivered_prompt = 0  # and the prompt tokens those attempts were paid for
     for index, model in enumerate(route.candidates):
         if index == 0:
             reason = route.reason
@@ -150,20 +152,31 @@ async def serve_stream(
                 raise StreamCut("the stream ended without a finish reason")
         except provider_errors() as exc:
             error = describe_provider_error(exc, gateway.timeout_s)
+            rejected = None if sent else request_fault(exc, model.name)
+            if rejected is not None:  # the request's own fault: no other model would help
+                latency = (time.perf_counter() - started) * 1000
+                done = Completion("rejected", latency, 0.0, estimate.cost_usd, error=str(rejected))
+                await ledger.complete(ctx, begun, record, done)
+                raise rejected from exc
             tokens = estimate_tokens(attempt.text) if attempt.text else 0
             if tokens:
                 error = f"stream cut after {tokens} tokens: {error}"
             log.warning("model %s failed for %s: %s", model.name, ctx.call_key, error)
-            cost = model.cost_usd(estimate.prompt_tokens, tokens)
+            # A failure before any token costs nothing (as a failed plain call); a cut
+            # stream's prompt and tokens were paid and the client has its text: both count
+            # in the answer's usage and cost.
+            prompt = estimate.prompt_tokens if tokens else 0
+            cost = model.cost_usd(prompt, tokens)
             paid += cost
             delivered += tokens
+            delivered_prompt += prompt
             latency = (time.perf_counter() - started) * 1000
             done = Completion(
                 "error",
                 latency,
                 cost,
                 estimate.cost_usd,
-                prompt_tokens=estimate.prompt_tokens,
+                prompt_tokens=prompt,
                 completion_tokens=tokens,
                 response=_response(attempt) if attempt.text else None,
                 error=error,
@@ -207,7 +220,11 @@ async def serve_stream(
             finish_reason=attempt.finish_reason,
         )
         await ledger.complete(ctx, begun, record, done)
-        total = Usage(usage.prompt_tokens, usage.completion_tokens + delivered, usage.cached_tokens)
+        total = Usage(
+            usage.prompt_tokens + delivered_prompt,
+            usage.completion_tokens + delivered,
+            usage.cached_tokens,
+        )
         yield StreamEnd(
             ModelResult(
                 content=sent if sent or not calls else None,

@@ -61,6 +61,8 @@ class ModelResult:
     finish_reason: str | None = None
     # Every choice ({"message", "finish_reason"}) when the request asked for n > 1.
     choices: tuple[dict[str, Any], ...] = ()
+    # The provider's fields an OpenAI client gets as sent (`provider_answer.passthrough_fields`).
+    passthrough: Mapping[str, Any] | None = None
 
     def assistant_message(self) -> dict[str, Any]:
         """The answer as a chat message, to append to the conversation."""

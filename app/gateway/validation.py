@@ -7,6 +7,7 @@ reason): the gateway retries with feedback or a larger token limit, then falls b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -85,3 +86,53 @@ def _validator(schema_json: str) -> jsonschema.protocols.Validator:
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)  # type: ignore[no-any-return]
+
+
+def response_format_check(
+    response_format: dict[str, Any] | None,
+) -> Callable[[ModelResult], None] | None:
+    """The check of an answer against the request's `response_format`: a JSON object
+    (`json_object`), valid under the schema (`json_schema`, strict or not); None for text.
+
+    An answer cut at the client's own `max_tokens` (finish_reason `length`) is returned
+    as it is: the client asked for that limit. A tool call is not checked here."""
+    kind = (response_format or {}).get("type")
+    if kind not in ("json_object", "json_schema"):
+        return None
+    spec = (response_format or {}).get("json_schema") or {}
+    schema = spec.get("schema") if kind == "json_schema" else None
+    validator = _validator(json.dumps(schema, sort_keys=True)) if schema else None
+    instruction = (
+        f"Reply again with only a JSON document valid under the JSON Schema "
+        f"{json.dumps(schema)[:2000]}."
+        if schema
+        else STRUCTURED_INSTRUCTION
+    )
+
+    def check(result: ModelResult) -> None:
+        for choice in result.choices or ({"message": result.assistant_message()},):
+            message = choice.get("message") or {}
+            if choice.get("finish_reason", result.finish_reason) == "length":
+                continue
+            if message.get("tool_calls") and not message.get("content"):
+                continue
+            try:
+                document = json.loads(message.get("content") or "")
+            except json.JSONDecodeError as exc:
+                raise InvalidOutput(
+                    f"answer is malformed JSON ({exc.msg} at char {exc.pos})",
+                    instruction=instruction,
+                ) from exc
+            if validator is None:
+                if not isinstance(document, dict):
+                    raise InvalidOutput("answer is not a JSON object", instruction=instruction)
+                continue
+            error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+            if error is not None:
+                where = "/".join(str(part) for part in error.absolute_path) or "answer"
+                raise InvalidOutput(
+                    f"answer does not match the schema: {where}: {error.message[:200]}",
+                    instruction=instruction,
+                )
+
+    return check

@@ -17,6 +17,7 @@ from app.gateway.flights import Flight, Flights
 from app.gateway.gateway import Gateway
 from app.gateway.streaming import StreamEnd
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
+from app.gateway.validation import response_format_check
 from app.routing.catalog import TIER_ORDER, TierName
 from app.routing.policy import Auto, Cascade, FixedModel, FixedTier, Policy, Route
 from app.schemas.openai import ChatCompletionRequest, RoutegraphOptions
@@ -67,16 +68,20 @@ class ChatService:
         tiers = [tier for tier in TIER_ORDER if tier in catalog.tiers]
         return ["auto", *tiers, *catalog.models]
 
-    def check_rate(self, principal: Principal) -> None:
+    def check_rate(self, principal: Principal) -> dict[str, str]:
+        """Take one request from the key's rate; its `x-ratelimit-*` headers (none for a
+        key without a limit). RateLimited (with the same headers) when it has none left."""
         key = principal.key
         if key is None or key.rpm_limit is None:
-            return
-        wait = self.rate_limiter.take(key.id, key.rpm_limit)
+            return {}
+        wait, state = self.rate_limiter.take_with_state(key.id, key.rpm_limit)
         if wait is not None:
             raise RateLimited(
                 f"API key {key.id} is limited to {key.rpm_limit} requests per minute",
                 retry_after=max(1, round(wait + 0.5)),
+                headers=state.headers(),
             )
+        return state.headers()
 
     def policy(self, chat: ChatCompletionRequest, options: RoutegraphOptions) -> tuple[str, Policy]:
         """The routing policy the request names (`model`, or `routegraph.policy`)."""
@@ -139,7 +144,10 @@ class ChatService:
         route = None
         if not isinstance(policy, Cascade):
             route = await self.gateway.plan_route(request, policy, ctx)
-        streamed = chat.stream and route is not None and (chat.n or 1) == 1
+        # A structured answer is checked whole before any of it is sent: served, then
+        # sent as chunks (as a cascade or n > 1 is).
+        check = response_format_check(chat.response_format)
+        streamed = chat.stream and route is not None and (chat.n or 1) == 1 and check is None
         ttl = options.cache_ttl_s or self._ttl_s
 
         async def produce(flight: Flight) -> None:
@@ -151,9 +159,9 @@ class ChatService:
                         result = event.result
             else:
                 if route is not None:
-                    result = await self.gateway.serve(request, route, ctx)
+                    result = await self.gateway.serve(request, route, ctx, check)
                 else:
-                    result = await self.gateway.complete(request, policy, ctx)
+                    result = await self.gateway.complete(request, policy, ctx, validate=check)
                 flight.push(StreamEnd(result))
             if key is not None and self._cache is not None and result is not None:
                 await self._cache.put(key, principal.tenant_id, _to_cache(result), ttl)

@@ -35,25 +35,39 @@ def _finish(reason: str | None, message: dict[str, Any]) -> str:
 
 
 def completion_json(result: ModelResult, completion_id: str, created: int) -> dict[str, Any]:
-    """A `chat.completion` object."""
+    """A `chat.completion` object, with what the provider sent beyond the answer
+    (`system_fingerprint`, `service_tier`, usage details, logprobs, annotations)."""
+    extra = dict(result.passthrough or {})
+    extra_choices = extra.pop("choices", None) or []
     choices = []
     for index, choice in enumerate(result_choices(result)):
-        message = {"role": "assistant", "content": None, "refusal": None, **choice["message"]}
+        given = extra_choices[index] if index < len(extra_choices) else {}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            **(given.get("message") or {}),
+            **choice["message"],
+        }
         choices.append(
             {
                 "index": index,
                 "message": message,
-                "logprobs": None,
+                "logprobs": given.get("logprobs"),
                 "finish_reason": _finish(choice.get("finish_reason"), message),
             }
         )
+    usage = usage_json(result.usage)
+    for key, details in (extra.pop("usage_details", None) or {}).items():
+        usage[key] = {**details, **usage.get(key, {})}
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": result.model,
         "choices": choices,
-        "usage": usage_json(result.usage),
+        "usage": usage,
+        **extra,
     }
 
 
@@ -73,16 +87,18 @@ async def sse_stream(
     on_end: Callable[[ModelResult], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
     """Gateway stream events as `chat.completion.chunk` SSE, ending with `[DONE]`; an
-    error after the first byte is sent as an `error` event (the SDK raises it)."""
+    error after the first byte is sent as an `error` event (the SDK raises it).
 
-    def chunk(
-        delta: dict[str, Any], finish: str | None = None, index: int = 0, by: str | None = None
-    ) -> dict[str, Any]:
+    Every chunk names `model`, the model that began the answer (as OpenAI's chunks all
+    name one model); when a cut stream was continued by another, the last chunk's
+    `routegraph.model` names the model that finished it."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> dict[str, Any]:
         return {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
-            "model": by or model,
+            "model": model,
             "choices": [
                 {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
             ],
@@ -94,10 +110,10 @@ async def sse_stream(
         async for event in events:
             if isinstance(event, TextDelta):
                 streamed = True
-                yield _event(chunk({"content": event.text}, by=event.model))
+                yield _event(chunk({"content": event.text}))
             elif isinstance(event, ToolCalls):
                 streamed = True
-                yield _event(chunk({"tool_calls": _indexed(event.tool_calls)}, by=event.model))
+                yield _event(chunk({"tool_calls": _indexed(event.tool_calls)}))
             elif isinstance(event, StreamEnd):
                 result = event.result
                 for index, choice in enumerate(result_choices(result)):
@@ -107,17 +123,15 @@ async def sse_stream(
                             yield _event(chunk({"role": "assistant", "content": ""}, index=index))
                         if message.get("content"):
                             delta = {"content": message["content"]}
-                            yield _event(chunk(delta, index=index, by=result.model))
+                            yield _event(chunk(delta, index=index))
                         if message.get("tool_calls"):
                             delta = {"tool_calls": _indexed(message["tool_calls"])}
-                            yield _event(chunk(delta, index=index, by=result.model))
-                    final = chunk(
-                        {}, _finish(choice.get("finish_reason"), message), index, result.model
-                    )
+                            yield _event(chunk(delta, index=index))
+                    final = chunk({}, _finish(choice.get("finish_reason"), message), index)
                     final["routegraph"] = extension(result)
                     yield _event(final)
                 if include_usage:
-                    last = chunk({}, by=result.model)
+                    last = chunk({})
                     last["choices"] = []
                     last["usage"] = usage_json(result.usage)
                     yield _event(last)

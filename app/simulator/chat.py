@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from app.routing.catalog import ModelSpec
+from app.simulator.answers import summarize
 from app.simulator.completions import Completion, Usage, corrupt, limit_output
 from app.simulator.errors import ApiError
 from app.simulator.faults import FaultRule
@@ -23,6 +24,7 @@ from app.simulator.streaming import (
     sse_events,
     wait_unless_disconnected,
 )
+from app.simulator.structured import cut_at_stop
 from app.simulator.tokens import count_completion_tokens, count_prompt_tokens
 
 router = APIRouter(prefix="/v1")
@@ -92,6 +94,34 @@ def _raise_http_fault(rule: FaultRule, model: str) -> None:
             error_type="server_error",
             code="internal_error",
         )
+    if rule.kind == "context_length":
+        raise context_length_error(model, None)
+    if rule.kind == "content_policy":
+        raise ApiError(
+            400,
+            "Your request was rejected as a result of our safety system (simulated).",
+            code="content_policy_violation",
+            param="messages",
+        )
+    if rule.kind == "unsupported_parameter":
+        raise ApiError(
+            400,
+            f"Unsupported parameter: 'logprobs' is not supported with {model} (simulated).",
+            code="unsupported_parameter",
+            param="logprobs",
+        )
+
+
+def context_length_error(model: str, tokens: int | None, window: int | None = None) -> ApiError:
+    """OpenAI's 400 for a prompt longer than the model's context window."""
+    size = f" of {window} tokens" if window else ""
+    asked = f" However, your messages resulted in {tokens} tokens." if tokens else ""
+    return ApiError(
+        400,
+        f"This model's maximum context length{size} was exceeded ({model}).{asked}",
+        code="context_length_exceeded",
+        param="messages",
+    )
 
 
 @router.post("/chat/completions", response_model=None)
@@ -109,7 +139,12 @@ async def chat_completions(
     hang = state.config.timeout_hang_seconds
     if fault == "timeout" and not await wait_unless_disconnected(request, hang):
         return Response(status_code=408)  # the client gave up; nobody reads this
-    completion = _complete(state, chat, spec, malformed=fault == "malformed_json")
+    prompt_tokens = count_prompt_tokens(chat.messages, chat.tools)
+    if prompt_tokens > spec.context_window:
+        raise context_length_error(name, prompt_tokens, spec.context_window)
+    completion = _complete(
+        state, chat, spec, malformed=fault == "malformed_json", off_schema=fault == "off_schema"
+    )
     latency = Latency.of(spec, state.config.latency_scale)
     cut = fault == "cut_stream"
     if chat.stream:
@@ -126,11 +161,24 @@ async def chat_completions(
 
 
 def _complete(
-    state: SimulatorState, chat: ChatCompletionRequest, spec: ModelSpec, *, malformed: bool
+    state: SimulatorState,
+    chat: ChatCompletionRequest,
+    spec: ModelSpec,
+    *,
+    malformed: bool,
+    off_schema: bool = False,
 ) -> Completion:
     answer = state.responder.answer(chat, spec)
+    if off_schema and chat.json_schema() is not None:  # valid JSON, not the schema asked for
+        answer = replace(
+            answer, content=json.dumps({"unexpected": summarize(answer.content or "")})
+        )
     if malformed:
         answer = corrupt(answer)
+    if answer.content and chat.stop_list():
+        content, stopped = cut_at_stop(answer.content, chat.stop_list())
+        if stopped:
+            answer = replace(answer, content=content)
     answer, finish_reason = limit_output(answer, chat.output_limit)
     calls = [(call.name, call.arguments) for call in answer.tool_calls]
     cached = state.cache.cached_tokens(spec.name, chat.messages, chat.tools) if state.cache else 0
@@ -141,4 +189,8 @@ def _complete(
     )
     if chat.n > 1:
         usage = replace(usage, completion_tokens=usage.completion_tokens * chat.n)
-    return replace(Completion.new(spec.name, answer, finish_reason, usage), n=chat.n)
+    top = (chat.top_logprobs or 0) if chat.logprobs else None
+    # Frontier models "think": a quarter of their completion tokens are reasoning tokens.
+    reasoning = usage.completion_tokens // 4 if spec.tier == "frontier" else 0
+    completion = Completion.new(spec.name, answer, finish_reason, usage)
+    return replace(completion, n=chat.n, top_logprobs=top, reasoning_tokens=reasoning)

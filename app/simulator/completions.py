@@ -28,14 +28,14 @@ class Usage:
     completion_tokens: int
     cached_tokens: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, reasoning_tokens: int = 0) -> dict[str, Any]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": reasoning_tokens,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -54,6 +54,8 @@ class Completion:
     id: str = ""
     created: int = 0
     n: int = 1  # choices (each the same deterministic answer)
+    top_logprobs: int | None = None  # None: logprobs not asked for
+    reasoning_tokens: int = 0
 
     @classmethod
     def new(cls, model: str, answer: Answer, finish_reason: str, usage: Usage) -> Completion:
@@ -101,26 +103,52 @@ def _tool_call_json(call: ToolCall) -> dict[str, Any]:
 def completion_json(completion: Completion) -> dict[str, Any]:
     """A `chat.completion` object."""
     answer = completion.answer
-    message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": answer.content,
+        "refusal": None,
+        "annotations": [],
+    }
     if answer.tool_calls:
         message["tool_calls"] = [_tool_call_json(call) for call in answer.tool_calls]
+    logprobs = None
+    if completion.top_logprobs is not None:
+        logprobs = {"content": token_logprobs(answer.content, completion.top_logprobs)}
     return {
         "id": completion.id,
         "object": "chat.completion",
         "created": completion.created,
         "model": completion.model,
         "system_fingerprint": SYSTEM_FINGERPRINT,
+        "service_tier": "default",
         "choices": [
             {
                 "index": index,
                 "message": message,
-                "logprobs": None,
+                "logprobs": logprobs,
                 "finish_reason": completion.finish_reason,
             }
             for index in range(completion.n)
         ],
-        "usage": completion.usage.to_json(),
+        "usage": completion.usage.to_json(completion.reasoning_tokens),
     }
+
+
+def token_logprobs(text: str | None, top: int) -> list[dict[str, Any]]:
+    """Deterministic log probabilities, one entry per word piece of the answer."""
+    entries = []
+    for piece in _WORD_WITH_SPACE.findall(text or ""):
+        logprob = -round(0.01 * (1 + len(piece) % 7), 4)
+        entry = {"token": piece, "logprob": logprob, "bytes": list(piece.encode())}
+        alternatives = [
+            {"token": piece, "logprob": logprob, "bytes": entry["bytes"]},
+            *(
+                {"token": f"{piece}~{rank}", "logprob": logprob - rank, "bytes": None}
+                for rank in range(1, top)
+            ),
+        ]
+        entries.append({**entry, "top_logprobs": alternatives[:top]})
+    return entries
 
 
 def chunk_json(
@@ -147,7 +175,7 @@ def usage_chunk_json(completion: Completion) -> dict[str, Any]:
     """The extra last chunk sent when `stream_options.include_usage` is true."""
     chunk = chunk_json(completion, {})
     chunk["choices"] = []
-    chunk["usage"] = completion.usage.to_json()
+    chunk["usage"] = completion.usage.to_json(completion.reasoning_tokens)
     return chunk
 
 

@@ -13,13 +13,32 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FaultKind = Literal["rate_limit", "server_error", "timeout", "cut_stream", "malformed_json"]
+FaultKind = Literal[
+    "rate_limit",
+    "server_error",
+    "timeout",
+    "cut_stream",
+    "malformed_json",
+    "off_schema",
+    "context_length",
+    "content_policy",
+    "unsupported_parameter",
+]
+# Faults of the model or the provider: another model (or a retry) may succeed.
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "rate_limit",
     "server_error",
     "timeout",
     "cut_stream",
     "malformed_json",
+)
+# A 400 about the request itself (every model would refuse it), a 400 about a capability
+# this model lacks (`unsupported_parameter`: another model may have it), and an answer
+# that is valid JSON but ignores the requested schema (`off_schema`).
+REQUEST_FAULT_KINDS: tuple[FaultKind, ...] = (
+    "context_length",
+    "content_policy",
+    "unsupported_parameter",
 )
 
 

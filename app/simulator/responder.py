@@ -23,6 +23,7 @@ from app.simulator.answers import (
 from app.simulator.pattern_roles import PatternRoles
 from app.simulator.roles import ScriptedRoles
 from app.simulator.schemas import ChatCompletionRequest
+from app.simulator.structured import document_for
 
 # How routegraph's gateway asks a fallback model to continue a stream cut mid-answer.
 CONTINUE_MARKER = "Your previous answer was cut off mid-way."
@@ -40,7 +41,10 @@ class GenericAnswer:
             )
             return Answer(tool_calls=(call,), source="generic")
         summary = summarize(last_user_text(request)) or "(no user message)"
-        if request.wants_json:
+        schema = request.json_schema()
+        if schema is not None:
+            content = json.dumps(document_for(schema, summary))
+        elif request.wants_json:
             content = json.dumps({"model": model.name, "answer": summary})
         elif model.tier == "frontier":
             content = (

@@ -34,6 +34,9 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     n: int = Field(default=1, ge=1, le=8, description="choices (non-streaming only)")
+    stop: str | list[str] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
     @field_validator("messages")
     @classmethod
@@ -71,6 +74,17 @@ class ChatCompletionRequest(BaseModel):
     def wants_json(self) -> bool:
         kind = (self.response_format or {}).get("type")
         return kind in ("json_object", "json_schema")
+
+    def json_schema(self) -> dict[str, Any] | None:
+        """The schema of a `json_schema` response format, if that is what was asked for."""
+        response_format = self.response_format or {}
+        if response_format.get("type") != "json_schema":
+            return None
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return schema if isinstance(schema, dict) else {"type": "object"}
+
+    def stop_list(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
 
     def tool_names(self) -> list[str]:
         return [tool["function"]["name"] for tool in self.tools or []]

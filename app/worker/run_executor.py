@@ -25,6 +25,7 @@ from app.gateway.errors import (
     AllModelsFailed,
     BudgetExceeded,
     LeaseLost,
+    ProviderRejected,
     RunCancelled,
     StepFailed,
 )
@@ -158,7 +159,7 @@ async def _execute(
         status, error = "failed", str(exc)
     except SourceEnded as exc:  # the replay stopped where its source stopped
         status, error = exc.status, exc.error
-    except (AllModelsFailed, StepFailed, RunTimedOut, GraphRecursionError) as exc:
+    except (AllModelsFailed, ProviderRejected, StepFailed, RunTimedOut, GraphRecursionError) as exc:
         status, error = "failed", str(exc)
     except (asyncio.CancelledError, *DATABASE_ERRORS):
         raise

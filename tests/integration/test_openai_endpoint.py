@@ -143,7 +143,8 @@ async def test_models_and_errors_use_openai_shapes(service: ChatService) -> None
             await client.chat.completions.create(model="edge", messages=[])
     assert missing.value.code == "model_not_found"
     assert isinstance(missing.value.body, dict) and missing.value.body["param"] == "model"
-    assert invalid.value.code is None and "messages" in invalid.value.message
+    assert invalid.value.code == "invalid_value" and "messages" in invalid.value.message
+    assert isinstance(invalid.value.body, dict) and invalid.value.body["param"] == "messages"
     assert await service.rows() == []
 
 
@@ -168,10 +169,10 @@ async def test_a_stream_cut_mid_answer_continues_on_the_next_model_without_repea
 ) -> None:
     await simulator.inject("edge-a", "cut_stream")
     async with sdk(service) as client:
-        stream = await client.chat.completions.create(
+        raw = await client.chat.completions.with_raw_response.create(
             model="edge", messages=STORY, stream=True, stream_options={"include_usage": True}
         )
-        chunks = [chunk async for chunk in stream]
+        chunks = [chunk async for chunk in raw.parse()]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     # One coherent answer: edge-a's beginning, edge-b's rest, nothing said twice.
     whole = "[edge-a] Tell a short story about a lighthouse keeper and a cat"
@@ -187,7 +188,18 @@ async def test_a_stream_cut_mid_answer_continues_on_the_next_model_without_repea
     assert received["messages"][: len(STORY)] == STORY
     assert received["messages"][-2] == {"role": "assistant", "content": partial}
     assert "Continue it exactly" in received["messages"][-1]["content"]
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    # One model names the answer throughout (who began it); the end says who finished it.
+    assert {chunk.model for chunk in chunks} == {raw.headers["x-routegraph-model"]} == {"edge-a"}
+    extension = next(c.model_extra["routegraph"] for c in chunks if "routegraph" in c.model_extra)
+    assert extension["model"] == "edge-b" and extension["attempts"] == 2
+    # Usage and cost count the same attempts: the cut one (the client has its text) and
+    # the continuation.
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert usage.prompt_tokens == cut.prompt_tokens + continued.prompt_tokens
+    assert usage.completion_tokens == cut.completion_tokens + continued.completion_tokens
+    assert cut.cost_usd > 0
+    assert extension["cost_usd"] == pytest.approx(cut.cost_usd + continued.cost_usd, abs=1e-8)
 
 
 async def test_the_cache_answers_a_repeat_for_free_unless_opted_out(
@@ -219,6 +231,7 @@ async def test_the_cache_answers_a_repeat_for_free_unless_opted_out(
     assert again.parse().choices[0].message.content == first.parse().choices[0].message.content
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == first.parse().choices[0].message.content
+    assert {chunk.model for chunk in chunks} == {"edge-a"}  # the model, not the tier
     assert fresh.headers["x-routegraph-cache"] == "off"
     assert other.headers["x-routegraph-cache"] == "miss"  # other sampling parameters
     assert len(await simulator.requests("edge-a")) == 3  # first, fresh, other

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,16 +122,27 @@ async def test_a_key_at_its_budget_gets_429_and_no_provider_request(
     assert listing.spent_usd == pytest.approx(row.cost_usd)  # the estimate was settled
 
 
-async def test_rate_limit_per_key_is_429_with_retry_after(service: ChatService) -> None:
+async def test_rate_limit_per_key_is_429_with_retry_after_and_openai_headers(
+    service: ChatService,
+) -> None:
     token = await make_key(service.database_url, "busy", rpm_limit=2)
     await asyncio.sleep(2.1)
     async with httpx.AsyncClient(base_url=service.base_url, headers=bearer(token)) as raw:
         body = {"model": "edge", "messages": QUESTION}
-        statuses = [(await raw.post("/chat/completions", json=body)).status_code for _ in range(2)]
+        answered = [await raw.post("/chat/completions", json=body) for _ in range(2)]
         limited = await raw.post("/chat/completions", json=body)
-    assert statuses == [200, 200]
+    assert [response.status_code for response in answered] == [200, 200]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    # As OpenAI sends them: the limit, what is left after this request, when it is full.
+    remaining = [r.headers["x-ratelimit-remaining-requests"] for r in [*answered, limited]]
+    assert remaining == ["1", "0", "0"]
+    for response in [*answered, limited]:
+        assert response.headers["x-ratelimit-limit-requests"] == "2"
+        assert re.fullmatch(
+            r"(\d+ms|\d+s|\d+m\d+s)", response.headers["x-ratelimit-reset-requests"]
+        )
+        assert response.headers["x-request-id"].startswith("req_")
 
 
 async def test_ten_identical_concurrent_requests_make_one_provider_request(

@@ -165,7 +165,12 @@ def test_graphs_and_health(api: httpx.Client) -> None:
     assert plan_execute["input_schema"]["required"] == ["question"]
     health = api.get("/healthz").json()
     assert health["status"] == "ok" and health["model_client"] in ("ready", "loading")
-    assert_problem(api.get("/v1/nothing-here"), 404, "Not Found")
+    assert_problem(api.get("/nothing-here"), 404, "Not Found")
+    assert_problem(api.get("/v1/runs/nope/nothing-here"), 404, "Not Found")
+    # Other unknown /v1 paths are where an OpenAI client may call: OpenAI's error shape.
+    openai_style = api.get("/v1/nothing-here")
+    assert openai_style.status_code == 404
+    assert openai_style.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_a_run_executes_in_the_served_process_and_streams_to_the_end(

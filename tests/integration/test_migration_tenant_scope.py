@@ -8,6 +8,7 @@ import operator
 from datetime import timedelta
 from typing import Annotated, Any, TypedDict
 
+import sqlalchemy as sa
 from langgraph.graph import END, START, StateGraph
 from sqlalchemy import select
 
@@ -30,21 +31,48 @@ def counter_graph(saver: Any) -> Any:
     return graph.compile(checkpointer=saver)
 
 
-def run_row(run_id: str, tenant: str, thread: str, key: str | None, minutes: int) -> Run:
-    return Run(
-        id=run_id,
-        tenant_id=tenant,
-        thread_id=thread,
-        graph="plan_execute",
-        version=1,
-        input={},
-        status="succeeded",
-        idempotency_key=key,
-        attempt=1,
-        cost_usd=0.0,
-        cancel_requested=False,
-        created_at=utcnow() + timedelta(minutes=minutes),
-    )
+# The runs table as migration 0008 left it (the ORM model is the latest schema).
+RUNS_0008 = sa.table(
+    "runs",
+    *(
+        sa.column(name)
+        for name in (
+            "id",
+            "tenant_id",
+            "thread_id",
+            "graph",
+            "version",
+            "input",
+            "status",
+            "priority",
+            "idempotency_key",
+            "attempt",
+            "event_seq",
+            "cost_usd",
+            "cancel_requested",
+            "created_at",
+        )
+    ),
+)
+
+
+def run_row(run_id: str, tenant: str, thread: str, key: str | None, minutes: int) -> dict[str, Any]:
+    return {
+        "id": run_id,
+        "tenant_id": tenant,
+        "thread_id": thread,
+        "graph": "plan_execute",
+        "version": 1,
+        "input": "{}",
+        "status": "succeeded",
+        "priority": 0,
+        "idempotency_key": key,
+        "attempt": 1,
+        "event_seq": 0,
+        "cost_usd": 0.0,
+        "cancel_requested": False,
+        "created_at": utcnow() + timedelta(minutes=minutes),
+    }
 
 
 def config(thread: str) -> dict[str, Any]:
@@ -57,12 +85,13 @@ async def test_keys_and_threads_move_behind_their_tenant(database_url: str) -> N
     sessions = create_session_factory(engine)
     try:
         async with sessions.begin() as session:
-            session.add_all(
+            await session.execute(
+                sa.insert(RUNS_0008),
                 [
                     run_row("a1", "acme", "shared", "job-1", 0),
                     run_row("g1", "globex", "shared", "job-2", 1),  # a later sharer
                     run_row("g2", "globex", "own", None, 2),
-                ]
+                ],
             )
         async with open_checkpointer(database_url) as saver:
             graph = counter_graph(saver)

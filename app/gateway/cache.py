@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import sqlite3
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -23,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import cache_repo, ledger_repo
-from app.db.engine import is_sqlite, sqlite_path
 from app.db.models import ModelCall, utcnow
 from app.gateway.resp import RedisError, RespClient
 from app.gateway.types import CallContext
@@ -71,44 +69,33 @@ class DatabaseCache:
     Writes are batched: an answer is kept in this process at once and written with the
     others of the next `FLUSH_DELAY_S` in one transaction, so under load the cache costs
     one write for many answers instead of one each (and no write lock on the answer's
-    path). On SQLite, reads are one indexed SELECT on the event-loop thread through the
-    standard `sqlite3` module: ~20 µs, where the async driver's thread hand-offs cost
-    milliseconds on a busy machine (WAL readers never wait for writers, so it cannot block).
+    path). Reads go through `reader` when the database offers a faster one (SQLite:
+    `cache_repo.SqliteCacheReader`), else through a session.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], database_url: str) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reader: cache_repo.SqliteCacheReader | None = None,
+    ) -> None:
         self._sessions = sessions
         self._pending: dict[str, tuple[str, CachedAnswer, datetime]] = {}
         self._writing: dict[str, tuple[str, CachedAnswer, datetime]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._purged_at = 0.0
-        self._sqlite_path = sqlite_path(database_url) if is_sqlite(database_url) else None
-        self._reader: sqlite3.Connection | None = None
+        self._reader = reader
 
     async def get(self, key: str, tenant_id: str) -> CachedAnswer | None:
         now = datetime.now(UTC)
         pending = self._pending.get(key) or self._writing.get(key)
         if pending is not None and pending[0] == tenant_id and pending[2] > now:
             return pending[1]
-        if self._sqlite_path is not None:
-            data = self._read_sqlite(key, tenant_id, now)
+        if self._reader is not None:
+            data = self._reader.read(key, tenant_id, now)
         else:
             async with self._sessions() as session:
                 data = await cache_repo.get_entry(session, key, tenant_id, now)
         return CachedAnswer.from_json(data) if data is not None else None
-
-    def _read_sqlite(self, key: str, tenant_id: str, now: datetime) -> dict[str, Any] | None:
-        if self._reader is None:
-            assert self._sqlite_path is not None
-            self._reader = sqlite3.connect(self._sqlite_path, isolation_level=None)
-            self._reader.execute("PRAGMA query_only=1")
-        # SQLAlchemy stores SQLite datetimes as ISO text without the zone (ours are UTC).
-        row = self._reader.execute(
-            "SELECT response FROM response_cache WHERE key = ? AND tenant_id = ? "
-            "AND expires_at > ?",
-            (key, tenant_id, now.strftime("%Y-%m-%d %H:%M:%S.%f")),
-        ).fetchone()
-        return json.loads(row[0]) if row is not None else None
 
     async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None:
         self._pending[key] = (tenant_id, answer, datetime.now(UTC) + timedelta(seconds=ttl_s))
@@ -158,7 +145,6 @@ class DatabaseCache:
         await self._flush(0)
         if self._reader is not None:
             self._reader.close()
-            self._reader = None
 
 
 class RedisCache:
@@ -223,5 +209,5 @@ async def record_reuse(
         completed_at=utcnow(),
     )
     async with sessions.begin() as session:
-        await ledger_repo.insert_cache_hit(session, row)
+        ledger_repo.add_call(session, row)
     return row.id

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import runs_repo
+from app.db.journal import RunJournal, journal_for
 from app.gateway.errors import AllModelsFailed
 from app.gateway.estimate import CostEstimator
 from app.gateway.feedback import (
@@ -20,7 +22,6 @@ from app.gateway.feedback import (
     short_validation_error,
     with_feedback,
 )
-from app.gateway.guard import remaining_budget
 from app.gateway.learning import CallFeedback, RoutingLearning, stage_context
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.ledger_batch import BatchLedger
@@ -83,6 +84,7 @@ class Gateway:
         classifier: Classifier | None = None,
         learner: OnlineLearner | None = None,
         direct_client: bool = True,
+        journal: RunJournal | None = None,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -96,7 +98,10 @@ class Gateway:
         self._simulator_url = simulator_url
         self._timeout_s = timeout_s
         self._default_max_output_tokens = default_max_output_tokens
-        self.ledger = Ledger(session_factory)
+        # The service passes its database's journal; tools and tests may let it be chosen
+        # here, once, from the database the sessions are bound to.
+        self.journal = journal or journal_for(str(session_factory.kw["bind"].url))
+        self.ledger = Ledger(session_factory, self.journal)
         self.batch_ledger = BatchLedger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
         self.providers = Providers(simulator_url, direct_client=direct_client)
@@ -167,7 +172,8 @@ class Gateway:
             online = await self.learning.view(request, classification, ctx.tenant_id)
         remaining = None
         if ctx.run_id is not None:
-            remaining = await remaining_budget(self._sessions, ctx.run_id)
+            async with self._sessions() as session:
+                remaining = await runs_repo.remaining_budget(session, ctx.run_id)
             if remaining is not None:
                 remaining = max(0.0, remaining - ctx.reserve_usd)
         return RouteInputs(

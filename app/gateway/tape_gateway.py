@@ -21,7 +21,8 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.events_repo import PendingEvent, append_fenced
+from app.db import ledger_repo
+from app.db.events_repo import PendingEvent
 from app.db.models import ModelCall
 from app.gateway.errors import AllModelsFailed, LeaseLost, RunCancelled
 from app.gateway.estimate import CostEstimator
@@ -45,6 +46,7 @@ from app.routing.policy import (
     route_request,
 )
 from app.routing.verifiers import get_verifier
+from app.run_status import RunStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -196,7 +198,7 @@ class TapeGateway:
         recording = self.tape.take(key)
         if recording is not None and (recording.answer or recording.failures):
             return recording
-        if self.tape.exhausted() and self.tape.source_status != "succeeded":
+        if self.tape.exhausted() and self.tape.source_status != RunStatus.SUCCEEDED:
             raise SourceEnded(self.tape.source_status, self.tape.source_error)
         raise self._mismatch("no_recording", ctx, "the source run made no call under this key")
 
@@ -337,20 +339,22 @@ class TapeGateway:
         fence = ctx.run
         if fence is None:
             async with self._sessions.begin() as session:
-                session.add(row)
+                ledger_repo.add_call(session, row)
             return
         fence.check_usable()
         events = [*fence.take_events(), event]
         try:
             async with fence.lock, self._sessions.begin() as session:
-                grant = await append_fenced(session, fence.run_id, epoch=fence.epoch, events=events)
+                grant = await self.live.journal.append(
+                    session, fence.run_id, epoch=fence.epoch, events=events
+                )
                 if grant is None:
                     raise LeaseLost(
                         f"run {fence.run_id}: the lease moved on before a replayed call"
                     )
                 if grant.cancel_requested:
                     raise RunCancelled(f"run {fence.run_id} was cancelled")
-                session.add(row)
+                ledger_repo.add_call(session, row)
         except LeaseLost:
             fence.mark_lost()
             raise

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.run_status import RunStatus
 from app.schemas.json_numbers import JSONInt
 from app.schemas.replay_verdict import ReplayVerdict
 from app.schemas.storable import StorableJSONObject, StorableStr
 from app.schemas.timestamps import UtcDateTime
-
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "budget_exceeded"]
 
 
 class SubmitRun(BaseModel):

@@ -65,9 +65,9 @@ async def test_prune_drops_old_payloads_keeps_costs_and_refuses_replay(
         cost_before = (await session.execute(cost_query)).scalar_one()
     assert await checkpoints_of(services, old.id) > 2
 
-    dry = await prune_payloads(services.sessions, older_than_days=5, dry_run=True)
+    dry = await prune_payloads(services.sessions, services.journal, older_than_days=5, dry_run=True)
     assert dry.due == 1 and dry.runs == []
-    report = await prune_payloads(services.sessions, older_than_days=5)
+    report = await prune_payloads(services.sessions, services.journal, older_than_days=5)
 
     assert [r.run_id for r in report.runs] == [old.id] and report.calls >= 7
     # Only the checkpoint the newer run of the thread started from is left.

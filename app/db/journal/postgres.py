@@ -1,23 +1,25 @@
-"""Postgres: the hot run writes as one statement each (data-modifying CTEs).
+"""The Postgres run journal: the hot writes as one statement each (data-modifying CTEs).
 
-A claim, a fenced event append and a finish each update the run row and insert its events
-in a single round trip, instead of a SELECT, an UPDATE and an INSERT. The statements are
-built once; SQLite (one writer at a time, no round trips) uses the plain multi-statement
-versions in `runs_repo` / `events_repo`.
+A claim, a fenced event append, a finish and a release each update the run row and insert
+its events in a single round trip, instead of a SELECT, an UPDATE and an INSERT. Leases
+are measured by the server's clock (`statement_timestamp()`): workers on other hosts need
+not agree on the time. The statements are built once, at import.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import ColumnElement, TextClause, bindparam, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import PendingEvent, remember_committed
-from app.db.runs_repo import ClaimedRun, SeqGrant
+from app.db.journal.contract import ClaimedRun, RunJournal, SeqGrant, finished_steps
+from app.run_status import RunStatus
 
 # A run whose lease expired while a worker still held it: that worker vanished.
 _RECOVERED = "(CASE WHEN {r}.status = 'running' AND {r}.lease_owner IS NOT NULL THEN 1 ELSE 0 END)"
@@ -61,7 +63,12 @@ claimed AS (
         attempt = runs.attempt + 1, event_seq = runs.event_seq + 1,
         started_at = coalesce(runs.started_at, statement_timestamp()),
         recoveries = runs.recoveries + {recovered},
-        crashes = runs.crashes + CASE WHEN runs.solo THEN {recovered} ELSE 0 END,
+        crashes = CASE
+            WHEN {recovered} = 1 AND runs.solo AND runs.steps_done = runs.steps_at_claim
+                THEN runs.crashes + 1
+            WHEN runs.steps_done > runs.steps_at_claim THEN 0
+            ELSE runs.crashes END,
+        steps_at_claim = runs.steps_done,
         solo = :solo
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.attempt,
@@ -85,7 +92,7 @@ FROM claimed c JOIN events e ON e.run_id = c.id
 # insert the events numbered from them, in one statement.
 _APPEND = """
 WITH granted AS (
-    UPDATE runs SET event_seq = event_seq + :n {extra_set}
+    UPDATE runs SET event_seq = event_seq + :n, steps_done = steps_done + :steps {extra_set}
     WHERE id = :run_id AND status = ANY(:statuses) {fence}
     RETURNING event_seq, cost_usd, budget_usd, cancel_requested
 ),
@@ -106,10 +113,11 @@ SELECT g.event_seq, g.cost_usd, g.budget_usd, g.cancel_requested,
 FROM granted g
 """
 
+# The lease fence (as `RunJournal.fence`; checkpoint writes use routegraph_assert_lease()).
 _FENCE = "AND attempt = :epoch AND lease_expires_at > statement_timestamp()"
 _FINISH_SET = (
     ", status = :to, output = :output, error = :error, finished_at = statement_timestamp(), "
-    "lease_owner = NULL, lease_expires_at = NULL"
+    "lease_owner = NULL, lease_expires_at = NULL, replay = coalesce(:replay, replay)"
 )
 _RELEASE_SET = ", lease_owner = NULL, lease_expires_at = statement_timestamp()"
 
@@ -127,12 +135,12 @@ CLAIM_EXPIRED = _statement(_CLAIM.format(candidates=_CANDIDATES_EXPIRED, recover
 CLAIM_SUSPECT = _statement(_CLAIM.format(candidates=_CANDIDATES_SUSPECT, recovered=_RECOVERED_RUN))
 APPEND_FENCED = _statement(_APPEND.format(extra_set="", fence=_FENCE), events=True)
 FINISH_FENCED = _statement(
-    _APPEND.format(extra_set=_FINISH_SET, fence=_FENCE), events=True, output=True
+    _APPEND.format(extra_set=_FINISH_SET, fence=_FENCE), events=True, output=True, replay=True
 )
 RELEASE_FENCED = _statement(_APPEND.format(extra_set=_RELEASE_SET, fence=_FENCE), events=True)
 
 
-async def claim(
+async def _claim(
     session: AsyncSession,
     statement: TextClause,
     *,
@@ -159,7 +167,7 @@ async def claim(
     return claimed
 
 
-async def append(
+async def _run_append(
     session: AsyncSession,
     statement: TextClause,
     run_id: str,
@@ -188,6 +196,7 @@ async def append(
         "n": len(rows),
         "statuses": list(statuses),
         "events": rows,
+        "steps": finished_steps(events),
         "cost_in_last": cost_in_last,
         **values,
     }
@@ -201,9 +210,85 @@ async def append(
 
 
 def _parse_events(written: Any) -> list[dict[str, Any]]:
-    from datetime import datetime
-
     events = written if isinstance(written, list) else json.loads(written)
     for event in events:
         event["at"] = datetime.fromisoformat(event["at"])
     return list(events)
+
+
+class PostgresJournal(RunJournal):
+    """The run journal on PostgreSQL (many API replicas and workers share it)."""
+
+    def now(self, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
+        now: ColumnElement[datetime] = func.statement_timestamp()
+        return now + timedelta(seconds=plus_seconds) if plus_seconds else now
+
+    async def claim(
+        self,
+        session: AsyncSession,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        limit: int,
+        include_expired: bool,
+        solo_ok: bool,
+        solo_after: int,
+    ) -> list[ClaimedRun]:
+        async def take(statement: TextClause, count: int) -> list[ClaimedRun]:
+            return await _claim(
+                session,
+                statement,
+                worker_id=worker_id,
+                lease_seconds=lease_seconds,
+                limit=count,
+                solo_after=solo_after,
+            )
+
+        claimed: list[ClaimedRun] = []
+        if include_expired and solo_ok:
+            claimed = await take(CLAIM_SUSPECT, 1)
+            if claimed:
+                return claimed
+        if include_expired:
+            claimed = await take(CLAIM_EXPIRED, limit)
+        if len(claimed) < limit:
+            claimed += await take(CLAIM_QUEUED, limit - len(claimed))
+        return claimed
+
+    async def _append(
+        self, session: AsyncSession, run_id: str, epoch: int, events: Sequence[PendingEvent]
+    ) -> SeqGrant | None:
+        return await _run_append(session, APPEND_FENCED, run_id, events, epoch=epoch)
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        run_id: str,
+        to: RunStatus,
+        epoch: int,
+        from_statuses: Sequence[RunStatus],
+        values: dict[str, Any],
+        events: Sequence[PendingEvent],
+        payload: dict[str, Any],
+    ) -> bool:
+        terminal = PendingEvent(to, payload={"error": values["error"], **payload})
+        grant = await _run_append(
+            session,
+            FINISH_FENCED,
+            run_id,
+            [*events, terminal],
+            epoch=epoch,
+            statuses=from_statuses,
+            cost_in_last=True,
+            to=to,
+            output=values["output"],
+            error=values["error"],
+            replay=values.get("replay"),
+        )
+        return grant is not None
+
+    async def _release(
+        self, session: AsyncSession, run_id: str, epoch: int, events: Sequence[PendingEvent]
+    ) -> bool:
+        grant = await _run_append(session, RELEASE_FENCED, run_id, events, epoch=epoch)
+        return grant is not None

@@ -1,11 +1,12 @@
-"""SQLite: the claim as one hand-off to the connection's thread.
+"""The SQLite run journal (the embedded default: one file, one writer at a time).
 
-Through SQLAlchemy and aiosqlite, a claim (select candidates, update each run, insert its
-`started` event) costs a dozen or more thread hand-offs and as much ORM work, all while
-the process-wide write lock is held; it was most of the time from `queued` to `started`.
-Here the statements run as one function on the connection's thread, inside the
-transaction the session began (BEGIN IMMEDIATE), with the same rules as
-Postgres's `pg_writes.claim`.
+Leases are measured by this host's clock (one file, one host). Appends, finishes and
+releases are the portable ones of `RunJournal`. The claim is one hand-off to the
+connection's thread: through SQLAlchemy and aiosqlite, selecting candidates, updating
+each run and inserting its `started` event costs a dozen or more thread hand-offs and as
+much ORM work, all while the process-wide write lock is held. Here the statements run as
+one function on the connection's thread, inside the transaction the session began
+(BEGIN IMMEDIATE), with the same rules as the Postgres claim.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, DateTime, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import remember_committed
+from app.db.journal.contract import ClaimedRun, RunJournal
 from app.db.models import utcnow
-from app.db.runs_repo import ClaimedRun
+from app.db.timestamps import sqlite_time
 
 # A run whose lease expired while a worker still held it: that worker vanished.
 _RECOVERED = "(status = 'running' AND lease_owner IS NOT NULL)"
@@ -42,7 +45,9 @@ _QUEUED = (
 _TAKE = (
     "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
     "attempt = attempt + 1, event_seq = event_seq + 1, started_at = coalesce(started_at, ?), "
-    f"recoveries = recoveries + {_RECOVERED}, crashes = crashes + (solo AND {_RECOVERED}), "
+    f"recoveries = recoveries + {_RECOVERED}, crashes = CASE "
+    f"WHEN {_RECOVERED} AND solo AND steps_done = steps_at_claim THEN crashes + 1 "
+    "WHEN steps_done > steps_at_claim THEN 0 ELSE crashes END, steps_at_claim = steps_done, "
     "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, attempt, event_seq, "
     "budget_usd, cancel_requested, tenant_id, crashes, solo"
 )
@@ -51,12 +56,42 @@ _EVENT = (
 )
 
 
-def sqlite_time(value: datetime) -> str:
-    """A datetime as SQLAlchemy stores DateTime in SQLite (UTC, comparable as text)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+# The lease fence as SQL text (as `RunJournal.fence`), for the checkpointer's writes.
+FENCE_SQL = (
+    "SELECT 1 FROM runs WHERE id = ? AND attempt = ? AND status = 'running' "
+    "AND lease_expires_at > ?"
+)
 
 
-async def claim(
+class SqliteJournal(RunJournal):
+    """The run journal on SQLite."""
+
+    def now(self, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
+        return literal(utcnow() + timedelta(seconds=plus_seconds), DateTime(timezone=True))
+
+    async def claim(
+        self,
+        session: AsyncSession,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        limit: int,
+        include_expired: bool,
+        solo_ok: bool,
+        solo_after: int,
+    ) -> list[ClaimedRun]:
+        return await _claim_runs(
+            session,
+            worker_id=worker_id,
+            lease_seconds=lease_seconds,
+            limit=limit,
+            include_expired=include_expired,
+            solo_ok=solo_ok,
+            solo_after=solo_after,
+        )
+
+
+async def _claim_runs(
     session: AsyncSession,
     *,
     worker_id: str,
@@ -93,7 +128,7 @@ async def claim(
             graph=row[2],
             version=row[3],
             input=json.loads(row[4]) if row[4] is not None else {},
-            attempt=row[5],
+            epoch=row[5],
             event_seq=row[6],
             budget_usd=row[7],
             cancel_requested=bool(row[8]),
@@ -106,9 +141,9 @@ async def claim(
             "run_id": run.id,
             "seq": run.event_seq,
             "at": now,
-            "kind": _kind(run.attempt),
+            "kind": _kind(run.epoch),
             "node": None,
-            "payload": _payload(run.attempt, worker_id, run.solo),
+            "payload": _payload(run.epoch, worker_id, run.solo),
         }
         remember_committed(session, run.id, [event])
     return claimed

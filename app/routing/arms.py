@@ -39,6 +39,7 @@ class ModelOption:
     cost: float  # expected USD of this call on it
     latency: float = 0.0  # expected ms
     blocked: str = ""  # "over budget", "over latency SLO", "lacks tools"...
+    default: bool = False  # the safe choice among equals (the strongest tier's first model)
 
     @property
     def feasible(self) -> bool:
@@ -176,11 +177,16 @@ def choose_model(
     """
     config = view.config
     estimates = tuple(model_estimate(view, o) for o in options)
+    # Whether a model could do better here than its pooled estimate says: its own events in
+    # this cluster (trusted prior: clusters differ) or class (weak prior: a model good at one
+    # kind of task may be poor at another, so one class's failures must not rule it out in
+    # the next), with the request's prior worth a couple of events. Exploring settles it.
     own_high = tuple(
         own_upper(
-            view.cells.get(view.cells_of(model_arm(o.model.name), o.prior)[2], EMPTY_CELL).weighted(
-                config.source_weights
-            ),
+            view.cells.get(
+                view.cells_of(model_arm(o.model.name), o.prior)[2 if o.prior_trusted else 1],
+                EMPTY_CELL,
+            ).weighted(config.source_weights),
             o.prior,
             config.ood_prior_strength,
             config.interval_z,
@@ -194,18 +200,19 @@ def choose_model(
         o.prior_trusted or e.evidence >= config.min_evidence
         for o, e in zip(options, estimates, strict=True)
     )
-    pool = [i for i in feasible if known[i]] or feasible
+    # The bar is set by what is known to work, and by the safe default whatever its evidence.
+    pool = [i for i in feasible if known[i] or options[i].default] or feasible
     reference = max(estimates[i].mean for i in pool)
     bar = threshold * reference if relative else threshold
     bar_text = (
         f"{threshold:.2f} x best estimate {reference:.2f} = {bar:.2f}" if relative else f"{bar:.2f}"
     )
     clearing = [i for i in feasible if known[i] and estimates[i].mean >= max(bar, floor)]
-    best = max(pool, key=lambda i: (estimates[i].mean, -i))
+    best = max(pool, key=lambda i: (estimates[i].mean, options[i].default, -i))
     plausible = [i for i in feasible if estimates[i].high >= bar and estimates[i].mean >= floor]
     if verifiable and len(plausible) >= 2 and (always_verify or not clearing):
         pair = (plausible[0], plausible[1])
-        ranked = sorted(pool, key=lambda i: (-estimates[i].mean, i))
+        ranked = sorted(pool, key=lambda i: (-estimates[i].mean, not options[i].default, i))
         escalate = next((i for i in ranked if i not in pair), None)
         if escalate is not None:
             names = " and ".join(options[i].model.name for i in pair)
@@ -231,14 +238,18 @@ def choose_model(
             if i != chosen
             and max(estimates[i].high, own_high[i]) >= bar
             and estimates[i].mean >= floor
-            and estimates[i].cluster_events < config.explore_until
+            and _exploration_evidence(estimates[i], options[i]) < config.explore_until
             and budget.affordable(options[i].cost - base, view.tenant)
         ]
-        pick = (
-            max(candidates, key=lambda i: (max(estimates[i].high, own_high[i]), -i))
-            if candidates
-            else None
-        )
+        # The safe default is measured first (it sets the bar), then the cheapest candidates:
+        # a cheap model that falls short is ruled out in a few calls.
+        unmeasured = [
+            i
+            for i in candidates
+            if options[i].default and estimates[i].events[1] < config.min_evidence
+        ]
+        ranked = sorted(candidates, key=lambda i: (-max(estimates[i].high, own_high[i]), i))
+        pick = (unmeasured or ranked)[0] if candidates else None
         extra = options[pick].cost - base if pick is not None else 0.0
         if budget.decide(pick is not None, view.tenant, extra) and pick is not None:
             why = (
@@ -250,6 +261,13 @@ def choose_model(
             )
             chosen, explored = pick, True
     return ModelChoice(chosen, why, explored, estimates, bar, reference, None, known)
+
+
+def _exploration_evidence(estimate: Estimate, option: ModelOption) -> float:
+    """Events that make exploring a model here pointless: the cluster's where the prior is
+    trusted (clusters differ), the class's where it is not (unfamiliar requests scatter
+    over many clusters the topic model never learned; the class is the sturdier unit)."""
+    return estimate.cluster_events if option.prior_trusted else estimate.events[1]
 
 
 def describe_estimate(option: ModelOption, estimate: Estimate, known: bool) -> str:

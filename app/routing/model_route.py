@@ -24,6 +24,8 @@ def model_options(
     c = inputs.classification
     assert c is not None
     known_class = catalog.task_classes.get(c.task_class)
+    strongest = next(t for t in reversed(TIER_ORDER) if t in catalog.tiers)
+    default = catalog.chain(strongest)[0].name
     options = []
     for model in catalog.by_price():
         cost = model.cost_usd(inputs.prompt_tokens, policy.expected_output_tokens)
@@ -41,7 +43,9 @@ def model_options(
             prior, trusted = float(known_class.prior.get(model.tier, 0.0)), True
         else:
             prior, trusted = float(catalog.unknown_prior.get(model.tier, 0.5)), False
-        options.append(ModelOption(model, prior, trusted, cost, latency, blocked))
+        options.append(
+            ModelOption(model, prior, trusted, cost, latency, blocked, model.name == default)
+        )
     return options
 
 

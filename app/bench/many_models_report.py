@@ -176,7 +176,7 @@ def run_models_benchmark(
         console.print(f"  {name}: {time.perf_counter() - tick:.1f}s", style="dim")
     payload = {
         "method": METHOD.format(
-            selection=", ".join(map(str, SELECTION_SEEDS)), orderings=orderings
+            selection=", ".join(map(str, SELECTION_SEEDS)), orderings=orderings, last=orderings - 1
         ),
         "notes": notes + list(NOTES),
         "streams": [to_dict(r) for r in results],
@@ -197,7 +197,7 @@ METHOD = (
     "share of GPT-4's. That setting is then replayed on the test split in {orderings} fresh "
     "orderings (seeds 0-{last}); figures are means with the standard deviation over orderings. "
     "Feedback is bandit feedback: only the served answer's recorded correctness arrives."
-).replace("{last}", "{orderings}-1")
+)
 NOTES: tuple[str, ...] = (
     "RouterBench models start from the catalog's weak prior per tier (edge 0.6, mid 0.7, "
     "frontier 0.8; tiers by price share of GPT-4: >= 30% frontier, >= 4% mid): the shipped "

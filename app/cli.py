@@ -284,12 +284,24 @@ def bench_routing(
         typer.Option(help="also replay held-out streams through routing that learns from feedback"),
     ] = False,
     orderings: Annotated[int, typer.Option(min=1, help="--online: orderings per stream")] = 5,
+    models: Annotated[
+        bool,
+        typer.Option(
+            help="only auto over many models: RouterBench (../shared/data/routerbench, skipped "
+            "when absent) and RouteLLM streams learned from scratch, 10 orderings"
+        ),
+    ] = False,
 ) -> None:
     """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
     from app.bench.routing import run_routing_benchmark
     from app.routing.datasets import DataMissingError
 
     try:
+        if models:
+            from app.bench.many_models_report import run_models_benchmark
+
+            run_models_benchmark(data_dir, out / "models", console)
+            return
         report = run_routing_benchmark(data_dir, out, console)
         if online:
             from app.bench.online import run_online_benchmark

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import runs_repo
 from app.db.journal import RunJournal, journal_for
+from app.gateway.cascade_walk import walk_cascade
 from app.gateway.errors import AllModelsFailed
 from app.gateway.estimate import CostEstimator
 from app.gateway.feedback import (
@@ -22,7 +23,7 @@ from app.gateway.feedback import (
     short_validation_error,
     with_feedback,
 )
-from app.gateway.learning import CallFeedback, RoutingLearning, stage_context
+from app.gateway.learning import CallFeedback, RoutingLearning
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.ledger_batch import BatchLedger
 from app.gateway.ledger_rows import completion_of, recorded_result
@@ -31,7 +32,7 @@ from app.gateway.providers import Providers, provider_errors
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
-from app.routing.cascade import cascade_step, verified_condition
+from app.routing.agreement import COMPARABLE_FORMS, expected_form
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.classifier import Classification
 from app.routing.online import OnlineLearner
@@ -42,10 +43,8 @@ from app.routing.policy import (
     Policy,
     Route,
     RouteInputs,
-    fixed_tier_route,
     route_request,
 )
-from app.routing.verifiers import get_verifier
 
 __all__ = ["Gateway", "InvalidOutput"]
 
@@ -138,6 +137,8 @@ class Gateway:
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
         route = await self.plan_route(request, policy, ctx)
+        if route.verify is not None:  # auto chose to verify a cheap answer by agreement
+            return await self._cascade(request, route.verify, ctx, validate)
         return await self.serve(request, route, ctx, validate)
 
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
@@ -181,6 +182,7 @@ class Gateway:
             classification=classification,
             remaining_budget_usd=remaining,
             online=online,
+            verifiable=expected_form(request.messages, request.response_format) in COMPARABLE_FORMS,
         )
 
     async def _cascade(
@@ -190,46 +192,8 @@ class Gateway:
         ctx: CallContext,
         validate: Callable[[ModelResult], Any] | None,
     ) -> ModelResult:
-        """Cheapest tier first; each stage is its own logical call (own key, own rows)."""
-        verifier = get_verifier(policy.verifier)
-        why = f"cascade stage 1/{len(policy.tiers)} on {policy.tiers[0]}"
-        classification = (
-            self.classifier.classify(request.messages, node=ctx.node) if self.classifier else None
-        )
-        task_class = classification.task_class if classification else None
-        view = None
-        if classification is not None and self.learning is not None:
-            kept = [(tier, verified_condition(policy.verifier)) for tier in policy.tiers[:-1]]
-            view = await self.learning.view(request, classification, ctx.tenant_id, kept)
-        result: ModelResult | None = None
-        for index, tier in enumerate(policy.tiers):
-            stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
-            route = fixed_tier_route(self.catalog, tier, why, task_class=task_class)
-            if view is not None and classification is not None:
-                route = replace(route, learning=stage_context(view, classification, tier))
-            result = await self.serve(request, route, stage, validate)
-            if index == len(policy.tiers) - 1:
-                break
-            next_tier = policy.tiers[index + 1]
-            verdict = verifier(request.messages, result.content)
-            step = cascade_step(
-                policy,
-                tier=tier,
-                next_tier=next_tier,
-                verdict=verdict,
-                model=result.model,
-                classification=classification,
-                online=view,
-            )
-            if self.learning is not None and route.learning is not None:
-                await self.learning.cascade_verdict(
-                    stage, result, task_class, route.learning, verdict, step
-                )
-            if step.keep:
-                break
-            why = f"cascade stage {index + 2}/{len(policy.tiers)} on {next_tier}: {step.reason}"
-        assert result is not None
-        return result
+        """Cheapest stage first, a verifier between stages (`cascade_walk`)."""
+        return await walk_cascade(self, request, policy, ctx, validate)
 
     async def serve(
         self,

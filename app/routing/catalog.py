@@ -67,13 +67,31 @@ class Tier(BaseModel):
     models: tuple[str, ...] = Field(min_length=1)
 
 
+class TaskClassDefaults(BaseModel):
+    """What routing assumes of a task class before any feedback: known classes need no
+    classifier (everyday chat) and start on their default tier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    default_tier: TierName
+    prior: dict[TierName, float] = Field(description="expected success per tier, 0..1")
+
+
+def _unknown_prior() -> dict[TierName, float]:
+    return {"edge": 0.6, "mid": 0.7, "frontier": 0.8}
+
+
 class Catalog(BaseModel):
-    """Tiers (ordered fallback chains) and models."""
+    """Tiers (ordered fallback chains), models, and per task class defaults."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tiers: dict[TierName, Tier]
     models: dict[str, ModelSpec]
+    task_classes: dict[str, TaskClassDefaults] = Field(default_factory=dict)
+    # A weak prior per tier for requests nothing has been learned about (out of distribution).
+    unknown_prior: dict[TierName, float] = Field(default_factory=_unknown_prior)
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +117,19 @@ class Catalog(BaseModel):
                         f"but listed under {tier_name!r}"
                     )
         return self
+
+    def by_price(self) -> list[ModelSpec]:
+        """Every model, cheapest first (output price, then input price, then tier order)."""
+        return sorted(
+            self.models.values(),
+            key=lambda m: (
+                m.price_per_mtok.output + m.price_per_mtok.input,
+                TIER_ORDER.index(m.tier),
+                self.tiers[m.tier].models.index(m.name)
+                if m.name in self.tiers[m.tier].models
+                else 0,
+            ),
+        )
 
     def chain(self, tier: TierName) -> list[ModelSpec]:
         """The tier's models in fallback order."""

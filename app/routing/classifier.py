@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.routing.everyday import is_everyday_chat
 from app.routing.features import (
     DENSE_FEATURES,
     TASK_CLASSES,
@@ -111,6 +112,11 @@ def task_class_of(
     return best if score[best] >= _MIN_CLASS_EVIDENCE else "chat"
 
 
+def _node_hint(node: str | None) -> bool:
+    lowered = (node or "").lower()
+    return any(needle in lowered for needle, name in _NODE_HINTS if name != "chat")
+
+
 class TaskClassifier:
     """Scores requests with the committed artifact; build with `TaskClassifier.load()`."""
 
@@ -188,8 +194,18 @@ class TaskClassifier:
         z_edge, z_front = self.logits(features)
         p_edge, p_front = _sigmoid(z_edge), _sigmoid(z_front)
         p_mid = p_edge + self.mid_share * (p_front - p_edge)
+        # Everyday chat is told by rule (no recorded data has it); tools, a JSON answer or
+        # a node named for a task still say what the call is for.
+        everyday = (
+            not has_tools
+            and not response_format
+            and not _node_hint(node)
+            and is_everyday_chat(user or system)
+        )
         return Classification(
-            task_class=task_class_of(
+            task_class="chat"
+            if everyday
+            else task_class_of(
                 features,
                 system_hits,
                 node=node,

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, get_args
 
-FeedbackSource = Literal["user", "cascade_verifier", "structured_output", "judge"]
+FeedbackSource = Literal["user", "cascade_verifier", "structured_output", "judge", "agreement"]
 FEEDBACK_SOURCES: tuple[FeedbackSource, ...] = get_args(FeedbackSource)
 ANY = "*"  # a level's wildcard (task class or cluster), and the shared scope
 
@@ -166,6 +166,15 @@ def prior_band(prior_p: float, cluster: str) -> str:
     return f"{low:.2f}-1.00"
 
 
+def arm_band(arm: str, prior_p: float, cluster: str) -> str:
+    """The band an arm's cells are kept in: tiers per prior band, models in one band.
+
+    A model arm's estimate is its own success rate per task class and cluster, whatever the
+    classifier predicted for its tier, so its cells are not split by the prior.
+    """
+    return ANY if arm.startswith("model:") else prior_band(prior_p, cluster)
+
+
 def level_keys(
     scope: str, task_class: str, cluster: str, arm: str, condition: str, band: str
 ) -> tuple[CellKey, CellKey, CellKey]:
@@ -180,11 +189,12 @@ def level_keys(
 def observation_keys(observation: Observation, scope: str) -> list[CellKey]:
     """The six cells one observation updates (tier and model arms, three levels each)."""
     o = observation
-    band = prior_band(o.prior_p, o.cluster)
     return [
         key
         for arm in (tier_arm(o.tier), model_arm(o.model))
-        for key in level_keys(scope, o.task_class, o.cluster, arm, o.condition, band)
+        for key in level_keys(
+            scope, o.task_class, o.cluster, arm, o.condition, arm_band(arm, o.prior_p, o.cluster)
+        )
     ]
 
 

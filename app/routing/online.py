@@ -31,9 +31,9 @@ from app.routing.feedback import (
     Counts,
     Observation,
     StatsStore,
+    arm_band,
     level_keys,
     model_arm,
-    prior_band,
     tier_arm,
 )
 
@@ -42,6 +42,9 @@ DEFAULT_SOURCE_WEIGHTS: Mapping[str, float] = {
     "judge": 1.0,
     "structured_output": 1.0,
     "cascade_verifier": 0.5,  # a verifier's verdict is a noisy proxy for "the answer was good"
+    # Another call gave the same comparable answer (a choice, a number) as a rated one: the
+    # rating is as true of it, though only as sure as the comparison.
+    "agreement": 1.0,
 }
 _EPS = 1e-3
 LEVELS = ("all", "class", "cluster")
@@ -59,6 +62,7 @@ class OnlineConfig:
     explore_share: float = 0.05
     explore_until: float = 30.0  # cluster cells with fewer events are worth exploring
     explore_margin: float = 0.02  # in distribution: explore tiers estimated this close to the bar
+    explore_budget_usd: float | None = None  # per tenant and process: extra spend on exploring
     interval_z: float = 1.645  # 90% interval
     significance_z: float = 1.0  # in distribution, corrections smaller than this many sd are noise
     source_weights: Mapping[str, float] = field(
@@ -156,23 +160,58 @@ def estimate(
 
 
 class ExplorationBudget:
-    """Caps exploration at `share` of decisions: after every decision, explored <= share * made.
-
-    One per process; every worker keeping its own cap keeps the fleet under it too.
+    """Caps exploration per tenant: after every decision explored <= share * made, and the
+    extra money explorations cost (over what the exploited choice would have) stays within
+    `money_usd` (None: no money cap). One per process; every worker keeping its own cap keeps
+    the fleet under it too.
     """
 
-    def __init__(self, share: float) -> None:
+    def __init__(self, share: float, money_usd: float | None = None) -> None:
         self.share = share
-        self.decisions = 0
-        self.explorations = 0
+        self.money_usd = money_usd
+        self._decisions: dict[str, int] = {}
+        self._explorations: dict[str, int] = {}
+        self._spent: dict[str, float] = {}
 
-    def decide(self, wants_to_explore: bool) -> bool:
-        """Count one decision; True if it may explore."""
-        self.decisions += 1
-        if wants_to_explore and self.explorations + 1 <= self.share * self.decisions + 1e-9:
-            self.explorations += 1
+    @property
+    def decisions(self) -> int:
+        return sum(self._decisions.values())
+
+    @property
+    def explorations(self) -> int:
+        return sum(self._explorations.values())
+
+    def affordable(self, extra_usd: float, tenant: str = "") -> bool:
+        """Whether an exploration costing `extra_usd` more fits the tenant's money cap."""
+        if self.money_usd is None or extra_usd <= 0:
+            return True
+        return self._spent.get(tenant, 0.0) + extra_usd <= self.money_usd + 1e-12
+
+    def decide(self, wants_to_explore: bool, tenant: str = "", extra_usd: float = 0.0) -> bool:
+        """Count one decision; True if it may explore (the share and the money allow it)."""
+        made = self._decisions[tenant] = self._decisions.get(tenant, 0) + 1
+        explored = self._explorations.get(tenant, 0)
+        if (
+            wants_to_explore
+            and explored + 1 <= self.share * made + 1e-9
+            and self.affordable(extra_usd, tenant)
+        ):
+            self._explorations[tenant] = explored + 1
+            self._spent[tenant] = self._spent.get(tenant, 0.0) + max(extra_usd, 0.0)
             return True
         return False
+
+    def describe(self, tenant: str = "") -> str:
+        """What the tenant's exploration has used so far, for routing reasons."""
+        made = self._decisions.get(tenant, 0)
+        explored = self._explorations.get(tenant, 0)
+        money = (
+            ""
+            if self.money_usd is None
+            else f", ${self._spent.get(tenant, 0.0):.4f} of ${self.money_usd:g} extra spend"
+        )
+        share = explored / made if made else 0.0
+        return f"{explored} of {made} decisions explored ({share:.1%}, cap {self.share:.0%}{money})"
 
 
 @dataclass(frozen=True)
@@ -186,14 +225,21 @@ class OnlineView:
     cells: Mapping[CellKey, Cell]
     config: OnlineConfig
     budget: ExplorationBudget | None = None
+    tenant: str = ""
 
     @property
     def in_distribution(self) -> bool:
         return self.match.in_distribution
 
+    def cells_of(
+        self, arm: str, prior_p: float, condition: str = ""
+    ) -> tuple[CellKey, CellKey, CellKey]:
+        """The arm's cell keys for this request, widest level first."""
+        band = arm_band(arm, prior_p, self.cluster)
+        return level_keys(self.scope, self.task_class, self.cluster, arm, condition, band)
+
     def estimate(self, arm: str, prior_p: float, condition: str = "") -> Estimate:
-        band = prior_band(prior_p, self.cluster)
-        keys = level_keys(self.scope, self.task_class, self.cluster, arm, condition, band)
+        keys = self.cells_of(arm, prior_p, condition)
         cells = [self.cells.get(k, EMPTY_CELL) for k in keys]
         return estimate(
             [c.weighted(self.config.source_weights) for c in cells],
@@ -292,7 +338,7 @@ def choose(
 
     candidates = [i for i in feasible if i < chosen and worth_exploring(i)]
     explored = False
-    if view.budget is not None and view.budget.decide(bool(candidates)):
+    if view.budget is not None and view.budget.decide(bool(candidates), view.tenant):
         pick = max(candidates, key=lambda i: (estimates[i].high, -i))
         why = (
             f"exploring {options[pick].name} instead of {options[chosen].name} "
@@ -316,7 +362,7 @@ class OnlineLearner:
         self.clusters = clusters
         self.store = store
         self.config = config or OnlineConfig()
-        self.budget = ExplorationBudget(self.config.explore_share)
+        self.budget = ExplorationBudget(self.config.explore_share, self.config.explore_budget_usd)
 
     def locate(self, text: str) -> tuple[ClusterMatch, str]:
         """The prompt's cluster match and the cell label (OOD prompts get their own cells)."""
@@ -346,7 +392,7 @@ class OnlineLearner:
             key
             for arm, cond, prior_p in arms
             for key in level_keys(
-                scope, task_class, cluster, arm, cond, prior_band(prior_p, cluster)
+                scope, task_class, cluster, arm, cond, arm_band(arm, prior_p, cluster)
             )
         ]
         cells = await self.store.load(keys)
@@ -358,6 +404,7 @@ class OnlineLearner:
             cells,
             self.config,
             self.budget,
+            tenant,
         )
 
     async def record(self, observations: Sequence[Observation]) -> None:

@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 from app.routing.catalog import TIER_ORDER, Catalog, ModelSpec, TierName
 from app.routing.classifier import Classification
-from app.routing.feedback import RoutingContext, model_arm, tier_arm
-from app.routing.online import OnlineView, Option, choose
+from app.routing.feedback import RoutingContext
+from app.routing.online import OnlineView
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,9 @@ class Route:
     candidates: tuple[ModelSpec, ...]
     reason: str
     task_class: str | None = None
-    explored: bool = False  # auto sent it to a cheaper tier to learn (online exploration)
+    explored: bool = False  # auto sent it to another model to learn (online exploration)
     learning: RoutingContext | None = None  # with online estimates: what feedback will need
+    verify: Cascade | None = None  # auto chose to verify a cheap answer: walk this cascade
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Auto:
     expected_output_tokens: int = 400
     relative: bool = False
     floor: float = 0.0
+    verify: bool = True  # out of distribution, verify a cheap answer by agreement (if comparable)
+    always_verify: bool = False  # verify comparable answers even where a model is known
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ class Cascade:
     verifier: str = "arithmetic"
     min_p_good: float | None = None
     relative: bool = False  # min_p_good is a share of the next tier's p
+    # Stage i starts on models[i] (then the rest of its tier) instead of the tier's first.
+    models: tuple[str, ...] = ()
+    # verifier "agreement": who gives the second answer - a model, a tier (its first model),
+    # "self" (the stage's model sampled again); default the stage tier's next model.
+    agree_with: str | None = None
+    lead: str = ""  # why the cascade was chosen (auto's verify decision), for the first reason
 
 
 Policy = FixedTier | FixedModel | Auto | Cascade
@@ -92,6 +101,7 @@ class RouteInputs:
     classification: Classification | None = None
     remaining_budget_usd: float | None = None
     online: OnlineView | None = None  # learned estimates; auto uses them when present
+    verifiable: bool = False  # the answer can be compared (options, a number, JSON fields)
 
 
 def route_request(
@@ -177,11 +187,14 @@ def auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) 
     """Pareto choice: walk tiers cheapest first, keep those within budget and SLO, take the
     first whose predicted quality clears the threshold (else the best-predicted feasible).
 
-    With an online view the predictions are the learned estimates (`online_auto_route`)."""
+    With an online view, models are the arms and their learned estimates decide
+    (`model_route.online_model_route`)."""
     classification = inputs.classification
     assert classification is not None
     if inputs.online is not None:
-        return online_auto_route(policy, catalog, inputs, where)
+        from app.routing.model_route import online_model_route  # it builds on this module
+
+        return online_model_route(policy, catalog, inputs, where)
     options = tier_options(policy, catalog, inputs)
     feasible = [o for o in options if not o.blocked]
     bar = policy.threshold
@@ -209,69 +222,3 @@ def auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) 
         f"complexity={classification.complexity:.2f}; considered {'; '.join(considered)}"
     )
     return fixed_tier_route(catalog, chosen, summary, task_class=classification.task_class)
-
-
-def online_auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) -> Route:
-    """Auto on the online estimates: the reason names the prior, the feedback events and the
-    estimate of every tier, the request's cluster and whether it looked out of distribution."""
-    classification, view = inputs.classification, inputs.online
-    assert classification is not None and view is not None
-    options = tier_options(policy, catalog, inputs)
-    feasible = [o.tier for o in options if not o.blocked]
-    safe = feasible[-1] if feasible else None
-    choice = choose(
-        [
-            Option(o.tier, tier_arm(o.tier), o.p_good, feasible=not o.blocked, safe=o.tier == safe)
-            for o in options
-        ],
-        view,
-        threshold=policy.threshold,
-        relative=policy.relative,
-        floor=policy.floor,
-    )
-    chosen: TierName
-    if choice is None:
-        chosen = TIER_ORDER[0]
-        why = "no tier fits budget/SLO; cheapest (the budget check decides)"
-        details = [o.text(f"prior {o.p_good:.2f}", False) for o in options]
-    else:
-        chosen = options[choice.index].tier
-        why = choice.why
-        details = [
-            o.text(est.describe(), i == choice.index)
-            for i, (o, est) in enumerate(zip(options, choice.estimates, strict=True))
-        ]
-    chain, order_note = rank_models(catalog.chain(chosen), view, classification.p_good[chosen])
-    reason = (
-        f"auto{where} (online): {chosen}: {why}; class={classification.task_class} "
-        f"complexity={classification.complexity:.2f}; {view.describe()}; "
-        f"considered {'; '.join(details)}{order_note}; chain {' > '.join(m.name for m in chain)}"
-    )
-    return Route(
-        requested=chosen,
-        tier=chosen,
-        candidates=tuple(chain),
-        reason=reason,
-        task_class=classification.task_class,
-        explored=choice is not None and choice.explored,
-        learning=RoutingContext(
-            view.cluster,
-            float(classification.p_good.get(chosen, 0.0)),
-            explored=choice is not None and choice.explored,
-            ood=not view.in_distribution,
-        ),
-    )
-
-
-def rank_models(
-    chain: Sequence[ModelSpec], view: OnlineView, prior_p: float
-) -> tuple[list[ModelSpec], str]:
-    """The tier's models by estimated success once each has evidence; catalog order before."""
-    estimates = [view.estimate(model_arm(m.name), prior_p) for m in chain]
-    if len(chain) < 2 or min(e.evidence for e in estimates) < view.config.min_evidence:
-        return list(chain), ""
-    ranked = sorted(zip(chain, estimates, strict=True), key=lambda pair: -pair[1].mean)
-    if [m.name for m, _ in ranked] == [m.name for m in chain]:
-        return list(chain), ""
-    order = " > ".join(f"{m.name} ({e.mean:.2f})" for m, e in ranked)
-    return [m for m, _ in ranked], f"; models reordered by estimated success: {order}"

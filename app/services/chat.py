@@ -144,6 +144,8 @@ class ChatService:
         route = None
         if not isinstance(policy, Cascade):
             route = await self.gateway.plan_route(request, policy, ctx)
+            if route.verify is not None:  # auto verifies a cheap answer: walked as a cascade
+                policy, route = route.verify, None
         # A structured answer is checked whole before any of it is sent: served, then
         # sent as chunks (as a cascade or n > 1 is).
         check = response_format_check(chat.response_format)

@@ -67,7 +67,10 @@ class CascadePolicy(_Strict):
     tiers: list[str] = Field(
         default_factory=lambda: ["edge", "frontier"], min_length=2, max_length=3
     )
-    verifier: CheckName = "arithmetic"
+    # agreement: a second model (agree_with, default the tier's next model) answers too and
+    # the cheap answer is kept only if both give the same option, number or JSON fields.
+    verifier: CheckName | Literal["agreement"] = "arithmetic"
+    agree_with: str | None = Field(None, description='agreement: a model, a tier or "self"')
     min_p_good: float | None = Field(None, ge=0, le=1)
 
 

@@ -55,7 +55,12 @@ def policy_of(target: Target) -> Policy:
         return Auto(threshold=policy.threshold, max_latency_ms=policy.max_latency_ms)
     if isinstance(policy, CascadePolicy):
         tiers = tuple(cast(TierName, tier) for tier in policy.tiers)
-        return Cascade(tiers=tiers, verifier=policy.verifier, min_p_good=policy.min_p_good)
+        return Cascade(
+            tiers=tiers,
+            verifier=policy.verifier,
+            min_p_good=policy.min_p_good,
+            agree_with=policy.agree_with,
+        )
     raise ValueError("a target names a tier, a model or a policy")  # validation ensures one
 
 

@@ -36,7 +36,7 @@ async def test_two_processes_share_feedback_and_routing_stats_shows_it_after_the
         assert await Worker(two).run_once() == "succeeded"
         async with two.sessions() as session:
             (call,) = await ledger_repo.calls_for_run(session, second.id)
-        assert "from 1 feedback events in cluster, 1 in class, 1 overall" in call.routing_reason
+        assert "from 1 events in cluster, 1 in class, 1 overall" in call.routing_reason
 
     shown = routegraph(database_url, "routing", "stats", "--json")
     assert shown.returncode == 0, shown.stderr
@@ -56,3 +56,5 @@ async def test_two_processes_share_feedback_and_routing_stats_shows_it_after_the
     assert table.returncode == 0, table.stderr
     assert "Learned routing table (6 cells with feedback)" in table.stdout
     assert "tier:edge" in table.stdout and "user 1" in table.stdout
+    assert "Models per task class (what auto chooses among)" in table.stdout
+    assert "edge-a" in table.stdout.split("Learned routing table")[0]

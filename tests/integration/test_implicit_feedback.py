@@ -21,6 +21,7 @@ from app.db.models import Feedback, ModelCall
 from app.gateway.gateway import Gateway
 from app.gateway.learning import CallFacts
 from app.gateway.types import CallContext, ModelRequest
+from app.routing.agreement import compare_answers
 from app.routing.datasets import Row
 from app.routing.policy import Cascade
 from app.routing.verifiers import verify_arithmetic
@@ -145,6 +146,39 @@ async def test_user_feedback_on_kept_answers_teaches_the_cascade_to_escalate(
     )
     assert "verified edge prior 0.7" in reason
     assert "from 2 feedback events in cluster, 2 in class, 2 overall" in reason
+
+
+async def test_agreeing_cheap_answers_are_kept_and_a_disagreement_escalates(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    """edge-a and edge-b give Mixtral's recorded answer, mid-a GPT-4's: real final numbers."""
+    row = next(
+        r
+        for r in gsm8k
+        if compare_answers(r.weak_response, r.strong_response, _request(r).messages).comparable
+        and not compare_answers(r.weak_response, r.strong_response, _request(r).messages).accepted
+    )
+    pair = Cascade(verifier="agreement")  # the second opinion: the tier's next model, edge-b
+    result = await env.gateway.complete(_request(row), pair, CallContext(call_key="a1"))
+    assert result.model == "edge-a" and result.content == row.weak_response
+    first, second = await env.calls()
+    assert (first.model, second.model) == ("edge-a", "edge-b")
+    assert second.call_key == "a1/cascade-0/agree"
+    assert "agreement check: edge-b answers too" in second.routing_reason
+    assert "agreement verifier accepted edge-a's answer" in first.routing_reason
+    verdicts = {f.call_id: (f.source, f.score) for f in await env.feedback()}
+    assert verdicts == {first.id: ("cascade_verifier", 1.0), second.id: ("cascade_verifier", 1.0)}
+
+    against_mid = Cascade(verifier="agreement", agree_with="mid-a")
+    result = await env.gateway.complete(_request(row), against_mid, CallContext(call_key="a2"))
+    assert result.tier == "frontier" and result.content == row.strong_response
+    cheap, mid, strong = (await env.calls())[2:]
+    assert (cheap.model, mid.model, strong.model) == ("edge-a", "mid-a", "frontier-a")
+    assert "agreement verifier rejected edge-a's answer (answers disagree: number" in (
+        strong.routing_reason
+    )
+    verdicts = {f.call_id: f.score for f in await env.feedback()}
+    assert verdicts[cheap.id] == verdicts[mid.id] == 0.0
 
 
 @pytest.fixture

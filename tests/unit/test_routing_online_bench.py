@@ -47,7 +47,8 @@ def test_online_replay_learns_where_the_prior_is_wrong_from_served_answers_only(
     order = np.random.default_rng(0).permutation(len(stream))
     bad = np.array([stream[i].match.cluster == "bad" for i in order])
     late = np.arange(len(order)) >= len(order) // 2
-    config = OnlineConfig(explore_share=0.0)
+    # A little exploration: without it, the class-wide failures would keep 'good' off edge.
+    config = OnlineConfig(explore_share=0.05)
     prior = replay(stream, order, ReplaySettings("auto", 0.9, False, config), catalog, clusters)
     online = replay(stream, order, ReplaySettings("auto", 0.9, True, config), catalog, clusters)
     assert not prior.strong.any()  # the prior sends everything to edge, forever

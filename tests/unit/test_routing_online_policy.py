@@ -42,36 +42,42 @@ def arms(c: Classification, condition: str = "") -> list[tuple[str, str, float]]
 async def decide(
     learner: OnlineLearner, c: Classification, text: str, tenant: str = "acme"
 ) -> tuple[str, str, OnlineView]:
+    """The model `auto` picks first for `text`, the reason, and the view it decided on."""
     view = await learner.view(tenant=tenant, task_class=c.task_class, text=text, arms=arms(c))
     policy = Auto(threshold=c.p_good["edge"] - 0.05)  # the prior alone picks edge
     route = route_request(policy, CATALOG, inputs=RouteInputs(200, c, online=view))
-    return route.tier, route.reason, view
+    return route.candidates[0].name, route.reason, view
 
 
 def thumbs(
-    c: Classification, view: OnlineView, tier: str, score: float, n: int, tenant: str = "acme"
+    c: Classification, view: OnlineView, model: str, score: float, n: int, tenant: str = "acme"
 ) -> list[Observation]:
+    tier = CATALOG.model(model).tier
     return [
-        Observation(tenant, f"{tenant}-{tier}-{i}", "user", c.task_class, view.cluster, tier,
-                    f"{tier}-a", score, c.p_good[tier])
+        Observation(tenant, f"{tenant}-{model}-{i}", "user", c.task_class, view.cluster, tier,
+                    model, score, c.p_good[tier])
         for i in range(n)
     ]  # fmt: skip
 
 
-async def test_feedback_changes_the_next_auto_decision_and_the_reason_says_why(
+async def test_feedback_moves_auto_from_one_model_to_another_and_the_reason_says_why(
     classifier: TaskClassifier, clusters: TopicClusters
 ) -> None:
     learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
     c = classifier.classify([{"role": "user", "content": MATH}])
-    tier, reason, view = await decide(learner, c, MATH)
-    assert tier == "edge"
-    assert "0 feedback events in cluster" in reason
-    await learner.record(thumbs(c, view, "edge", 0.0, 30))  # edge's answers were wrong
-    tier, reason, _ = await decide(learner, c, MATH)
-    assert tier != "edge"
+    model, reason, view = await decide(learner, c, MATH)
+    assert model == "edge-a"
+    p_edge = f"{c.p_good['edge']:.2f}"
+    assert f"edge-a(prior {p_edge} -> est {p_edge}" in reason and "0 events in cluster" in reason
+    await learner.record(thumbs(c, view, "edge-a", 0.0, 30))  # edge-a's answers were wrong
+    model, reason, _ = await decide(learner, c, MATH)
+    assert model == "edge-b"  # the same tier, another model: arms are models
     assert f"class={c.task_class}" in reason and "(online)" in reason
-    assert "30 feedback events in cluster, 30 in class" in reason
-    assert f"prior {c.p_good['edge']:.2f} -> est 0.0" in reason  # the estimate collapsed
+    edge_a = reason.split(f"edge-a(prior {p_edge} -> est ", 1)[1]
+    assert float(edge_a[:4]) < 0.4  # the estimate fell
+    assert "from 30 events in cluster, 30 in class, 30 overall" in reason
+    await learner.record(thumbs(c, view, "edge-b", 0.0, 30))
+    assert (await decide(learner, c, MATH))[0] == "mid-a"
 
 
 async def test_feedback_stays_with_its_tenant_when_tables_are_per_tenant(
@@ -82,9 +88,9 @@ async def test_feedback_stays_with_its_tenant_when_tables_are_per_tenant(
     )
     c = classifier.classify([{"role": "user", "content": MATH}])
     _, _, view = await decide(learner, c, MATH, tenant="acme")
-    await learner.record(thumbs(c, view, "edge", 0.0, 30, tenant="acme"))
-    assert (await decide(learner, c, MATH, tenant="acme"))[0] != "edge"
-    assert (await decide(learner, c, MATH, tenant="globex"))[0] == "edge"
+    await learner.record(thumbs(c, view, "edge-a", 0.0, 30, tenant="acme"))
+    assert (await decide(learner, c, MATH, tenant="acme"))[0] == "edge-b"
+    assert (await decide(learner, c, MATH, tenant="globex"))[0] == "edge-a"
 
 
 def test_feedback_is_idempotent_per_call_and_source() -> None:
@@ -126,7 +132,7 @@ def test_bad_observations_are_refused(field: str, value: object, message: str) -
         Observation(**fields)  # type: ignore[arg-type]
 
 
-async def test_models_are_reordered_once_feedback_shows_one_is_better(
+async def test_the_best_estimated_model_leads_when_none_clears_the_bar(
     classifier: TaskClassifier, clusters: TopicClusters
 ) -> None:
     learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
@@ -146,7 +152,7 @@ async def test_models_are_reordered_once_feedback_shows_one_is_better(
     route = route_request(Auto(threshold=0.99), CATALOG, inputs=RouteInputs(200, c, online=view))
     assert route.tier == "frontier"
     assert [m.name for m in route.candidates] == ["frontier-b", "frontier-a"]
-    assert "models reordered by estimated success" in route.reason
+    assert "best estimated frontier-b" in route.reason
 
 
 async def test_the_cascade_learns_whether_verified_cheap_answers_are_good(
@@ -213,7 +219,7 @@ def test_the_cascade_always_escalates_a_rejected_answer_and_keeps_offline_behavi
     assert kept.keep and kept.condition == "arithmetic:accepted"
 
 
-async def test_out_of_distribution_requests_say_so_and_go_to_the_safe_tier(
+async def test_an_unfamiliar_request_that_cannot_be_verified_says_so_and_starts_high(
     classifier: TaskClassifier, clusters: TopicClusters
 ) -> None:
     learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
@@ -222,5 +228,41 @@ async def test_out_of_distribution_requests_say_so_and_go_to_the_safe_tier(
     view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
     assert not view.in_distribution
     route = route_request(Auto(threshold=0.0), CATALOG, inputs=RouteInputs(200, c, online=view))
-    assert route.tier == "frontier"  # even a zero bar: no evidence, so only the safe tier
-    assert "OUT OF DISTRIBUTION" in route.reason and "prior not trusted" in route.reason
+    assert route.tier == "frontier" and route.verify is None  # code: agreement cannot check it
+    assert "OUT OF DISTRIBUTION" in route.reason and "weak prior" in route.reason
+    assert "unproven" in route.reason
+
+
+async def test_an_unfamiliar_request_with_a_comparable_answer_is_verified_not_sent_high(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    text = (
+        "Which gas do plants take in for photosynthesis?\nA) oxygen\nB) carbon dioxide\n"
+        "C) nitrogen\nD) helium\nAnswer with one letter."
+    )
+    c = classifier.classify([{"role": "user", "content": text}])
+    view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
+    assert not view.in_distribution
+    inputs = RouteInputs(200, c, online=view, verifiable=True)
+    route = route_request(Auto(threshold=0.75), CATALOG, inputs=inputs)
+    assert route.verify is not None
+    assert route.verify.verifier == "agreement"
+    assert route.verify.models == ("edge-a", "frontier-a")  # the cheapest, else the best
+    assert route.verify.agree_with == "edge-b"
+    assert "verify: edge-a and edge-b answer and must agree" in route.reason
+    frontier_only = Auto(threshold=0.75, verify=False)  # an explicit choice
+    assert route_request(frontier_only, CATALOG, inputs=inputs).verify is None
+
+
+async def test_everyday_chat_is_a_known_class_routed_to_the_edge_tier(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    for text in ("What is the capital of France?", "Name three colours please."):
+        c = classifier.classify([{"role": "user", "content": text}])
+        assert c.task_class == "chat"
+        view = await learner.view(tenant="acme", task_class="chat", text=text, arms=arms(c))
+        route = route_request(Auto(), CATALOG, inputs=RouteInputs(20, c, online=view))
+        assert route.tier == "edge" and route.candidates[0].name == "edge-a", route.reason
+        assert "a known task class" in route.reason

@@ -1,0 +1,156 @@
+"""The gateway's walk of a `Cascade`: each stage a logical call, a verifier between stages.
+
+A rule verifier (arithmetic, json, nonempty) judges the stage's answer alone. The
+`agreement` verifier asks a second model (or the same one again) for a second answer, its
+own logical call, and keeps the stage's answer only if the two agree in a comparable form
+(`app.routing.agreement`). Each verdict is recorded as implicit feedback on the calls it
+judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from app.gateway.errors import AllModelsFailed
+from app.gateway.learning import stage_context
+from app.gateway.types import CallContext, ModelRequest, ModelResult
+from app.routing.agreement import AgreementVerdict, compare_answers
+from app.routing.cascade import cascade_step, verified_condition
+from app.routing.catalog import Catalog, ModelSpec
+from app.routing.policy import Cascade, Route, fixed_tier_route
+from app.routing.verifiers import Verdict, get_verifier
+
+if TYPE_CHECKING:
+    from app.gateway.gateway import Gateway
+
+AGREEMENT = "agreement"
+SELF_TEMPERATURE = 0.7  # a second sample of the same model must be allowed to differ
+
+
+def stage_route(
+    catalog: Catalog, policy: Cascade, index: int, why: str, task_class: str | None
+) -> Route:
+    """Stage `index`'s route: its model first (when the policy names one), then its tier."""
+    tier = policy.tiers[index]
+    if index >= len(policy.models):
+        return fixed_tier_route(catalog, tier, why, task_class=task_class)
+    first = catalog.model(policy.models[index])
+    chain = (first, *(m for m in catalog.chain(first.tier) if m.name != first.name))
+    return Route(
+        requested=first.tier,
+        tier=first.tier,
+        candidates=chain,
+        reason=f"{why}; chain {' > '.join(m.name for m in chain)}",
+        task_class=task_class,
+    )
+
+
+def second_opinion(
+    catalog: Catalog, policy: Cascade, answered: ModelSpec
+) -> tuple[ModelSpec, bool]:
+    """Who gives the second answer for agreement, and whether it is the same model again."""
+    wanted = policy.agree_with
+    if wanted == "self":
+        return answered, True
+    if wanted is not None:
+        in_catalog = wanted in catalog.models
+        model = catalog.model(wanted) if in_catalog else catalog.chain(wanted)[0]  # type: ignore[arg-type]
+        return model, model.name == answered.name
+    others = [m for m in catalog.chain(answered.tier) if m.name != answered.name]
+    return (others[0], False) if others else (answered, True)
+
+
+async def walk_cascade(
+    gateway: Gateway,
+    request: ModelRequest,
+    policy: Cascade,
+    ctx: CallContext,
+    validate: Callable[[ModelResult], Any] | None,
+) -> ModelResult:
+    """Cheapest stage first; each stage is its own logical call (own key, own rows)."""
+    agreement = policy.verifier == AGREEMENT
+    verifier = None if agreement else get_verifier(policy.verifier)
+    lead = f"{policy.lead}; " if policy.lead else ""
+    why = f"{lead}cascade stage 1/{len(policy.tiers)} on {policy.tiers[0]}"
+    classification = (
+        gateway.classifier.classify(request.messages, node=ctx.node) if gateway.classifier else None
+    )
+    task_class = classification.task_class if classification else None
+    learning = gateway.learning
+    view = None
+    if classification is not None and learning is not None:
+        kept = [(tier, verified_condition(policy.verifier)) for tier in policy.tiers[:-1]]
+        view = await learning.view(request, classification, ctx.tenant_id, kept)
+    result: ModelResult | None = None
+    for index in range(len(policy.tiers)):
+        stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
+        route = stage_route(gateway.catalog, policy, index, why, task_class)
+        if view is not None and classification is not None:
+            route = replace(route, learning=stage_context(view, classification, route.tier))
+        result = await gateway.serve(request, route, stage, validate)
+        if index == len(policy.tiers) - 1:
+            break
+        next_tier = policy.tiers[index + 1]
+        other: ModelResult | None = None
+        if agreement:
+            other, agreed = await _agreement(gateway, request, policy, stage, result, route)
+            verdict = Verdict(agreed.accepted, agreed.reason)
+        else:
+            assert verifier is not None
+            verdict = verifier(request.messages, result.content)
+        step = cascade_step(
+            policy,
+            tier=route.tier,
+            next_tier=next_tier,
+            verdict=verdict,
+            model=result.model,
+            classification=classification,
+            online=view,
+        )
+        if learning is not None and route.learning is not None:
+            await learning.cascade_verdict(stage, result, task_class, route.learning, verdict, step)
+            if other is not None:
+                await learning.cascade_verdict(
+                    stage, other, task_class, route.learning, verdict, replace(step, keep=False)
+                )
+        if step.keep:
+            break
+        why = f"cascade stage {index + 2}/{len(policy.tiers)} on {next_tier}: {step.reason}"
+    assert result is not None
+    return result
+
+
+async def _agreement(
+    gateway: Gateway,
+    request: ModelRequest,
+    policy: Cascade,
+    stage: CallContext,
+    first: ModelResult,
+    route: Route,
+) -> tuple[ModelResult | None, AgreementVerdict]:
+    """A second answer to the same request and whether it agrees with the stage's."""
+    model, again = second_opinion(gateway.catalog, policy, gateway.catalog.model(first.model))
+    ask = replace(request, temperature=SELF_TEMPERATURE) if again else request
+    why = (
+        f"agreement check: {'a second sample of ' if again else ''}{model.name} answers too, "
+        f"and {first.model}'s answer is kept only if both agree"
+    )
+    second_route = Route(
+        requested=model.tier,
+        tier=model.tier,
+        candidates=(model,),
+        reason=why,
+        task_class=route.task_class,
+        learning=route.learning,
+    )
+    second_ctx = replace(stage, call_key=f"{stage.call_key}/agree")
+    try:
+        second = await gateway.serve(ask, second_route, second_ctx)
+    except AllModelsFailed as exc:  # no second answer: the first is not verified
+        return None, AgreementVerdict(False, False, None, None, None, f"no second answer: {exc}")
+    verdict = compare_answers(
+        first.content, second.content, request.messages, request.response_format
+    )
+    return second, verdict

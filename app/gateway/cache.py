@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import cache_repo, ledger_repo
 from app.db.models import ModelCall, utcnow
+from app.gateway.call_records import call_row
 from app.gateway.resp import RedisError, RespClient
 from app.gateway.types import CallContext
 
@@ -185,19 +186,19 @@ async def record_reuse(
 ) -> str:
     """The ledger row of a call answered without a provider request (cache or shared)."""
     row = ModelCall(
-        id=str(uuid.uuid4()),
-        tenant_id=ctx.tenant_id or "default",
-        api_key_id=ctx.account.key_id if ctx.account is not None else None,
-        run_id=None,
-        node=ctx.node,
-        call_key=ctx.call_key,
-        attempt=1,
-        routing_reason=reason,
-        requested=requested,
+        **call_row(
+            ctx,
+            call_id=str(uuid.uuid4()),
+            attempt=1,
+            model=None,
+            reason=reason,
+            requested=requested,
+            request=request,
+            status="cache_hit",
+        ),
         tier=answer.tier,
         model=answer.model,
         provider="cache",
-        request=request,
         response={"choices": answer.choices, "reused_call": answer.call_id},
         prompt_tokens=answer.prompt_tokens,
         completion_tokens=answer.completion_tokens,
@@ -205,7 +206,6 @@ async def record_reuse(
         cost_usd=0.0,
         saved_usd=answer.cost_usd,
         latency_ms=0.0,
-        status="cache_hit",
         completed_at=utcnow(),
     )
     async with sessions.begin() as session:

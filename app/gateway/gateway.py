@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import runs_repo
 from app.db.journal import RunJournal, journal_for
 from app.gateway.cascade_walk import walk_cascade
-from app.gateway.errors import AllModelsFailed
+from app.gateway.chain import FallbackChain
 from app.gateway.estimate import CostEstimator
 from app.gateway.feedback import (
     answer_as_text,
@@ -203,33 +203,18 @@ class Gateway:
         validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
         """Serve a call on `route`'s models in order (what `complete` does once routed)."""
-        # The first attempt is numbered from the ledger's history, unless the key is new.
-        number: int | None = 1 if ctx.new_call else None
-        failures: list[str] = []
-        previous_id: str | None = None
+        chain = FallbackChain.start(route, ctx)
         max_tokens = request.max_tokens
         for index, model in enumerate(route.candidates):
-            reason = route.reason if index == 0 else f"fallback after {failures[-1]}"
-            if ctx.purpose:
-                reason = f"{reason} [{ctx.purpose}]"
+            reason = chain.reason(index)
             conversation = replace(request, max_tokens=_cap(max_tokens, model))
             for _ in range(MAX_INVALID_OUTPUTS_PER_MODEL):
-                record = AttemptRecord(
-                    model=model,
-                    number=number,
-                    reason=reason,
-                    requested=route.requested,
-                    task_class=route.task_class,
-                    fallback_of=previous_id,
-                    request=conversation.to_json(),
-                    routing=route.learning.to_json() if route.learning else None,
-                )
+                record = chain.record(model, conversation, reason)
                 outcome = await self._attempt(conversation, record, ctx, validate)
-                number = outcome.number + 1
-                previous_id = outcome.call_id
+                chain.booked(outcome.call_id, outcome.number)
                 if outcome.result is not None:
-                    return replace(outcome.result, attempts=len(failures) + 1)
-                failures.append(f"{model.name}: {outcome.error}")
+                    return replace(outcome.result, attempts=chain.attempts_failed + 1)
+                chain.failed(model, outcome.error)
                 if outcome.invalid is None:
                     break  # provider error: next model
                 if outcome.invalid.truncated:
@@ -251,7 +236,7 @@ class Gateway:
                     outcome.error,
                     outcome.invalid.instruction,
                 )
-        raise AllModelsFailed(failures)
+        raise chain.exhausted()
 
     async def complete_structured(
         self, request: ModelRequest, schema: type[T], policy: Policy, ctx: CallContext

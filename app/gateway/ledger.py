@@ -27,6 +27,7 @@ from app.db import ledger_repo
 from app.db.events_repo import PendingEvent
 from app.db.journal import RunJournal
 from app.db.models import ModelCall
+from app.gateway.call_records import call_event, call_row
 from app.gateway.errors import BudgetExceeded, LeaseLost, RunCancelled
 from app.gateway.estimate import Estimate
 from app.gateway.types import CallContext
@@ -144,30 +145,7 @@ class Ledger:
         call_id = str(uuid.uuid4())
         ledger_repo.add_call(
             session,
-            ModelCall(
-                id=call_id,
-                tenant_id=ctx.tenant_id,
-                api_key_id=ctx.account.key_id if ctx.account is not None else None,
-                run_id=ctx.run_id,
-                graph=ctx.graph,
-                node=ctx.node,
-                call_key=ctx.call_key,
-                attempt=number,
-                epoch=ctx.run.epoch if ctx.run is not None else None,
-                task_class=attempt.task_class,
-                routing_reason=attempt.reason,
-                requested=attempt.requested,
-                tier=attempt.model.tier,
-                model=attempt.model.name,
-                provider=attempt.model.provider,
-                request=attempt.request,
-                prompt_tokens=estimate.prompt_tokens,
-                cost_usd=estimate.cost_usd,
-                status="in_flight",
-                fallback_of=attempt.fallback_of,
-                retry_of=retry_of,
-                routing=attempt.routing,
-            ),
+            ModelCall(**in_flight_row(ctx, attempt, estimate, call_id, number, retry_of)),
         )
         if grant is not None and ctx.run_id is not None:
             await self._journal.reserve_cost(session, ctx.run_id, estimate.cost_usd)
@@ -226,24 +204,48 @@ class Ledger:
             )
 
 
+def in_flight_row(
+    ctx: CallContext,
+    attempt: AttemptRecord,
+    estimate: Estimate,
+    call_id: str,
+    number: int,
+    retry_of: str | None = None,
+) -> dict[str, Any]:
+    """The row of an attempt about to be made, its cost the estimate."""
+    return call_row(
+        ctx,
+        call_id=call_id,
+        attempt=number,
+        model=attempt.model,
+        reason=attempt.reason,
+        requested=attempt.requested,
+        request=attempt.request,
+        status="in_flight",
+        task_class=attempt.task_class,
+        prompt_tokens=estimate.prompt_tokens,
+        cost_usd=estimate.cost_usd,
+        fallback_of=attempt.fallback_of,
+        retry_of=retry_of,
+        routing=attempt.routing,
+    )
+
+
 def _call_event(
     begun: Begun, attempt: AttemptRecord, done: Completion, status: str, ctx: CallContext
 ) -> PendingEvent:
-    return PendingEvent(
-        "model_call",
-        node=ctx.node,
-        payload={
-            "call_id": begun.call_id,
-            "attempt": begun.number,
-            "model": attempt.model.name,
-            "tier": attempt.model.tier,
-            "status": status,
-            "reason": attempt.reason,
-            "cost_usd": done.cost_usd,
-            "latency_ms": round(done.latency_ms, 1),
-            "prompt_tokens": done.prompt_tokens,
-            "completion_tokens": done.completion_tokens,
-            "finish_reason": done.finish_reason,
-            "error": done.error,
-        },
+    return call_event(
+        ctx,
+        call_id=begun.call_id,
+        attempt=begun.number,
+        model=attempt.model.name,
+        tier=attempt.model.tier,
+        status=status,
+        reason=attempt.reason,
+        cost_usd=done.cost_usd,
+        latency_ms=done.latency_ms,
+        prompt_tokens=done.prompt_tokens,
+        completion_tokens=done.completion_tokens,
+        finish_reason=done.finish_reason,
+        error=done.error,
     )

@@ -92,7 +92,7 @@ class Run(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(320), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Incremented by every claim: the lease epoch that fences a worker's writes.
-    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
     # Claims after its worker vanished; `solo`: this claim runs alone on its worker; crashes:
     # deaths of its solo workers in a row with no step done, the ones it is blamed for.
     recoveries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -244,7 +244,7 @@ class Feedback(Base):
 
 
 class RoutingCell(Base):
-    """One cell of the learned table (`app.routing.feedback.CellKey`) for one feedback
+    """One cell of the learned table (`app.routing.observations.CellKey`) for one feedback
     source: weighted sums that feedback increments (and a replaced feedback decrements)."""
 
     __tablename__ = "routing_cells"

@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import redis.asyncio
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import cache_repo, ledger_repo
 from app.db.models import ModelCall, utcnow
 from app.gateway.call_records import call_row
-from app.gateway.resp import RedisError, RespClient
 from app.gateway.types import CallContext
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,11 @@ class RedisCache:
     """The cache in Redis (`ROUTEGRAPH_REDIS_URL`); Redis expires entries itself. Redis
     errors are logged and act as a miss: the cache never fails a call."""
 
-    def __init__(self, url: str) -> None:
-        self._client = RespClient(url)
+    def __init__(self, url: str, timeout_s: float = 2.0) -> None:
+        # No retries of its own: a slow or absent Redis is a miss, never a slow answer.
+        self._client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=None
+        )
 
     async def get(self, key: str, tenant_id: str) -> CachedAnswer | None:
         try:
@@ -166,7 +170,9 @@ class RedisCache:
     async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None:
         try:
             await self._client.set(
-                f"routegraph:cache:{tenant_id}:{key}", json.dumps(asdict(answer)).encode(), ttl_s
+                f"routegraph:cache:{tenant_id}:{key}",
+                json.dumps(asdict(answer)).encode(),
+                px=max(1, int(ttl_s * 1000)),
             )
         except RedisError as exc:
             log.warning("response cache write failed: %s", exc)

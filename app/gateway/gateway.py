@@ -17,18 +17,18 @@ from app.db.journal import RunJournal, journal_for
 from app.gateway.cascade_walk import walk_cascade
 from app.gateway.chain import FallbackChain
 from app.gateway.estimate import CostEstimator
-from app.gateway.feedback import (
-    answer_as_text,
-    describe_provider_error,
-    short_validation_error,
-    with_feedback,
-)
 from app.gateway.learning import CallFeedback, RoutingLearning
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.ledger_batch import BatchLedger
 from app.gateway.ledger_rows import completion_of, recorded_result
 from app.gateway.provider_faults import request_fault
 from app.gateway.providers import Providers, provider_errors
+from app.gateway.retry_prompts import (
+    answer_as_text,
+    describe_provider_error,
+    short_validation_error,
+    with_feedback,
+)
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer

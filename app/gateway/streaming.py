@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from app.gateway.chain import FallbackChain
 from app.gateway.continuation import RepeatFilter, continuation_request
-from app.gateway.feedback import describe_provider_error
 from app.gateway.ledger import Completion
-from app.gateway.openai_compat import StreamCut
 from app.gateway.provider_faults import request_fault
+from app.gateway.provider_http import StreamCut
 from app.gateway.providers import provider_errors
+from app.gateway.retry_prompts import describe_provider_error
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.routing.catalog import ModelSpec
 from app.routing.features import estimate_tokens

@@ -48,7 +48,7 @@ class RunOut(BaseModel):
     output: dict[str, Any] | None
     error: str | None
     priority: int
-    attempt: int
+    epoch: int = Field(description="how many times a worker claimed the run (its lease epoch)")
     budget_usd: float | None
     cost_usd: float
     cancel_requested: bool

@@ -242,7 +242,7 @@ def new_branch_run(
         input=source.input,
         priority=source.priority,
         budget_usd=budget_usd,
-        attempt=0,
+        epoch=0,
         cost_usd=0.0,
         cancel_requested=False,
         branch=plan.to_json(),

@@ -75,7 +75,7 @@ async def submit_run(
         idempotency_key=stored_key,
         request_fingerprint=fingerprint,
         budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
-        attempt=0,
+        epoch=0,
         cost_usd=0.0,
         cancel_requested=False,
     )

@@ -121,7 +121,7 @@ async def test_claims_by_priority_then_age_and_each_run_once(rig: Rig) -> None:
     claimed = [await rig.ids(worker, limit=1) for worker in ("w1", "w2", "w3")]
     assert claimed == [["high"], ["low"], []]
     high = await rig.run("high")
-    assert (high.status, high.lease_owner, high.attempt) == (RunStatus.RUNNING, "w1", 1)
+    assert (high.status, high.lease_owner, high.epoch) == (RunStatus.RUNNING, "w1", 1)
     assert await rig.kinds("high") == ["queued", "started"]
 
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from app.db.models import ModelCall, Run
-from app.demo import DEFAULT_QUESTION
 from app.schemas.replay import ForkRequest, ReplayRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -20,6 +19,7 @@ from app.services.forks import submit_fork
 from app.services.replays import submit_replay
 from app.settings import Settings
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
 from nodes.planner import PLANNER_PROMPT
 from nodes.synthesizer import SYNTHESIZER_PROMPT
 from tests.support.simulator_admin import SimulatorAdmin

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from app.db.models import ModelCall, Run, utcnow
-from app.demo import DEFAULT_QUESTION
 from app.schemas.replay import ForkRequest, ReplayRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -23,6 +22,7 @@ from app.services.run_history import list_checkpoints
 from app.services.timeline import run_timeline
 from app.settings import Settings
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
 from tests.support.simulator_admin import SimulatorAdmin
 
 _RUN_OF = {

@@ -87,7 +87,7 @@ class RunJournal(ABC):
         """The condition every write of a worker for a run carries: its lease is current."""
         return and_(
             Run.id == run_id,
-            Run.attempt == epoch,
+            Run.epoch == epoch,
             Run.status == RunStatus.RUNNING,
             Run.lease_expires_at > self.now(),
         )
@@ -207,7 +207,7 @@ class RunJournal(ABC):
         the answer is lost: another worker claimed it, it ended, or its lease expired."""
         if not epochs:
             return []
-        held = or_(*(and_(Run.id == run_id, Run.attempt == e) for run_id, e in epochs.items()))
+        held = or_(*(and_(Run.id == run_id, Run.epoch == e) for run_id, e in epochs.items()))
         result = await session.execute(
             update(Run)
             .where(

@@ -60,7 +60,7 @@ picked AS (
 claimed AS (
     UPDATE runs SET status = 'running', lease_owner = :worker,
         lease_expires_at = statement_timestamp() + make_interval(secs => :lease),
-        attempt = runs.attempt + 1, event_seq = runs.event_seq + 1,
+        epoch = runs.epoch + 1, event_seq = runs.event_seq + 1,
         started_at = coalesce(runs.started_at, statement_timestamp()),
         recoveries = runs.recoveries + {recovered},
         crashes = CASE
@@ -71,19 +71,19 @@ claimed AS (
         steps_at_claim = runs.steps_done,
         solo = :solo
     FROM picked WHERE runs.id = picked.id
-    RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.attempt,
+    RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.epoch,
         runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id, runs.crashes,
         runs.solo
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
     SELECT id, event_seq, clock_timestamp(),
-        CASE WHEN attempt = 1 THEN 'started' ELSE 'resumed' END, NULL,
-        jsonb_build_object('attempt', attempt, 'worker', CAST(:worker AS text), 'solo', solo)
+        CASE WHEN epoch = 1 THEN 'started' ELSE 'resumed' END, NULL,
+        jsonb_build_object('epoch', epoch, 'worker', CAST(:worker AS text), 'solo', solo)
     FROM claimed
     RETURNING run_id, seq, at, kind, payload
 )
-SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.attempt, c.event_seq, c.budget_usd,
+SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.epoch, c.event_seq, c.budget_usd,
     c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
@@ -114,7 +114,7 @@ FROM granted g
 """
 
 # The lease fence (as `RunJournal.fence`; checkpoint writes use routegraph_assert_lease()).
-_FENCE = "AND attempt = :epoch AND lease_expires_at > statement_timestamp()"
+_FENCE = "AND epoch = :epoch AND lease_expires_at > statement_timestamp()"
 _FINISH_SET = (
     ", status = :to, output = :output, error = :error, finished_at = statement_timestamp(), "
     "lease_owner = NULL, lease_expires_at = NULL, replay = coalesce(:replay, replay)"

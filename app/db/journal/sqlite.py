@@ -44,11 +44,11 @@ _QUEUED = (
 )
 _TAKE = (
     "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
-    "attempt = attempt + 1, event_seq = event_seq + 1, started_at = coalesce(started_at, ?), "
+    "epoch = epoch + 1, event_seq = event_seq + 1, started_at = coalesce(started_at, ?), "
     f"recoveries = recoveries + {_RECOVERED}, crashes = CASE "
     f"WHEN {_RECOVERED} AND solo AND steps_done = steps_at_claim THEN crashes + 1 "
     "WHEN steps_done > steps_at_claim THEN 0 ELSE crashes END, steps_at_claim = steps_done, "
-    "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, attempt, event_seq, "
+    "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, epoch, event_seq, "
     "budget_usd, cancel_requested, tenant_id, crashes, solo"
 )
 _EVENT = (
@@ -58,8 +58,7 @@ _EVENT = (
 
 # The lease fence as SQL text (as `RunJournal.fence`), for the checkpointer's writes.
 FENCE_SQL = (
-    "SELECT 1 FROM runs WHERE id = ? AND attempt = ? AND status = 'running' "
-    "AND lease_expires_at > ?"
+    "SELECT 1 FROM runs WHERE id = ? AND epoch = ? AND status = 'running' AND lease_expires_at > ?"
 )
 
 
@@ -149,12 +148,12 @@ async def _claim_runs(
     return claimed
 
 
-def _kind(attempt: int) -> str:
-    return "started" if attempt == 1 else "resumed"
+def _kind(epoch: int) -> str:
+    return "started" if epoch == 1 else "resumed"
 
 
-def _payload(attempt: int, worker_id: str, solo: bool) -> dict[str, Any]:
-    return {"attempt": attempt, "worker": worker_id, "solo": solo}
+def _payload(epoch: int, worker_id: str, solo: bool) -> dict[str, Any]:
+    return {"epoch": epoch, "worker": worker_id, "solo": solo}
 
 
 def _claim(

@@ -19,11 +19,11 @@ $(STAMP): $(LOCKS) pyproject.toml devtools/install_venv.py
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/routegraph demo
+	$(BIN)/python -m devtools demo
 
 # The multi-model patterns as declarative specs pushed over REST (debate + judge here).
 demo-patterns: $(STAMP)
-	$(BIN)/routegraph demo --spec examples/specs/debate_judge.yaml
+	$(BIN)/python -m devtools demo --spec examples/specs/debate_judge.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m app.supply_chain_check
@@ -37,7 +37,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app graphs nodes
+	$(BIN)/mypy app graphs nodes devtools
 
 format: $(STAMP)
 	$(BIN)/ruff format .

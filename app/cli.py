@@ -19,8 +19,6 @@ runs_cli = typer.Typer(no_args_is_help=True, help="Inspect runs stored in the da
 cli.add_typer(runs_cli, name="runs")
 graphs_cli = typer.Typer(no_args_is_help=True, help="Graphs and declarative graph specs.")
 cli.add_typer(graphs_cli, name="graphs")
-bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
-cli.add_typer(bench_cli, name="bench")
 routing_cli = typer.Typer(no_args_is_help=True, help="Routing that learns from feedback.")
 cli.add_typer(routing_cli, name="routing")
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys: each belongs to one tenant.")
@@ -93,29 +91,6 @@ def _check_graphs(settings: Settings) -> None:
 
 
 @cli.command()
-def simulate(
-    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8790,
-    config: Annotated[Path | None, typer.Option(help="simulator config JSON")] = None,
-    latency_scale: Annotated[float | None, typer.Option(help="1.0 = catalog latencies")] = None,
-    recorded: Annotated[
-        bool, typer.Option(help="answer GSM8K prompts with the recorded model answers")
-    ] = False,
-) -> None:
-    """Run the OpenAI-compatible provider simulator."""
-    from app.simulator.config import SimulatorConfig
-    from app.simulator.server import run_simulator
-
-    settings = SimulatorConfig.from_json_file(config) if config else SimulatorConfig()
-    if latency_scale is not None:
-        settings = settings.model_copy(update={"latency_scale": latency_scale})
-    if recorded:
-        settings = settings.model_copy(update={"recorded_answers": True})
-    console.print(f"simulator on http://{host}:{port}/v1")
-    run_simulator(host, port, settings)
-
-
-@cli.command()
 def migrate() -> None:
     """Create or upgrade the database schema (ours and the LangGraph checkpointer's)."""
     from app.db.migrate import upgrade_database
@@ -123,31 +98,6 @@ def migrate() -> None:
     settings = _settings()
     upgrade_database(settings.database_url)
     console.print(f"[green]database is up to date[/] ({settings.database_url})")
-
-
-@cli.command()
-def demo(
-    question: Annotated[str | None, typer.Option(help="the question to answer")] = None,
-    keep: Annotated[bool, typer.Option(help="keep the demo database")] = False,
-    spec: Annotated[
-        Path | None,
-        typer.Option(help="run this graph spec instead (e.g. examples/specs/debate_judge.yaml)"),
-    ] = None,
-    input_json: Annotated[
-        str | None, typer.Option("--input", help="with --spec: the run's input as JSON")
-    ] = None,
-) -> None:
-    """Start the simulator and the service on loopback, run a multi-step job, show costs."""
-    if spec is not None:
-        import json
-
-        from app.demo_patterns import run_spec_demo
-
-        payload = json.loads(input_json) if input_json else None
-        raise typer.Exit(run_spec_demo(console, spec, payload))
-    from app.demo import run_demo
-
-    raise typer.Exit(run_demo(console, question=question, keep=keep))
 
 
 @runs_cli.command("list")
@@ -264,58 +214,6 @@ def graphs_push(file: Path, tenant: TenantOption = "default") -> None:
 
 
 register_debug_commands(cli, runs_cli, console, _settings)
-
-
-@bench_cli.command("routing")
-def bench_routing(
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="recorded data (default: $ROUTEGRAPH_DATA_DIR, else benchmarks/data)"),
-    ] = None,
-    out: Annotated[Path, typer.Option(help="where PNG/JSON/markdown go")] = Path(
-        "benchmarks/out/routing"
-    ),
-    live: Annotated[
-        bool, typer.Option(help="also send held-out GSM8K prompts through the REST service")
-    ] = False,
-    sample: Annotated[int, typer.Option(min=1, help="--live: prompts per policy")] = 120,
-    online: Annotated[
-        bool,
-        typer.Option(help="also replay held-out streams through routing that learns from feedback"),
-    ] = False,
-    orderings: Annotated[int, typer.Option(min=1, help="--online: orderings per stream")] = 5,
-    models: Annotated[
-        bool,
-        typer.Option(
-            help="only auto over many models: RouterBench (../shared/data/routerbench, skipped "
-            "when absent) and RouteLLM streams learned from scratch, 10 orderings"
-        ),
-    ] = False,
-) -> None:
-    """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
-    from app.bench.routing import run_routing_benchmark
-    from app.routing.datasets import DataMissingError
-
-    try:
-        if models:
-            from app.bench.many_models_report import run_models_benchmark
-
-            run_models_benchmark(data_dir, out / "models", console)
-            return
-        report = run_routing_benchmark(data_dir, out, console)
-        if online:
-            from app.bench.online import run_online_benchmark
-
-            run_online_benchmark(data_dir, out / "online", console, orderings=orderings)
-        if live:
-            from app.bench.live import run_live_benchmark
-
-            run_live_benchmark(
-                console, data_dir=data_dir, out_dir=out, sample=sample, offline=report
-            )
-    except DataMissingError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @routing_cli.command("stats")

@@ -108,6 +108,7 @@ def register(
     ) -> None:
         """Remove checkpoints and request/response bodies of old runs; ledger cost rows stay."""
         from app.db.engine import create_engine, create_session_factory
+        from app.db.journal import journal_for
         from app.services.retention import prune_payloads
 
         current = settings()
@@ -120,7 +121,10 @@ def register(
             engine = create_engine(current.database_url)
             try:
                 report = await prune_payloads(
-                    create_session_factory(engine), older_than_days=retain, dry_run=dry_run
+                    create_session_factory(engine),
+                    journal_for(current.database_url),
+                    older_than_days=retain,
+                    dry_run=dry_run,
                 )
             finally:
                 await engine.dispose()

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.routing_stats_repo import all_cells
-from app.routing.feedback import stats_rows
+from app.routing.observations import stats_rows
 from app.services.container import online_config
 from app.settings import Settings
 

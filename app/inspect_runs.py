@@ -55,7 +55,7 @@ async def print_run(console: Console, settings: Settings, run_id: str, *, as_jso
         console.print_json(json.dumps({"run": run_out, "calls": call_rows}))
         return True
     console.print(f"[bold]{run.id}[/] {run.graph} v{run.version}: [bold]{run.status}[/]")
-    console.print(f"cost ${run.cost_usd:.6f}  attempts {run.attempt}")
+    console.print(f"cost ${run.cost_usd:.6f}  claims (epoch) {run.epoch}")
     if run.output and run.output.get("answer"):
         console.print(run.output["answer"])
     if run.error:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
+from app.run_status import RunStatus, is_terminal
 from app.schemas.timeline import LogicalCallOut, StepOut, TaskOut, TimelineOut
 from app.services.container import Services, build_services
 from app.services.errors import ServiceError
@@ -148,7 +149,7 @@ async def queue_branch(
         if wait_s <= 0:
             return True
         run = await wait_for_run(services, run.id, wait_s)
-    if run.status in ("queued", "running"):
+    if not is_terminal(run.status):
         console.print(f"[yellow]still {run.status} after {wait_s:.0f}s[/]: is a worker running?")
         return False
     console.print(f"{kind} {run.id}: [bold]{run.status}[/]  ${run.cost_usd:.6f}")
@@ -165,4 +166,4 @@ async def queue_branch(
         return False
     if run.error:
         console.print(f"[red]{escape(run.error)}[/]")
-    return run.status == "succeeded"
+    return run.status == RunStatus.SUCCEEDED

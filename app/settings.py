@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     max_run_crashes: int = Field(
         3,
         ge=1,
-        description="worker deaths while a run ran alone before the run is failed as the "
-        "cause (a poison pill); deaths of workers it shared are never counted",
+        description="deaths in a row of a run's solo workers, each before it completed a "
+        "graph step, before the run is failed as their cause (a poison pill); deaths of "
+        "workers it shared are never counted",
     )
     poll_seconds: float = Field(
         2.0,

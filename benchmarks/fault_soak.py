@@ -1,4 +1,4 @@
-"""Fault soak on Postgres (see app/bench/fault_soak.py): every fault kind on the first
+"""Fault soak on Postgres (see devtools/bench/fault_soak.py): every fault kind on the first
 model of every tier alone, then all of them mixed; prints per scenario what happened.
 
 python benchmarks/fault_soak.py [--alone-runs 5] [--mixed-runs 200] [--probability 0.3]
@@ -12,7 +12,7 @@ import uuid
 
 import psycopg
 
-from app.bench.fault_soak import alone, mixed, problems, run_scenarios
+from devtools.bench.fault_soak import alone, mixed, problems, run_scenarios
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

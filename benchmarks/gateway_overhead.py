@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from app.service_process import free_port
+from devtools.service_process import free_port
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"

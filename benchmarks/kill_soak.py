@@ -1,4 +1,4 @@
-"""Full-size kill soak on Postgres (see app/bench/kill_soak.py): prints what happened.
+"""Full-size kill soak on Postgres (see devtools/bench/kill_soak.py): prints what happened.
 
 python benchmarks/kill_soak.py [--runs 100] [--workers 3] [--concurrency 16] [--drops 3]
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from app.bench.kill_soak import run_soak
+from devtools.bench.kill_soak import run_soak
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

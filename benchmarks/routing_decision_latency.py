@@ -14,7 +14,7 @@ import statistics
 import time
 
 from app.routing.classifier import TaskClassifier
-from app.routing.datasets import load_all
+from devtools.routing.datasets import load_all
 
 
 def measure(

@@ -23,14 +23,14 @@ import psycopg
 from sqlalchemy import func, select
 
 from app.db.models import ModelCall, RunEvent
-from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The demo question: three priced items, a total, a split (5 plan steps).

@@ -78,7 +78,9 @@ def subset(document: dict[str, Any]) -> dict[str, Any]:
     for ref in sorted(_closure(document, _refs(paths))):
         section, name = ref.removeprefix("#/components/").split("/", 1)
         components.setdefault(section, {})[name] = _resolve(document, ref)
-    kept = {key: document[key] for key in ("openapi", "info", "servers") if key in document}
+    kept: dict[str, Any] = {
+        key: document[key] for key in ("openapi", "info", "servers") if key in document
+    }
     return {**kept, "paths": paths, "components": components}
 
 

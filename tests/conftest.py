@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.routing.datasets import DataMissingError, Row, load_gsm8k
+from devtools.routing.datasets import DataMissingError, Row, load_gsm8k
 from tests.support.routing_data import data_missing
 from tests.support.simulator_admin import SimulatorAdmin
 
@@ -66,6 +66,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite file, the embedded default (a test whose subject is not storage)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'routegraph.db'}"
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh Postgres database, for faults only a database server has."""
     with fresh_pg_database() as url:
@@ -75,8 +81,8 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def simulator_url() -> Iterator[str]:
     """One real simulator on loopback for the session; tests reset its faults and log."""
-    from app.simulator.config import SimulatorConfig
-    from app.simulator.server import SimulatorServer
+    from devtools.simulator.config import SimulatorConfig
+    from devtools.simulator.server import SimulatorServer
 
     with SimulatorServer(SimulatorConfig(latency_scale=0.0)) as url:
         yield url
@@ -94,8 +100,8 @@ def gsm8k() -> list[Row]:
 @pytest.fixture(scope="module")
 def recorded_simulator(gsm8k: list[Row]) -> Iterator[str]:
     """A simulator answering dataset prompts with the models' recorded outputs."""
-    from app.simulator.config import SimulatorConfig
-    from app.simulator.server import SimulatorServer
+    from devtools.simulator.config import SimulatorConfig
+    from devtools.simulator.server import SimulatorServer
 
     with SimulatorServer(SimulatorConfig(latency_scale=0.0, recorded_answers=True)) as url:
         yield url

@@ -11,7 +11,6 @@ from app.api.deps import get_services
 from app.api.json_route import ProblemRoute
 from app.api.problems import problem_responses
 from app.api.tenant import TenantDep
-from app.db import graphs_repo
 from app.schemas.graphs import GraphDetail, GraphVersionOut, PushedGraph, SpecCheck
 from app.schemas.runs import GraphOut
 from app.schemas.storable import StorableJSONObject, StorableStr
@@ -115,8 +114,7 @@ async def get_graph(name: GraphName, services: ServicesDep, tenant: TenantDep) -
     """A graph with the list of its versions."""
     latest = await services.registry.resolve(name, tenant_id=tenant)
     owner = latest.tenant_id
-    async with services.sessions() as session:
-        rows = await graphs_repo.list_versions(session, name, owner)
+    rows = await services.registry.versions(name, owner)
     return GraphDetail(
         **_graph_out(latest).model_dump(),
         versions=[GraphVersionOut.from_row(row) for row in rows],
@@ -136,8 +134,7 @@ async def get_graph_version(
 ) -> GraphVersionOut:
     """One stored version: for a spec, the document exactly as pushed."""
     owner = "" if name in services.registry.loaded_names() else tenant
-    async with services.sessions() as session:
-        row = await graphs_repo.get_version(session, name, version, owner)
+    row = await services.registry.stored_version(name, version, owner)
     if row is None:
         if owner == "" or await services.registry.has_spec(name, tenant):
             raise GraphVersionNotFound(f"graph {name!r} has no version {version}")

@@ -11,6 +11,7 @@ from app.api.json_route import ProblemRoute
 from app.api.problems import problem_responses
 from app.api.tenant import TenantDep
 from app.db.models import Run
+from app.run_status import is_terminal
 from app.schemas.replay import CheckpointOut, ForkRequest, ReplayRequest
 from app.schemas.runs import RunOut
 from app.schemas.storable import StorableStr
@@ -63,7 +64,7 @@ async def _answer(
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:
         run = await run_service.wait_for_run(services, run.id, timeout_s)
-        response.status_code = 200 if run.status not in ("queued", "running") else 202
+        response.status_code = 200 if is_terminal(run.status) else 202
     return RunOut.model_validate(run)
 
 

@@ -14,10 +14,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from app.db.events_repo import event_json, events_after
-from app.db.runs_repo import TERMINAL_STATUSES, get_run
+from app.run_status import TERMINAL
 from app.services.container import Services
 from app.services.notifier import RunWatch
+from app.services.run_events import all_sent, events_since
 
 HEARTBEAT_SECONDS = 15.0
 
@@ -30,8 +30,8 @@ async def open_run_events(
     missed."""
     watch = services.notifier.open_watch(run_id)
     try:
-        first = await read_events(services, run_id, after_seq)
-        if not first and await _ended(services, run_id, after_seq, missing_is_end=False) is None:
+        first = await events_since(services, run_id, after_seq)
+        if not first and await all_sent(services, run_id, after_seq, missing_is_end=False) is None:
             services.notifier.close_watch(run_id, watch)
             return None
     except BaseException:
@@ -54,9 +54,9 @@ async def _stream(
                 after_seq = event["seq"]
                 yield f"id: {after_seq}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
                 last_sent = time.monotonic()
-                if event["kind"] in TERMINAL_STATUSES:
+                if event["kind"] in TERMINAL:
                     return  # the terminal event is always a run's last
-            if not pending and await _ended(services, run_id, after_seq):
+            if not pending and await all_sent(services, run_id, after_seq):
                 return
             if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
                 yield ": keep-alive\n\n"
@@ -72,7 +72,7 @@ async def _stream(
             follows = _follow_on(pushed, after_seq)
             # Nothing pushed (a signal from another process, or the safety poll), or a gap:
             # read the table.
-            pending = follows if follows else await read_events(services, run_id, after_seq)
+            pending = follows if follows else await events_since(services, run_id, after_seq)
     finally:
         services.notifier.close_watch(run_id, watch)
 
@@ -85,24 +85,3 @@ def _follow_on(pushed: list[dict[str, Any]], after_seq: int) -> list[dict[str, A
         if event["seq"] != after_seq + 1 + offset:
             return None
     return fresh
-
-
-async def read_events(services: Services, run_id: str, after_seq: int) -> list[dict[str, Any]]:
-    async with services.sessions() as session:
-        rows = await events_after(session, run_id, after_seq)
-    return [
-        event_json({"seq": r.seq, "at": r.at, "kind": r.kind, "node": r.node, "payload": r.payload})
-        for r in rows
-    ]
-
-
-async def _ended(
-    services: Services, run_id: str, after_seq: int, *, missing_is_end: bool = True
-) -> bool | None:
-    """The run ended and every one of its events was sent (a missing run: `missing_is_end`,
-    or None when it is False)."""
-    async with services.sessions() as session:
-        run = await get_run(session, run_id)
-    if run is None:
-        return True if missing_is_end else None
-    return run.status in TERMINAL_STATUSES and after_seq >= run.event_seq

@@ -14,7 +14,7 @@ from app.api.json_route import ProblemRoute
 from app.api.problems import problem_responses
 from app.api.run_events import open_run_events
 from app.api.tenant import TenantDep
-from app.db import ledger_repo, runs_repo
+from app.run_status import is_terminal
 from app.schemas.runs import (
     ModelCallOut,
     RunEventOut,
@@ -26,7 +26,8 @@ from app.schemas.runs import (
 from app.schemas.storable import StorableStr
 from app.services import runs as run_service
 from app.services.container import Services
-from app.services.errors import InvalidInput, RunNotFound
+from app.services.errors import RunNotFound
+from app.services.runs import CURSOR_PATTERN
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -110,7 +111,7 @@ async def submit_run(
     if wait:
         release_slot(request)  # waiting for the worker, not working
         run = await run_service.wait_for_run(services, run.id, timeout_s)
-        response.status_code = 200 if run.status not in ("queued", "running") else 202
+        response.status_code = 200 if is_terminal(run.status) else 202
     elif not created:
         response.status_code = 200
     return RunOut.model_validate(run)
@@ -125,17 +126,13 @@ async def list_runs(
     limit: int = Query(50, ge=1, le=200),
     cursor: Annotated[
         str | None,
-        Query(pattern=runs_repo.CURSOR_PATTERN, description="`next_cursor` of the last page"),
+        Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the last page"),
     ] = None,
 ) -> RunPage:
     """Newest first; follow `next_cursor` for more."""
-    try:
-        async with services.sessions() as session:
-            rows, next_cursor = await runs_repo.list_runs(
-                session, status=status, graph=graph, limit=limit, cursor=cursor, tenant_id=tenant
-            )
-    except ValueError as exc:
-        raise InvalidInput(f"cursor: {exc}") from exc
+    rows, next_cursor = await run_service.list_runs(
+        services, tenant, status=status, graph=graph, limit=limit, cursor=cursor
+    )
     return RunPage(items=[RunOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -160,9 +157,7 @@ async def list_model_calls(
     run_id: RunId, services: ServicesDep, tenant: TenantDep
 ) -> list[ModelCallOut]:
     """The run's ledger: every model attempt with tokens, cost, latency and route reason."""
-    await run_service.get_run(services, run_id, tenant)
-    async with services.sessions() as session:
-        calls = await ledger_repo.calls_for_run(session, run_id)
+    calls = await run_service.run_calls(services, run_id, tenant)
     return [ModelCallOut.model_validate(c) for c in calls]
 
 

@@ -10,11 +10,11 @@ from app.api.deps import get_services
 from app.api.json_route import ProblemRoute
 from app.api.problems import problem_responses
 from app.api.tenant import TenantDep
-from app.db import runs_repo
 from app.schemas.replay import ThreadRunPage
 from app.schemas.storable import StorableStr
 from app.services.container import Services
 from app.services.run_history import thread_runs
+from app.services.runs import CURSOR_PATTERN
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -28,7 +28,7 @@ async def list_thread_runs(
     limit: int = Query(50, ge=1, le=200),
     cursor: Annotated[
         str | None,
-        Query(pattern=runs_repo.CURSOR_PATTERN, description="`next_cursor` of the last page"),
+        Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the last page"),
     ] = None,
 ) -> ThreadRunPage:
     """Oldest first, each with the models whose answers it used; follow `next_cursor`."""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import runs_repo
-from app.db.models import ModelCall, Run, RunEvent
+from app.db.models import ModelCall, RunEvent
 
 
 async def divergence_events(session: AsyncSession, run_id: str) -> list[RunEvent]:
@@ -20,18 +18,6 @@ async def divergence_events(session: AsyncSession, run_id: str) -> list[RunEvent
         .order_by(RunEvent.seq)
     )
     return list((await session.execute(query)).scalars())
-
-
-async def save_replay_verdict(
-    session: AsyncSession, run_id: str, epoch: int, verdict: dict[str, Any]
-) -> None:
-    """Written by the lease holder, in the transaction that finishes the replay."""
-    await session.execute(
-        update(Run)
-        .where(runs_repo.fenced(session, run_id, epoch))
-        .values(replay=verdict)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def answering_models(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[str]]:

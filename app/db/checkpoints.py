@@ -36,17 +36,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.db.engine import is_sqlite, libpq_url, sqlite_path
 from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, current_lease
+from app.db.journal.sqlite import FENCE_SQL
 from app.db.models import utcnow
-
-SQLITE_FENCE = (
-    "SELECT 1 FROM runs WHERE id = ? AND attempt = ? AND status = 'running' "
-    "AND lease_expires_at > ?"
-)
-
-
-def _sqlite_timestamp() -> str:
-    """`utcnow()` as SQLAlchemy stores DateTime values in SQLite (comparable as text)."""
-    return utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+from app.db.timestamps import sqlite_time
 
 
 class FencedPostgresSaver(AsyncPostgresSaver):
@@ -172,7 +164,7 @@ class FencedSqliteSaver(AsyncSqliteSaver):
 
     async def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         lease = current_lease.get()
-        fence = None if lease is None else (lease.run_id, lease.epoch, _sqlite_timestamp())
+        fence = None if lease is None else (lease.run_id, lease.epoch, sqlite_time(utcnow()))
         async with self._write_lock, self.lock:
             # aiosqlite's queue of functions for its connection thread (pinned version).
             held = await self.conn._execute(_fenced_write, self.conn._conn, fence, sql, rows)
@@ -191,7 +183,7 @@ def _fenced_write(
     False (nothing written) when the lease moved on."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if fence is not None and conn.execute(SQLITE_FENCE, fence).fetchone() is None:
+        if fence is not None and conn.execute(FENCE_SQL, fence).fetchone() is None:
             conn.rollback()
             return False
         conn.executemany(sql, rows)

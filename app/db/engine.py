@@ -27,7 +27,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.db.cache_repo import SqliteCacheReader
 from app.db.events_repo import PUBLISH, Publisher, install_event_publisher
+from app.db.journal.contract import RunJournal
+from app.db.journal.postgres import PostgresJournal
+from app.db.journal.sqlite import SqliteJournal
 
 
 def is_sqlite(url: str) -> bool:
@@ -148,7 +152,24 @@ class Database:
     api: async_sessionmaker[AsyncSession]
     worker: async_sessionmaker[AsyncSession]
     write_lock: asyncio.Lock | None
+    # The only writer of runs and run_events, for this database: chosen here, once.
+    journal: RunJournal
     engines: list[AsyncEngine] = field(default_factory=list)
+
+    def start_listener(self, notifier: Any) -> Any:
+        """Cross-process wake-ups (LISTEN/NOTIFY) where the database has them: the
+        started listener, or None (SQLite: one process, in-process wake-ups suffice)."""
+        if is_sqlite(self.url):
+            return None
+        from app.db.listener import PgListener
+
+        listener = PgListener(self.url, notifier)
+        listener.start()
+        return listener
+
+    def cache_reader(self) -> SqliteCacheReader | None:
+        """A faster reader of the response cache than a session, where there is one."""
+        return SqliteCacheReader(sqlite_path(self.url)) if is_sqlite(self.url) else None
 
     async def dispose(self) -> None:
         for engine in self.engines:
@@ -173,6 +194,7 @@ def open_database(
             create_session_factory(api, info),
             create_session_factory(worker, info),
             None,
+            PostgresJournal(),
             [api, worker],
         )
     lock = asyncio.Lock()
@@ -184,5 +206,6 @@ def open_database(
         SqliteSessions(api_reads, writes, lock, info),
         SqliteSessions(worker_reads, writes, lock, info),
         lock,
+        SqliteJournal(),
         [writes, api_reads, worker_reads],
     )

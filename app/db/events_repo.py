@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.db.models import RunEvent, utcnow
-from app.db.runs_repo import SeqGrant, reserve_event_seqs
 
 
 def new_event_uid() -> str:
@@ -131,21 +130,3 @@ async def events_after(
         .limit(limit)
     )
     return list((await session.execute(query)).scalars())
-
-
-async def append_fenced(
-    session: AsyncSession, run_id: str, *, epoch: int, events: Sequence[PendingEvent]
-) -> SeqGrant | None:
-    """Events of a running run, written only by its lease holder (None: the lease moved on).
-    With no events it is the fencing check alone (and returns the run's cost and budget)."""
-    events = await unwritten(session, run_id, events)
-    if session.get_bind().dialect.name == "postgresql":
-        from app.db import pg_writes
-
-        return await pg_writes.append(session, pg_writes.APPEND_FENCED, run_id, events, epoch=epoch)
-    grant = await reserve_event_seqs(
-        session, run_id, len(events), epoch=epoch, statuses=["running"]
-    )
-    if grant is not None:
-        await insert_events(session, run_id, grant.first_seq, events)
-    return grant

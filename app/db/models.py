@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.db.tenant_scope import checkpoint_thread
+from app.run_status import RunStatus
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY; Postgres gets a 64-bit identity.
@@ -85,18 +86,22 @@ class Run(Base):
     graph: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
     input: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(24), default="queued")
+    status: Mapped[str] = mapped_column(String(24), default=RunStatus.QUEUED)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # The client's Idempotency-Key behind its tenant (tenant_scope.scoped): unique per tenant.
     idempotency_key: Mapped[str | None] = mapped_column(String(320), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Incremented by every claim: the lease epoch that fences a worker's writes.
-    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
     # Claims after its worker vanished; `solo`: this claim runs alone on its worker; crashes:
-    # worker deaths during solo claims, the ones the run itself is blamed for.
+    # deaths of its solo workers in a row with no step done, the ones it is blamed for.
     recoveries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     solo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Graph steps completed, and how many there were when the current claim began: a claim
+    # that ended in its worker's death without a step done made no progress.
+    steps_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    steps_at_claim: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The last event sequence number handed out (events are numbered by updating this row).
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
@@ -239,7 +244,7 @@ class Feedback(Base):
 
 
 class RoutingCell(Base):
-    """One cell of the learned table (`app.routing.feedback.CellKey`) for one feedback
+    """One cell of the learned table (`app.routing.observations.CellKey`) for one feedback
     source: weighted sums that feedback increments (and a replaced feedback decrements)."""
 
     __tablename__ = "routing_cells"

@@ -20,8 +20,9 @@ from datetime import datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ModelCall, Run, utcnow
-from app.db.runs_repo import TERMINAL_STATUSES
+from app.db.journal import RunJournal
+from app.db.models import ModelCall, Run
+from app.run_status import TERMINAL
 
 _RUN_OF = {
     "sqlite": "json_extract(CAST(metadata AS TEXT), '$.routegraph_run_id')",
@@ -42,7 +43,7 @@ async def runs_due(session: AsyncSession, cutoff: datetime, limit: int | None) -
     query = (
         select(Run)
         .where(
-            Run.status.in_(TERMINAL_STATUSES),
+            Run.status.in_(TERMINAL),
             Run.finished_at < cutoff,
             Run.payloads_pruned_at.is_(None),
         )
@@ -52,7 +53,7 @@ async def runs_due(session: AsyncSession, cutoff: datetime, limit: int | None) -
     return list((await session.execute(query)).scalars())
 
 
-async def prune_run(session: AsyncSession, run: Run) -> PrunedRun:
+async def prune_run(session: AsyncSession, run: Run, journal: RunJournal) -> PrunedRun:
     """Delete the run's checkpoints (but the two kinds kept), null its bodies, mark it."""
     dialect = session.get_bind().dialect.name
     run_of, writes = _RUN_OF[dialect], _WRITES[dialect]
@@ -90,10 +91,5 @@ async def prune_run(session: AsyncSession, run: Run) -> PrunedRun:
         .values(request={}, response=None)
         .execution_options(synchronize_session=False)
     )
-    await session.execute(
-        update(Run)
-        .where(Run.id == run.id)
-        .values(payloads_pruned_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    await journal.mark_pruned(session, run.id)
     return PrunedRun(run.id, len(rows), int(calls.rowcount or 0))  # type: ignore[attr-defined]

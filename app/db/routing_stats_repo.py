@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Feedback, ModelCall, RoutingCell, utcnow
-from app.routing.feedback import ANY, Cell, CellKey, Counts, Observation, observation_keys
+from app.routing.observations import ANY, Cell, CellKey, Counts, Observation, observation_keys
 
 KEY_COLUMNS = ("scope", "task_class", "cluster", "arm", "condition", "band")
 _FEEDBACK_IDENTITY = ("tenant_id", "call_id", "source")

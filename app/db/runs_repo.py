@@ -1,48 +1,34 @@
-"""Queries on the `runs` table: read, list, claim under a lease, renew leases, fence writes."""
+"""Reads of the `runs` table: one run, by idempotency key, pages of runs (the run journal,
+`app/db/journal`, is the only writer)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    DateTime,
-    and_,
-    case,
-    func,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Run, utcnow
-from app.db.tenant_scope import checkpoint_thread
-
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
+from app.db.models import Run
 
 
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
 
-def db_now(session: AsyncSession, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
-    """The clock leases are measured by: the database server's on Postgres (workers on other
-    hosts need not agree on the time), this machine's on SQLite (one file, one host)."""
-    if session.get_bind().dialect.name == "postgresql":
-        now: ColumnElement[datetime] = func.statement_timestamp()
-        return now + timedelta(seconds=plus_seconds) if plus_seconds else now
-    return literal(utcnow() + timedelta(seconds=plus_seconds), DateTime(timezone=True))
-
-
 async def get_run(session: AsyncSession, run_id: str) -> Run | None:
     return await session.get(Run, run_id)
+
+
+async def remaining_budget(session: AsyncSession, run_id: str) -> float | None:
+    """What the run may still spend (None: no budget, or no such run)."""
+    row = (
+        await session.execute(select(Run.cost_usd, Run.budget_usd).where(Run.id == run_id))
+    ).one_or_none()
+    if row is None or row[1] is None:
+        return None
+    return max(0.0, float(row[1]) - float(row[0]))
 
 
 async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> Run | None:
@@ -107,152 +93,3 @@ async def list_runs(
     rows = list((await session.execute(query)).scalars())
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-@dataclass(frozen=True)
-class ClaimedRun:
-    """What a worker needs of a run it just claimed; `attempt` is its lease epoch."""
-
-    id: str
-    thread_id: str
-    graph: str
-    version: int
-    input: dict[str, Any]
-    attempt: int
-    event_seq: int
-    budget_usd: float | None
-    cancel_requested: bool
-    tenant_id: str = "default"
-    # Worker deaths blamed on the run; `solo`: this claim runs alone on its worker.
-    crashes: int = 0
-    solo: bool = False
-
-    @property
-    def checkpoint_thread(self) -> str:
-        """The thread id its checkpoints are kept under (its tenant's own)."""
-        return checkpoint_thread(self.tenant_id, self.thread_id)
-
-
-_CLAIMED_COLUMNS = (
-    Run.id,
-    Run.thread_id,
-    Run.graph,
-    Run.version,
-    Run.input,
-    Run.attempt,
-    Run.event_seq,
-    Run.budget_usd,
-    Run.cancel_requested,
-    Run.tenant_id,
-)
-
-
-@dataclass(frozen=True)
-class LeaseState:
-    run_id: str
-    cancel_requested: bool
-
-
-async def renew_leases(
-    session: AsyncSession,
-    *,
-    worker_id: str,
-    epochs: Mapping[str, int],
-    lease_seconds: float,
-) -> list[LeaseState]:
-    """Extend every lease this worker still holds in one statement. A run missing from the
-    result is lost: another worker claimed it, it ended, or its lease already expired."""
-    if not epochs:
-        return []
-    now = db_now(session)
-    held = or_(*(and_(Run.id == run_id, Run.attempt == epoch) for run_id, epoch in epochs.items()))
-    result = await session.execute(
-        update(Run)
-        .where(
-            held,
-            Run.lease_owner == worker_id,
-            Run.status == "running",
-            Run.lease_expires_at > now,
-        )
-        .values(lease_expires_at=db_now(session, lease_seconds))
-        .returning(Run.id, Run.cancel_requested)
-        .execution_options(synchronize_session=False)
-    )
-    return [LeaseState(run_id, bool(cancel)) for run_id, cancel in result.all()]
-
-
-def fenced(session: AsyncSession, run_id: str, epoch: int) -> ColumnElement[bool]:
-    """The condition every write of a worker for a run carries: its lease is still current."""
-    return and_(
-        Run.id == run_id,
-        Run.attempt == epoch,
-        Run.status == "running",
-        Run.lease_expires_at > db_now(session),
-    )
-
-
-@dataclass(frozen=True)
-class SeqGrant:
-    """Event sequence numbers handed out by an update of the run row, and what the row held."""
-
-    first_seq: int
-    cost_usd: float
-    budget_usd: float | None
-    cancel_requested: bool
-
-
-async def reserve_event_seqs(
-    session: AsyncSession,
-    run_id: str,
-    count: int,
-    *,
-    epoch: int | None = None,
-    statuses: Sequence[str] | None = None,
-    values: Mapping[str, Any] | None = None,
-) -> SeqGrant | None:
-    """Hand out `count` event sequence numbers in an UPDATE of the run row (which also locks
-    it until commit), optionally changing other columns. With `epoch`, only the current lease
-    holder gets them; with `statuses`, only a run in one of them. None: refused."""
-    conditions: list[ColumnElement[bool]] = [Run.id == run_id]
-    if epoch is not None:
-        conditions.append(fenced(session, run_id, epoch))
-    if statuses is not None:
-        conditions.append(Run.status.in_(statuses))
-    result = await session.execute(
-        update(Run)
-        .where(*conditions)
-        .values(event_seq=Run.event_seq + count, **(values or {}))
-        .returning(Run.event_seq, Run.cost_usd, Run.budget_usd, Run.cancel_requested)
-        .execution_options(synchronize_session=False)
-    )
-    row = result.first()
-    if row is None:
-        return None
-    last, cost, budget, cancel = row
-    return SeqGrant(int(last) - count + 1, float(cost), budget, bool(cancel))
-
-
-async def add_cost(session: AsyncSession, run_id: str, cost_usd: float) -> None:
-    """Add to a run's running cost atomically (concurrent calls of one run add up)."""
-    if cost_usd:
-        await session.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(cost_usd=Run.cost_usd + cost_usd)
-            .execution_options(synchronize_session=False)
-        )
-
-
-async def suspects_waiting(session: AsyncSession, solo_after: int) -> bool:
-    """An expired run that lost `solo_after` workers already (it must run alone)."""
-    recovered = case((Run.lease_owner.is_not(None), 1), else_=0)
-    query = (
-        select(Run.id)
-        .where(
-            Run.status == "running",
-            Run.lease_expires_at < utcnow(),
-            Run.recoveries + recovered >= solo_after,
-        )
-        .limit(1)
-    )
-    return (await session.execute(query)).first() is not None

@@ -12,20 +12,20 @@ import asyncio
 import hashlib
 import json
 import logging
-import sqlite3
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import redis.asyncio
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import cache_repo, ledger_repo
-from app.db.engine import is_sqlite, sqlite_path
 from app.db.models import ModelCall, utcnow
-from app.gateway.resp import RedisError, RespClient
+from app.gateway.call_records import call_row
 from app.gateway.types import CallContext
 
 log = logging.getLogger(__name__)
@@ -71,44 +71,33 @@ class DatabaseCache:
     Writes are batched: an answer is kept in this process at once and written with the
     others of the next `FLUSH_DELAY_S` in one transaction, so under load the cache costs
     one write for many answers instead of one each (and no write lock on the answer's
-    path). On SQLite, reads are one indexed SELECT on the event-loop thread through the
-    standard `sqlite3` module: ~20 µs, where the async driver's thread hand-offs cost
-    milliseconds on a busy machine (WAL readers never wait for writers, so it cannot block).
+    path). Reads go through `reader` when the database offers a faster one (SQLite:
+    `cache_repo.SqliteCacheReader`), else through a session.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], database_url: str) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reader: cache_repo.SqliteCacheReader | None = None,
+    ) -> None:
         self._sessions = sessions
         self._pending: dict[str, tuple[str, CachedAnswer, datetime]] = {}
         self._writing: dict[str, tuple[str, CachedAnswer, datetime]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._purged_at = 0.0
-        self._sqlite_path = sqlite_path(database_url) if is_sqlite(database_url) else None
-        self._reader: sqlite3.Connection | None = None
+        self._reader = reader
 
     async def get(self, key: str, tenant_id: str) -> CachedAnswer | None:
         now = datetime.now(UTC)
         pending = self._pending.get(key) or self._writing.get(key)
         if pending is not None and pending[0] == tenant_id and pending[2] > now:
             return pending[1]
-        if self._sqlite_path is not None:
-            data = self._read_sqlite(key, tenant_id, now)
+        if self._reader is not None:
+            data = self._reader.read(key, tenant_id, now)
         else:
             async with self._sessions() as session:
                 data = await cache_repo.get_entry(session, key, tenant_id, now)
         return CachedAnswer.from_json(data) if data is not None else None
-
-    def _read_sqlite(self, key: str, tenant_id: str, now: datetime) -> dict[str, Any] | None:
-        if self._reader is None:
-            assert self._sqlite_path is not None
-            self._reader = sqlite3.connect(self._sqlite_path, isolation_level=None)
-            self._reader.execute("PRAGMA query_only=1")
-        # SQLAlchemy stores SQLite datetimes as ISO text without the zone (ours are UTC).
-        row = self._reader.execute(
-            "SELECT response FROM response_cache WHERE key = ? AND tenant_id = ? "
-            "AND expires_at > ?",
-            (key, tenant_id, now.strftime("%Y-%m-%d %H:%M:%S.%f")),
-        ).fetchone()
-        return json.loads(row[0]) if row is not None else None
 
     async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None:
         self._pending[key] = (tenant_id, answer, datetime.now(UTC) + timedelta(seconds=ttl_s))
@@ -158,15 +147,17 @@ class DatabaseCache:
         await self._flush(0)
         if self._reader is not None:
             self._reader.close()
-            self._reader = None
 
 
 class RedisCache:
     """The cache in Redis (`ROUTEGRAPH_REDIS_URL`); Redis expires entries itself. Redis
     errors are logged and act as a miss: the cache never fails a call."""
 
-    def __init__(self, url: str) -> None:
-        self._client = RespClient(url)
+    def __init__(self, url: str, timeout_s: float = 2.0) -> None:
+        # No retries of its own: a slow or absent Redis is a miss, never a slow answer.
+        self._client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=None
+        )
 
     async def get(self, key: str, tenant_id: str) -> CachedAnswer | None:
         try:
@@ -179,7 +170,9 @@ class RedisCache:
     async def put(self, key: str, tenant_id: str, answer: CachedAnswer, ttl_s: float) -> None:
         try:
             await self._client.set(
-                f"routegraph:cache:{tenant_id}:{key}", json.dumps(asdict(answer)).encode(), ttl_s
+                f"routegraph:cache:{tenant_id}:{key}",
+                json.dumps(asdict(answer)).encode(),
+                px=max(1, int(ttl_s * 1000)),
             )
         except RedisError as exc:
             log.warning("response cache write failed: %s", exc)
@@ -199,19 +192,19 @@ async def record_reuse(
 ) -> str:
     """The ledger row of a call answered without a provider request (cache or shared)."""
     row = ModelCall(
-        id=str(uuid.uuid4()),
-        tenant_id=ctx.tenant_id or "default",
-        api_key_id=ctx.account.key_id if ctx.account is not None else None,
-        run_id=None,
-        node=ctx.node,
-        call_key=ctx.call_key,
-        attempt=1,
-        routing_reason=reason,
-        requested=requested,
+        **call_row(
+            ctx,
+            call_id=str(uuid.uuid4()),
+            attempt=1,
+            model=None,
+            reason=reason,
+            requested=requested,
+            request=request,
+            status="cache_hit",
+        ),
         tier=answer.tier,
         model=answer.model,
         provider="cache",
-        request=request,
         response={"choices": answer.choices, "reused_call": answer.call_id},
         prompt_tokens=answer.prompt_tokens,
         completion_tokens=answer.completion_tokens,
@@ -219,9 +212,8 @@ async def record_reuse(
         cost_usd=0.0,
         saved_usd=answer.cost_usd,
         latency_ms=0.0,
-        status="cache_hit",
         completed_at=utcnow(),
     )
     async with sessions.begin() as session:
-        await ledger_repo.insert_cache_hit(session, row)
+        ledger_repo.add_call(session, row)
     return row.id

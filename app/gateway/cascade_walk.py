@@ -11,19 +11,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.gateway.errors import AllModelsFailed
 from app.gateway.learning import stage_context
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.routing.agreement import AgreementVerdict, compare_answers
-from app.routing.cascade import cascade_step, verified_condition
+from app.routing.cascade import CascadeStep, cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.policy import Cascade, Route, fixed_tier_route
 from app.routing.verifiers import Verdict, get_verifier
 
 if TYPE_CHECKING:
-    from app.gateway.gateway import Gateway
+    from app.gateway.learning import RoutingLearning
+    from app.routing.policy import Classifier
+
+
+class StageServer(Protocol):
+    """What a cascade walk needs of a gateway: the live one, or a replay's tape one."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def classifier(self) -> Classifier | None: ...
+
+    @property
+    def learning(self) -> RoutingLearning | None: ...
+
+    async def serve(
+        self,
+        request: ModelRequest,
+        route: Route,
+        ctx: CallContext,
+        validate: Callable[[ModelResult], Any] | None = None,
+    ) -> ModelResult: ...
+
 
 AGREEMENT = "agreement"
 SELF_TEMPERATURE = 0.7  # a second sample of the same model must be allowed to differ
@@ -62,12 +85,21 @@ def second_opinion(
     return (others[0], False) if others else (answered, True)
 
 
+# What the call being replayed did after stage `index`: True escalated, False kept, None
+# not a replay. A replay follows the source where learned estimates decided (they change
+# with every feedback and are not replayed); a rule verifier's verdict is code and must
+# agree with the recording, else the replay diverges.
+RecordedDecision = Callable[[CallContext, int], bool | None]
+
+
 async def walk_cascade(
-    gateway: Gateway,
+    gateway: StageServer,
     request: ModelRequest,
     policy: Cascade,
     ctx: CallContext,
     validate: Callable[[ModelResult], Any] | None,
+    *,
+    recorded: RecordedDecision | None = None,
 ) -> ModelResult:
     """Cheapest stage first; each stage is its own logical call (own key, own rows)."""
     agreement = policy.verifier == AGREEMENT
@@ -109,6 +141,16 @@ async def walk_cascade(
             classification=classification,
             online=view,
         )
+        escalated = recorded(ctx, index) if recorded is not None else None
+        if verdict.accepted and escalated is not None and escalated == step.keep:
+            keep = not escalated
+            step = CascadeStep(
+                keep,
+                f"{step.reason}; the source {'kept' if keep else 'escalated'} here "
+                "(learned estimates are followed, not replayed)",
+                step.explored,
+                step.condition,
+            )
         if learning is not None and route.learning is not None:
             await learning.cascade_verdict(stage, result, task_class, route.learning, verdict, step)
             if other is not None:
@@ -123,7 +165,7 @@ async def walk_cascade(
 
 
 async def _agreement(
-    gateway: Gateway,
+    gateway: StageServer,
     request: ModelRequest,
     policy: Cascade,
     stage: CallContext,

@@ -11,10 +11,9 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import ModelCall
+from app.db import ledger_repo
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import ModelRequest
 from app.routing.catalog import ModelSpec
@@ -63,19 +62,12 @@ class CostEstimator:
         cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < REFRESH_S:
             return cached[1], cached[2]
-        query = (
-            select(ModelCall.completion_tokens)
-            .where(
-                ModelCall.graph == graph,
-                ModelCall.node == node,
-                ModelCall.model == model,
-                ModelCall.status == "ok",
-            )
-            .order_by(ModelCall.created_at.desc())
-            .limit(HISTORY_ROWS)
-        )
         async with self._sessions() as session:
-            tokens = sorted((await session.execute(query)).scalars())
+            tokens = sorted(
+                await ledger_repo.recent_completion_tokens(
+                    session, graph=graph, node=node, model=model, limit=HISTORY_ROWS
+                )
+            )
         typical = None
         if len(tokens) >= MIN_HISTORY:
             typical = tokens[min(len(tokens) - 1, math.ceil(PERCENTILE * len(tokens)) - 1)]

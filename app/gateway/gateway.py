@@ -12,22 +12,23 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import runs_repo
+from app.db.journal import RunJournal, journal_for
 from app.gateway.cascade_walk import walk_cascade
-from app.gateway.errors import AllModelsFailed
+from app.gateway.chain import FallbackChain
 from app.gateway.estimate import CostEstimator
-from app.gateway.feedback import (
-    answer_as_text,
-    describe_provider_error,
-    short_validation_error,
-    with_feedback,
-)
-from app.gateway.guard import remaining_budget
 from app.gateway.learning import CallFeedback, RoutingLearning
 from app.gateway.ledger import AttemptRecord, Completion, Ledger
 from app.gateway.ledger_batch import BatchLedger
 from app.gateway.ledger_rows import completion_of, recorded_result
 from app.gateway.provider_faults import request_fault
 from app.gateway.providers import Providers, provider_errors
+from app.gateway.retry_prompts import (
+    answer_as_text,
+    describe_provider_error,
+    short_validation_error,
+    with_feedback,
+)
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
@@ -82,6 +83,7 @@ class Gateway:
         classifier: Classifier | None = None,
         learner: OnlineLearner | None = None,
         direct_client: bool = True,
+        journal: RunJournal | None = None,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -95,7 +97,10 @@ class Gateway:
         self._simulator_url = simulator_url
         self._timeout_s = timeout_s
         self._default_max_output_tokens = default_max_output_tokens
-        self.ledger = Ledger(session_factory)
+        # The service passes its database's journal; tools and tests may let it be chosen
+        # here, once, from the database the sessions are bound to.
+        self.journal = journal or journal_for(str(session_factory.kw["bind"].url))
+        self.ledger = Ledger(session_factory, self.journal)
         self.batch_ledger = BatchLedger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
         self.providers = Providers(simulator_url, direct_client=direct_client)
@@ -168,7 +173,8 @@ class Gateway:
             online = await self.learning.view(request, classification, ctx.tenant_id)
         remaining = None
         if ctx.run_id is not None:
-            remaining = await remaining_budget(self._sessions, ctx.run_id)
+            async with self._sessions() as session:
+                remaining = await runs_repo.remaining_budget(session, ctx.run_id)
             if remaining is not None:
                 remaining = max(0.0, remaining - ctx.reserve_usd)
         return RouteInputs(
@@ -197,33 +203,18 @@ class Gateway:
         validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
         """Serve a call on `route`'s models in order (what `complete` does once routed)."""
-        # The first attempt is numbered from the ledger's history, unless the key is new.
-        number: int | None = 1 if ctx.new_call else None
-        failures: list[str] = []
-        previous_id: str | None = None
+        chain = FallbackChain.start(route, ctx)
         max_tokens = request.max_tokens
         for index, model in enumerate(route.candidates):
-            reason = route.reason if index == 0 else f"fallback after {failures[-1]}"
-            if ctx.purpose:
-                reason = f"{reason} [{ctx.purpose}]"
+            reason = chain.reason(index)
             conversation = replace(request, max_tokens=_cap(max_tokens, model))
             for _ in range(MAX_INVALID_OUTPUTS_PER_MODEL):
-                record = AttemptRecord(
-                    model=model,
-                    number=number,
-                    reason=reason,
-                    requested=route.requested,
-                    task_class=route.task_class,
-                    fallback_of=previous_id,
-                    request=conversation.to_json(),
-                    routing=route.learning.to_json() if route.learning else None,
-                )
+                record = chain.record(model, conversation, reason)
                 outcome = await self._attempt(conversation, record, ctx, validate)
-                number = outcome.number + 1
-                previous_id = outcome.call_id
+                chain.booked(outcome.call_id, outcome.number)
                 if outcome.result is not None:
-                    return replace(outcome.result, attempts=len(failures) + 1)
-                failures.append(f"{model.name}: {outcome.error}")
+                    return replace(outcome.result, attempts=chain.attempts_failed + 1)
+                chain.failed(model, outcome.error)
                 if outcome.invalid is None:
                     break  # provider error: next model
                 if outcome.invalid.truncated:
@@ -245,7 +236,7 @@ class Gateway:
                     outcome.error,
                     outcome.invalid.instruction,
                 )
-        raise AllModelsFailed(failures)
+        raise chain.exhausted()
 
     async def complete_structured(
         self, request: ModelRequest, schema: type[T], policy: Policy, ctx: CallContext

@@ -25,7 +25,7 @@ from app.routing.cascade import CascadeStep
 from app.routing.catalog import Catalog
 from app.routing.classifier import Classification
 from app.routing.features import messages_text
-from app.routing.feedback import FeedbackSource, Observation, RoutingContext
+from app.routing.observations import FeedbackSource, Observation, RoutingContext
 from app.routing.online import OnlineLearner, OnlineView, cell_cluster, request_arms
 from app.routing.policy import Classifier
 from app.routing.verifiers import Verdict

@@ -21,21 +21,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import runs_repo
-from app.db.events_repo import PendingEvent, append_fenced, insert_events, unwritten
-from app.db.models import ModelCall, Run, utcnow
+from app.db import ledger_repo
+from app.db.events_repo import PendingEvent
+from app.db.journal import RunJournal
+from app.db.models import ModelCall
+from app.gateway.call_records import call_event, call_row
 from app.gateway.errors import BudgetExceeded, LeaseLost, RunCancelled
 from app.gateway.estimate import Estimate
 from app.gateway.types import CallContext
 from app.routing.catalog import ModelSpec
-
-LOST_ERROR = (
-    "in flight when the worker holding the run stopped (crash, stall or shutdown): the "
-    "provider may have charged for it; cost estimated"
-)
 
 
 @dataclass(frozen=True)
@@ -74,8 +70,9 @@ class Completion:
 
 
 class Ledger:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], journal: RunJournal) -> None:
         self._sessions = sessions
+        self._journal = journal
 
     @contextlib.asynccontextmanager
     async def _transaction(self, ctx: CallContext) -> AsyncIterator[AsyncSession]:
@@ -114,26 +111,22 @@ class Ledger:
     ) -> Begun:
         grant = None
         if ctx.run is not None:
-            grant = await append_fenced(session, ctx.run.run_id, epoch=ctx.run.epoch, events=events)
+            grant = await self._journal.append(
+                session, ctx.run.run_id, epoch=ctx.run.epoch, events=events
+            )
             if grant is None:
                 raise LeaseLost(f"run {ctx.run.run_id}: the lease moved on before a model call")
         elif ctx.run_id is not None:
-            grant = await runs_repo.reserve_event_seqs(session, ctx.run_id, 0)
+            grant = await self._journal.hold(session, ctx.run_id)
         number, retry_of = attempt.number, None
         if number is None:
-            rows = list(
-                (
-                    await session.execute(
-                        select(ModelCall)
-                        .where(ModelCall.call_key == ctx.call_key)
-                        .order_by(ModelCall.attempt)
-                    )
-                ).scalars()
-            )
+            rows = await ledger_repo.attempts_of(session, ctx.call_key)
             paid = next((row for row in reversed(rows) if row.status == "ok"), None)
             if paid is not None:
                 return Begun(paid.id, paid.attempt, recorded=paid)
-            retry_of = await _mark_lost(session, rows)
+            await ledger_repo.mark_lost(session, [r.id for r in rows if r.status == "in_flight"])
+            lost = [row.id for row in rows if row.status in ("in_flight", "lost")]
+            retry_of = lost[-1] if lost else None
             number = rows[-1].attempt + 1 if rows else 1
         if grant is not None:
             if grant.cancel_requested:
@@ -150,34 +143,12 @@ class Ledger:
         if ctx.account is not None:
             await ctx.account.reserve(session, estimate.cost_usd, f"call on {attempt.model.name}")
         call_id = str(uuid.uuid4())
-        session.add(
-            ModelCall(
-                id=call_id,
-                tenant_id=ctx.tenant_id,
-                api_key_id=ctx.account.key_id if ctx.account is not None else None,
-                run_id=ctx.run_id,
-                graph=ctx.graph,
-                node=ctx.node,
-                call_key=ctx.call_key,
-                attempt=number,
-                epoch=ctx.run.epoch if ctx.run is not None else None,
-                task_class=attempt.task_class,
-                routing_reason=attempt.reason,
-                requested=attempt.requested,
-                tier=attempt.model.tier,
-                model=attempt.model.name,
-                provider=attempt.model.provider,
-                request=attempt.request,
-                prompt_tokens=estimate.prompt_tokens,
-                cost_usd=estimate.cost_usd,
-                status="in_flight",
-                fallback_of=attempt.fallback_of,
-                retry_of=retry_of,
-                routing=attempt.routing,
-            )
+        ledger_repo.add_call(
+            session,
+            ModelCall(**in_flight_row(ctx, attempt, estimate, call_id, number, retry_of)),
         )
         if grant is not None and ctx.run_id is not None:
-            await runs_repo.add_cost(session, ctx.run_id, estimate.cost_usd)
+            await self._journal.reserve_cost(session, ctx.run_id, estimate.cost_usd)
         return Begun(call_id, number)
 
     async def complete(
@@ -200,99 +171,81 @@ class Ledger:
         done: Completion,
         events: list[PendingEvent],
     ) -> bool:
-        # A row marked lost meanwhile (its worker was thought dead) stays lost: its answer is
-        # not used, but its real cost replaces the estimate.
-        result = await session.execute(
-            update(ModelCall)
-            .where(ModelCall.id == begun.call_id)
-            .values(
-                status=case((ModelCall.status == "lost", "lost"), else_=done.status),
-                error=case((ModelCall.status == "lost", ModelCall.error), else_=done.error),
-                response=done.response,
-                prompt_tokens=done.prompt_tokens,
-                completion_tokens=done.completion_tokens,
-                cached_tokens=done.cached_tokens,
-                cost_usd=done.cost_usd,
-                latency_ms=done.latency_ms,
-                finish_reason=done.finish_reason,
-                completed_at=utcnow(),
-            )
-            .returning(ModelCall.status)
-            .execution_options(synchronize_session=False)
+        status = await ledger_repo.complete_call(
+            session,
+            begun.call_id,
+            status=done.status,
+            error=done.error,
+            response=done.response,
+            prompt_tokens=done.prompt_tokens,
+            completion_tokens=done.completion_tokens,
+            cached_tokens=done.cached_tokens,
+            cost_usd=done.cost_usd,
+            latency_ms=done.latency_ms,
+            finish_reason=done.finish_reason,
         )
-        status = result.scalar_one()
         if ctx.account is not None:
             await ctx.account.settle(session, done.cost_usd - done.estimate_usd)
         if ctx.run_id is None:
             return True
-        if ctx.run is not None:
-            owner = runs_repo.fenced(session, ctx.run_id, ctx.run.epoch)
-        else:
-            owner = Run.status == "running"
-        events = [*await unwritten(session, ctx.run_id, events)]
-        events.append(_call_event(begun, attempt, done, status, ctx))
-        result = await session.execute(
-            update(Run)
-            .where(Run.id == ctx.run_id)
-            .values(
-                cost_usd=Run.cost_usd + (done.cost_usd - done.estimate_usd),
-                event_seq=Run.event_seq + case((owner, len(events)), else_=0),
-            )
-            .returning(Run.event_seq, case((owner, True), else_=False))
-            .execution_options(synchronize_session=False)
+        return await self._journal.settle_call(
+            session,
+            ctx.run_id,
+            epoch=ctx.run.epoch if ctx.run is not None else None,
+            cost_delta_usd=done.cost_usd - done.estimate_usd,
+            events=[*events, _call_event(begun, attempt, done, status, ctx)],
         )
-        row = result.first()
-        if row is None:
-            return False
-        last_seq, still_ours = row[0], row[-1]  # (event_seq, lease still ours)
-        if not still_ours:
-            return False
-        await insert_events(session, ctx.run_id, int(last_seq) - len(events) + 1, events)
-        return True
 
     async def abandon(self, ctx: CallContext, begun: Begun, why: str) -> None:
         """The call was interrupted (cancelled task, shutdown) before the provider answered."""
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(ModelCall)
-                .where(ModelCall.id == begun.call_id, ModelCall.status == "in_flight")
-                .values(status="lost", error=f"{why}: {LOST_ERROR}", completed_at=utcnow())
-                .execution_options(synchronize_session=False)
+            await ledger_repo.abandon_call(
+                session, begun.call_id, f"{why}: {ledger_repo.LOST_ERROR}"
             )
 
 
-async def _mark_lost(session: AsyncSession, rows: list[ModelCall]) -> str | None:
-    """Attempts left in flight by an earlier worker: mark them lost; the last one's id."""
-    lost = [row.id for row in rows if row.status in ("in_flight", "lost")]
-    in_flight = [row.id for row in rows if row.status == "in_flight"]
-    if in_flight:
-        await session.execute(
-            update(ModelCall)
-            .where(ModelCall.id.in_(in_flight), ModelCall.status == "in_flight")
-            .values(status="lost", error=LOST_ERROR)
-            .execution_options(synchronize_session=False)
-        )
-    return lost[-1] if lost else None
+def in_flight_row(
+    ctx: CallContext,
+    attempt: AttemptRecord,
+    estimate: Estimate,
+    call_id: str,
+    number: int,
+    retry_of: str | None = None,
+) -> dict[str, Any]:
+    """The row of an attempt about to be made, its cost the estimate."""
+    return call_row(
+        ctx,
+        call_id=call_id,
+        attempt=number,
+        model=attempt.model,
+        reason=attempt.reason,
+        requested=attempt.requested,
+        request=attempt.request,
+        status="in_flight",
+        task_class=attempt.task_class,
+        prompt_tokens=estimate.prompt_tokens,
+        cost_usd=estimate.cost_usd,
+        fallback_of=attempt.fallback_of,
+        retry_of=retry_of,
+        routing=attempt.routing,
+    )
 
 
 def _call_event(
     begun: Begun, attempt: AttemptRecord, done: Completion, status: str, ctx: CallContext
 ) -> PendingEvent:
-    return PendingEvent(
-        "model_call",
-        node=ctx.node,
-        payload={
-            "call_id": begun.call_id,
-            "attempt": begun.number,
-            "model": attempt.model.name,
-            "tier": attempt.model.tier,
-            "status": status,
-            "reason": attempt.reason,
-            "cost_usd": done.cost_usd,
-            "latency_ms": round(done.latency_ms, 1),
-            "prompt_tokens": done.prompt_tokens,
-            "completion_tokens": done.completion_tokens,
-            "finish_reason": done.finish_reason,
-            "error": done.error,
-        },
+    return call_event(
+        ctx,
+        call_id=begun.call_id,
+        attempt=begun.number,
+        model=attempt.model.name,
+        tier=attempt.model.tier,
+        status=status,
+        reason=attempt.reason,
+        cost_usd=done.cost_usd,
+        latency_ms=done.latency_ms,
+        prompt_tokens=done.prompt_tokens,
+        completion_tokens=done.completion_tokens,
+        finish_reason=done.finish_reason,
+        error=done.error,
     )

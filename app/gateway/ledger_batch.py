@@ -18,17 +18,16 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import ModelCall, utcnow
+from app.db import ledger_repo
+from app.db.models import utcnow
 from app.gateway.errors import BudgetExceeded
 from app.gateway.estimate import Estimate
-from app.gateway.ledger import AttemptRecord, Begun, Completion
+from app.gateway.ledger import AttemptRecord, Begun, Completion, in_flight_row
 from app.gateway.types import CallAccount, CallContext
 
 log = logging.getLogger(__name__)
-_calls: Table = ModelCall.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -53,29 +52,7 @@ class BatchLedger:
     async def begin(self, ctx: CallContext, attempt: AttemptRecord, estimate: Estimate) -> Begun:
         number = attempt.number or 1
         call_id = str(uuid.uuid4())
-        row = {
-            "id": call_id,
-            "tenant_id": ctx.tenant_id or "default",
-            "api_key_id": ctx.account.key_id if ctx.account is not None else None,
-            "run_id": None,
-            "graph": ctx.graph,
-            "node": ctx.node,
-            "call_key": ctx.call_key,
-            "attempt": number,
-            "task_class": attempt.task_class,
-            "routing_reason": attempt.reason,
-            "requested": attempt.requested,
-            "tier": attempt.model.tier,
-            "model": attempt.model.name,
-            "provider": attempt.model.provider,
-            "request": attempt.request,
-            "prompt_tokens": estimate.prompt_tokens,
-            "cost_usd": estimate.cost_usd,
-            "status": "in_flight",
-            "fallback_of": attempt.fallback_of,
-            "routing": attempt.routing,
-            "created_at": utcnow(),
-        }
+        row = {**in_flight_row(ctx, attempt, estimate, call_id, number), "created_at": utcnow()}
         what = f"call on {attempt.model.name}"
         op = _Op(ctx, self._future(), row=row, estimate_usd=estimate.cost_usd, what=what)
         await self._submit(op)
@@ -148,18 +125,9 @@ class BatchLedger:
             begins = [op for op in batch if op.row is not None]
             refused = await _reserve(session, begins)
             rows = [op.row for op in begins if op.row is not None and id(op) not in refused]
-            connection = await session.connection()
-            if rows:
-                await connection.execute(insert(_calls), rows)
+            await ledger_repo.add_calls_batch(session, rows)
             completions = [op.done for op in batch if op.done is not None]
-            if completions:
-                names = [name for name in completions[0] if name != "b_id"]
-                statement = (
-                    update(_calls)
-                    .where(_calls.c.id == bindparam("b_id"))
-                    .values({name: bindparam(name) for name in names})
-                )
-                await connection.execute(statement, completions)
+            await ledger_repo.complete_calls_batch(session, completions)
             settles: dict[Hashable, tuple[CallAccount, float]] = {}
             for op in batch:
                 account = op.ctx.account

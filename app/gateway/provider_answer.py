@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.gateway.openai_compat import ProviderError
+from app.gateway.provider_http import ProviderError
 from app.gateway.types import Usage
 
 

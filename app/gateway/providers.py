@@ -18,8 +18,8 @@ from app.gateway.litellm_client import (
     ensure_litellm,
     stream_provider,
 )
-from app.gateway.openai_compat import OpenAICompatibleClient, ProviderError
 from app.gateway.provider_answer import ProviderAnswer, answer_from_json
+from app.gateway.provider_http import OpenAICompatibleClient, ProviderError
 from app.gateway.types import ModelRequest
 from app.routing.catalog import ModelSpec
 

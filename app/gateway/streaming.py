@@ -17,13 +17,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from app.gateway.chain import FallbackChain
 from app.gateway.continuation import RepeatFilter, continuation_request
-from app.gateway.errors import AllModelsFailed
-from app.gateway.feedback import describe_provider_error
-from app.gateway.ledger import AttemptRecord, Completion
-from app.gateway.openai_compat import StreamCut
+from app.gateway.ledger import Completion
 from app.gateway.provider_faults import request_fault
+from app.gateway.provider_http import StreamCut
 from app.gateway.providers import provider_errors
+from app.gateway.retry_prompts import describe_provider_error
 from app.gateway.types import CallContext, ModelRequest, ModelResult, Usage
 from app.routing.catalog import ModelSpec
 from app.routing.features import estimate_tokens
@@ -106,39 +106,22 @@ async def serve_stream(
 ) -> AsyncIterator[StreamEvent]:
     """Stream the call down the route's models; raise AllModelsFailed when none finishes."""
     sent = ""
-    failures: list[str] = []
-    number: int | None = 1 if ctx.new_call else None
-    previous_id: str | None = None
+    chain = FallbackChain.start(route, ctx)
     paid = 0.0
     delivered = 0  # completion tokens the client got from earlier (cut) attempts
     delivered_prompt = 0  # and the prompt tokens those attempts were paid for
     for index, model in enumerate(route.candidates):
-        if index == 0:
-            reason = route.reason
-        elif sent:
-            reason = f"continuation of the answer after {failures[-1]}"
-        else:
-            reason = f"fallback after {failures[-1]}"
-        if ctx.purpose:
-            reason = f"{reason} [{ctx.purpose}]"
+        reason = chain.reason(index, continuing=bool(sent))
         attempt_request = continuation_request(request, sent) if sent else request
         attempt_request = replace(attempt_request, max_tokens=_cap(attempt_request, model))
-        record = AttemptRecord(
-            model=model,
-            number=number,
-            reason=reason,
-            requested=route.requested,
-            task_class=route.task_class,
-            fallback_of=previous_id,
-            request=attempt_request.to_json(),
-        )
+        record = chain.record(model, attempt_request, reason)
         estimate = await gateway.estimator.estimate(
             model, attempt_request, graph=ctx.graph, node=ctx.node
         )
         await gateway.providers.ready(model)
         ledger = gateway.ledger_for(ctx)
         begun = await ledger.begin(ctx, record, estimate)
-        number, previous_id = begun.number + 1, begun.call_id
+        chain.booked(begun.call_id, begun.number)
         attempt = _Attempt()
         repeat = RepeatFilter(sent)
         started = time.perf_counter()
@@ -182,7 +165,7 @@ async def serve_stream(
                 error=error,
             )
             await ledger.complete(ctx, begun, record, done)
-            failures.append(f"{model.name}: {error}")
+            chain.failed(model, error)
             continue
         except BaseException:
             # The client went away (or shutdown) mid-stream: book what the provider sent.
@@ -235,12 +218,12 @@ async def serve_stream(
                 cost_usd=paid + cost,
                 latency_ms=latency,
                 call_id=begun.call_id,
-                attempts=len(failures) + 1,
+                attempts=chain.attempts_failed + 1,
                 finish_reason=attempt.finish_reason or ("tool_calls" if calls else "stop"),
             )
         )
         return
-    raise AllModelsFailed(failures)
+    raise chain.exhausted()
 
 
 def _cap(request: ModelRequest, model: ModelSpec) -> int | None:

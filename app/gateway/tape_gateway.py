@@ -15,18 +15,21 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.events_repo import PendingEvent, append_fenced
+from app.db import ledger_repo
+from app.db.events_repo import PendingEvent
 from app.db.models import ModelCall
+from app.gateway.call_records import call_event, call_row
+from app.gateway.cascade_walk import walk_cascade
 from app.gateway.errors import AllModelsFailed, LeaseLost, RunCancelled
 from app.gateway.estimate import CostEstimator
 from app.gateway.gateway import Gateway, classify_request
-from app.gateway.learning import CallFeedback
+from app.gateway.learning import CallFeedback, RoutingLearning
 from app.gateway.replay_errors import Divergence, DivergenceKind, ReplayDiverged, SourceEnded
 from app.gateway.tape import Recording, Tape, canonical, request_as_recorded, request_change
 from app.gateway.tape_keys import parse_tape_key, tape_key_of
@@ -41,10 +44,9 @@ from app.routing.policy import (
     Policy,
     Route,
     RouteInputs,
-    fixed_tier_route,
     route_request,
 )
-from app.routing.verifiers import get_verifier
+from app.run_status import RunStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -114,6 +116,9 @@ class TapeGateway:
         # The live gateway's parsing and validation, over this gateway's `complete`.
         return await Gateway.complete_structured(cast(Gateway, self), request, schema, policy, ctx)
 
+    # Nothing is learned from a replay, and no learned estimate decides in it.
+    learning: RoutingLearning | None = None
+
     async def complete(
         self,
         request: ModelRequest,
@@ -125,78 +130,60 @@ class TapeGateway:
         """The recorded answer, or the divergence (stop) or a live call (live)."""
         if not self.live_mode:
             try:
-                answers = self._answers(request, policy, ctx, validate)
+                if isinstance(policy, Cascade):
+                    # The live gateway's walk, on recorded answers (each stage its own key).
+                    return await walk_cascade(
+                        self, request, policy, ctx, validate, recorded=self._escalated
+                    )
+                recording = self._recording(ctx)
+                inputs = (
+                    self._route_inputs(request, ctx, recording)
+                    if isinstance(policy, Auto)
+                    else None
+                )
+                route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+                return await self._serve_recording(request, route, ctx, recording, validate)
             except _Mismatch as mismatch:
                 self._report(mismatch.divergence)
                 if self._stop:
                     raise ReplayDiverged(mismatch.divergence) from None
                 self.live_mode = True
-            else:
-                for answer in answers:
-                    await self._record(answer)
-                return answers[-1].result
         self.live_calls += 1
         return await self.live.complete(request, policy, ctx, validate=validate)
 
+    async def serve(
+        self,
+        request: ModelRequest,
+        route: Route,
+        ctx: CallContext,
+        validate: Callable[[ModelResult], Any] | None = None,
+    ) -> ModelResult:
+        """One logical call of a cascade walk, answered from the tape."""
+        return await self._serve_recording(request, route, ctx, self._recording(ctx), validate)
+
+    async def _serve_recording(
+        self,
+        request: ModelRequest,
+        route: Route,
+        ctx: CallContext,
+        recording: Recording,
+        validate: Callable[[ModelResult], Any] | None,
+    ) -> ModelResult:
+        answer = self._match(request, route, ctx, recording, validate)
+        await self._record(answer)
+        return answer.result
+
+    def _escalated(self, ctx: CallContext, index: int) -> bool:
+        """Whether the source went on past stage `index` of the cascade under `ctx`."""
+        return self.tape.has(f"{self._key(ctx)}/cascade-{index + 1}")
+
     # Matching ------------------------------------------------------------------------------
-    def _answers(
-        self,
-        request: ModelRequest,
-        policy: Policy,
-        ctx: CallContext,
-        validate: Callable[[ModelResult], Any] | None,
-    ) -> list[_Answer]:
-        if isinstance(policy, Cascade):
-            return self._cascade(request, policy, ctx, validate)
-        recording = self._recording(ctx)
-        inputs = self._route_inputs(request, ctx, recording) if isinstance(policy, Auto) else None
-        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return [self._match(request, route, ctx, recording, validate)]
-
-    def _cascade(
-        self,
-        request: ModelRequest,
-        policy: Cascade,
-        ctx: CallContext,
-        validate: Callable[[ModelResult], Any] | None,
-    ) -> list[_Answer]:
-        """The live gateway's cascade walk (each stage its own key), on recorded answers."""
-        verifier = get_verifier(policy.verifier)
-        classifier = self.classifier
-        classification = (
-            classifier.classify(request.messages, node=ctx.node) if classifier else None
-        )
-        task_class = classification.task_class if classification else None
-        answers: list[_Answer] = []
-        for index, tier in enumerate(policy.tiers):
-            stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
-            route = fixed_tier_route(self.catalog, tier, "replay", task_class=task_class)
-            answer = self._match(request, route, stage, self._recording(stage), validate)
-            answers.append(answer)
-            if index == len(policy.tiers) - 1:
-                break
-            verdict = verifier(request.messages, answer.result.content)
-            p_good = classification.p_good.get(tier, 0.0) if classification else None
-            if verdict.accepted and (
-                policy.min_p_good is None or p_good is None or p_good >= policy.min_p_good
-            ):
-                later = f"{self._key(ctx)}/cascade-{index + 1}"
-                if self.tape.has(later):
-                    raise self._mismatch(
-                        "route_changed",
-                        stage,
-                        f"the cascade now stops at stage {index + 1} ({tier}); the source "
-                        f"escalated to stage {index + 2}",
-                    )
-                break
-        return answers
-
     def _recording(self, ctx: CallContext) -> Recording:
         key = self._key(ctx)
         recording = self.tape.take(key)
         if recording is not None and (recording.answer or recording.failures):
             return recording
-        if self.tape.exhausted() and self.tape.source_status != "succeeded":
+        if self.tape.exhausted() and self.tape.source_status != RunStatus.SUCCEEDED:
             raise SourceEnded(self.tape.source_status, self.tape.source_error)
         raise self._mismatch("no_recording", ctx, "the source run made no call under this key")
 
@@ -286,49 +273,45 @@ class TapeGateway:
             return  # written by an earlier attempt of this replay
         source = answer.recording.answer
         assert source is not None
+        reason = f"replayed from call {source.id}: {source.routing_reason}"
         row = ModelCall(
-            id=answer.result.call_id,
-            tenant_id=ctx.tenant_id,
-            run_id=ctx.run_id,
-            graph=ctx.graph,
-            node=ctx.node,
-            call_key=ctx.call_key,
-            attempt=1,
-            epoch=ctx.run.epoch if ctx.run is not None else None,
-            task_class=source.task_class,
-            routing_reason=f"replayed from call {source.id}: {source.routing_reason}",
-            requested=source.requested,
+            **call_row(
+                ctx,
+                call_id=answer.result.call_id,
+                attempt=1,
+                model=None,
+                reason=reason,
+                requested=source.requested,
+                request=answer.request,
+                status="replayed",
+                task_class=source.task_class,
+            ),
             tier=source.tier,
             model=source.model,
             provider=source.provider,
-            request=answer.request,
             response=source.response,
             prompt_tokens=source.prompt_tokens,
             completion_tokens=source.completion_tokens,
             cached_tokens=source.cached_tokens,
             cost_usd=0.0,
             latency_ms=0.0,
-            status="replayed",
             finish_reason=source.finish_reason,
         )
-        event = PendingEvent(
-            "model_call",
-            node=ctx.node,
-            payload={
-                "call_id": row.id,
-                "attempt": 1,
-                "model": source.model,
-                "tier": source.tier,
-                "status": "replayed",
-                "reason": row.routing_reason,
-                "cost_usd": 0.0,
-                "latency_ms": 0.0,
-                "prompt_tokens": source.prompt_tokens,
-                "completion_tokens": source.completion_tokens,
-                "finish_reason": source.finish_reason,
-                "error": None,
-                "replayed_from": source.id,
-            },
+        event = call_event(
+            ctx,
+            call_id=row.id,
+            attempt=1,
+            model=source.model,
+            tier=source.tier,
+            status="replayed",
+            reason=reason,
+            cost_usd=0.0,
+            latency_ms=0.0,
+            prompt_tokens=source.prompt_tokens,
+            completion_tokens=source.completion_tokens,
+            finish_reason=source.finish_reason,
+            error=None,
+            replayed_from=source.id,
         )
         await self._write(ctx, row, event)
         self._replayed.add(ctx.call_key)
@@ -337,20 +320,22 @@ class TapeGateway:
         fence = ctx.run
         if fence is None:
             async with self._sessions.begin() as session:
-                session.add(row)
+                ledger_repo.add_call(session, row)
             return
         fence.check_usable()
         events = [*fence.take_events(), event]
         try:
             async with fence.lock, self._sessions.begin() as session:
-                grant = await append_fenced(session, fence.run_id, epoch=fence.epoch, events=events)
+                grant = await self.live.journal.append(
+                    session, fence.run_id, epoch=fence.epoch, events=events
+                )
                 if grant is None:
                     raise LeaseLost(
                         f"run {fence.run_id}: the lease moved on before a replayed call"
                     )
                 if grant.cancel_requested:
                     raise RunCancelled(f"run {fence.run_id} was cancelled")
-                session.add(row)
+                ledger_repo.add_call(session, row)
         except LeaseLost:
             fence.mark_lost()
             raise

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.routing.catalog import ModelSpec
-from app.routing.feedback import EMPTY_CELL, Counts, model_arm
+from app.routing.observations import EMPTY_CELL, Counts, model_arm
 from app.routing.online import Estimate, OnlineView
 
 _EPS = 1e-3

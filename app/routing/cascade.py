@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from app.routing.catalog import TierName
 from app.routing.classifier import Classification
-from app.routing.feedback import tier_arm
+from app.routing.observations import tier_arm
 from app.routing.online import OnlineView, Option, choose
 from app.routing.policy import Cascade
 from app.routing.verifiers import Verdict

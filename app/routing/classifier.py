@@ -152,7 +152,7 @@ class TaskClassifier:
             data = json.loads(source.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"router model {source} is missing; run `python -m app.routing.training`"
+                f"router model {source} is missing; run `python -m devtools.routing.training`"
             ) from None
         return cls(data)
 

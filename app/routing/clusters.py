@@ -106,7 +106,7 @@ class TopicClusters:
             data = json.loads(source.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"cluster model {source} is missing; run `python -m app.routing.training`"
+                f"cluster model {source} is missing; run `python -m devtools.routing.training`"
             ) from None
         return cls(data)
 

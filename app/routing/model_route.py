@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from app.routing.arms import ModelChoice, ModelOption, choose_model, describe_estimate
 from app.routing.catalog import Catalog, ModelSpec
-from app.routing.feedback import RoutingContext
+from app.routing.observations import RoutingContext
 from app.routing.online import OnlineView
 from app.routing.policy import TIER_ORDER, Auto, Cascade, Route, RouteInputs
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from app.routing.catalog import Catalog
 from app.routing.clusters import ClusterMatch, TopicClusters
-from app.routing.feedback import (
+from app.routing.observations import (
     EMPTY_CELL,
     OOD_PREFIX,
     Cell,
@@ -363,11 +363,6 @@ class OnlineLearner:
         self.store = store
         self.config = config or OnlineConfig()
         self.budget = ExplorationBudget(self.config.explore_share, self.config.explore_budget_usd)
-
-    def locate(self, text: str) -> tuple[ClusterMatch, str]:
-        """The prompt's cluster match and the cell label (OOD prompts get their own cells)."""
-        match = self.clusters.match(text)
-        return match, cell_cluster(match)
 
     async def view(
         self,

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from app.routing.catalog import TIER_ORDER, Catalog, ModelSpec, TierName
 from app.routing.classifier import Classification
-from app.routing.feedback import RoutingContext
+from app.routing.observations import RoutingContext
 from app.routing.online import OnlineView
 
 

@@ -1,4 +1,5 @@
-"""The OpenAI chat-completions request as routegraph accepts it, plus its `routegraph` field.
+"""The OpenAI chat-completions request as routegraph accepts it, plus its `routegraph` field
+(the provider simulator reads requests with the same model).
 
 Known fields are validated; unknown ones are ignored (clients send many). Messages stay
 plain dicts, passed to the provider as sent.
@@ -119,6 +120,26 @@ class ChatCompletionRequest(BaseModel):
 
     def stop_list(self) -> list[str] | None:
         return [self.stop] if isinstance(self.stop, str) else self.stop
+
+    @property
+    def choice_count(self) -> int:
+        return self.n or 1
+
+    @property
+    def wants_json(self) -> bool:
+        kind = (self.response_format or {}).get("type")
+        return kind in ("json_object", "json_schema")
+
+    def json_schema(self) -> dict[str, Any] | None:
+        """The schema of a `json_schema` response format, if that is what was asked for."""
+        response_format = self.response_format or {}
+        if response_format.get("type") != "json_schema":
+            return None
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return schema if isinstance(schema, dict) else {"type": "object"}
+
+    def tool_names(self) -> list[str]:
+        return [tool["function"]["name"] for tool in self.tools or []]
 
     def passthrough(self) -> dict[str, Any]:
         """The sampling fields the client set, as sent."""

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.run_status import RunStatus
 from app.schemas.json_numbers import JSONInt
 from app.schemas.replay_verdict import ReplayVerdict
 from app.schemas.storable import StorableJSONObject, StorableStr
 from app.schemas.timestamps import UtcDateTime
-
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "budget_exceeded"]
 
 
 class SubmitRun(BaseModel):
@@ -49,7 +48,7 @@ class RunOut(BaseModel):
     output: dict[str, Any] | None
     error: str | None
     priority: int
-    attempt: int
+    epoch: int = Field(description="how many times a worker claimed the run (its lease epoch)")
     budget_usd: float | None
     cost_usd: float
     cancel_requested: bool

@@ -20,10 +20,10 @@ from app.db import keys_repo
 from app.gateway.errors import BudgetExceeded
 from app.services.api_keys import hash_token, period_key
 from app.services.errors import Unauthenticated
+from app.services.tenancy import DEFAULT_TENANT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TENANT = "default"
 RECHECK_WHILE_OFF_S = 2.0
 MAX_CACHED_KEYS = 10_000
 

@@ -22,7 +22,6 @@ from app.db.thread_checkpoints import (
     thread_config,
     unfenced,
 )
-from app.services import run_state
 from app.services.branch_plan import BranchPlan
 from app.services.container import Services
 from app.services.errors import ServiceError
@@ -217,7 +216,7 @@ async def enqueue_branch(
         if learnt:
             run.branch = {**(run.branch or {}), **learnt}
         async with services.sessions.begin() as session:
-            await run_state.enqueue(session, run, event)
+            await services.journal.enqueue(session, run, event)
     except BaseException:
         await services.checkpointer.adelete_thread(checkpoint_thread)
         raise
@@ -243,7 +242,7 @@ def new_branch_run(
         input=source.input,
         priority=source.priority,
         budget_usd=budget_usd,
-        attempt=0,
+        epoch=0,
         cost_usd=0.0,
         cancel_requested=False,
         branch=plan.to_json(),

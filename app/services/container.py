@@ -12,8 +12,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.checkpoints import open_checkpointer
-from app.db.engine import Database, is_sqlite, open_database
-from app.db.listener import PgListener
+from app.db.engine import Database, open_database
+from app.db.journal import RunJournal
 from app.db.migrate import upgrade_database
 from app.db.routing_stats_repo import DbStatsStore
 from app.db.schema_version import schema_is_current
@@ -45,6 +45,7 @@ class Services:
     catalog: Catalog
     registry: GraphRegistry
     gateway: Gateway
+    journal: RunJournal
     checkpointer: BaseCheckpointSaver[Any]
     notifier: Notifier
     auth: Authenticator
@@ -101,9 +102,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     gateway: Gateway | None = None
     chat: ChatService | None = None
     try:
-        if not is_sqlite(settings.database_url):
-            listener = PgListener(settings.database_url, notifier)
-            listener.start()
+        listener = database.start_listener(notifier)
         gateway = Gateway(
             catalog=catalog,
             classifier=TaskClassifier.load(settings.router_model_path),
@@ -122,11 +121,12 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             default_max_output_tokens=settings.default_max_output_tokens,
             prior_output_tokens=settings.prior_output_tokens,
             direct_client=settings.direct_provider_client,
+            journal=database.journal,
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)
             if settings.redis_url
-            else DatabaseCache(sessions, settings.database_url)
+            else DatabaseCache(sessions, database.cache_reader())
         )
         chat = ChatService(
             gateway, cache, ttl_s=settings.cache_ttl_seconds, ledger_sessions=worker_sessions
@@ -148,6 +148,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 catalog=catalog,
                 registry=registry,
                 gateway=gateway,
+                journal=database.journal,
                 checkpointer=checkpointer,
                 notifier=notifier,
                 auth=auth,

@@ -78,6 +78,15 @@ class GraphRegistry:
             )
             self._versions[definition.name] = row.version
 
+    async def versions(self, name: str, owner: str) -> list[GraphVersion]:
+        """Every stored version of a graph (`owner`: '' for loaded graphs, else a tenant)."""
+        async with self._sessions() as session:
+            return await graphs_repo.list_versions(session, name, owner)
+
+    async def stored_version(self, name: str, version: int, owner: str) -> GraphVersion | None:
+        async with self._sessions() as session:
+            return await graphs_repo.get_version(session, name, version, owner)
+
     def loaded_names(self) -> set[str]:
         return set(self._loaded)
 

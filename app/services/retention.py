@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import retention_repo
+from app.db.journal import RunJournal
 from app.db.models import utcnow
 from app.db.retention_repo import PrunedRun
 
@@ -37,6 +38,7 @@ class PruneReport:
 
 async def prune_payloads(
     sessions: async_sessionmaker[AsyncSession],
+    journal: RunJournal,
     *,
     older_than_days: float,
     dry_run: bool = False,
@@ -53,7 +55,7 @@ async def prune_payloads(
             due = await retention_repo.runs_due(session, report.cutoff, BATCH)
         for run in due:
             async with sessions.begin() as session:
-                report.runs.append(await retention_repo.prune_run(session, run))
+                report.runs.append(await retention_repo.prune_run(session, run, journal))
         report.due += len(due)
         if len(due) < BATCH:
             return report

@@ -11,8 +11,9 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from app.db import runs_repo
-from app.db.models import Run
+from app.db import ledger_repo, runs_repo
+from app.db.models import ModelCall, Run
+from app.db.runs_repo import CURSOR_PATTERN
 from app.db.tenant_scope import scoped
 from app.schemas.runs import SubmitRun
 from app.services import run_state
@@ -26,6 +27,16 @@ from app.services.errors import (
 from app.services.graph_registry import parse_graph_ref
 from app.services.tenancy import DEFAULT_TENANT
 from graphs.registry import GraphInputInvalid
+
+__all__ = [
+    "CURSOR_PATTERN",
+    "cancel_run",
+    "get_run",
+    "list_runs",
+    "run_calls",
+    "submit_run",
+    "wait_for_run",
+]
 
 
 def _fingerprint(body: SubmitRun) -> str:
@@ -64,13 +75,15 @@ async def submit_run(
         idempotency_key=stored_key,
         request_fingerprint=fingerprint,
         budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
-        attempt=0,
+        epoch=0,
         cost_usd=0.0,
         cancel_requested=False,
     )
     try:
         async with services.sessions.begin() as session:
-            await run_state.enqueue(session, run, {"graph": run.graph, "version": run.version})
+            await services.journal.enqueue(
+                session, run, {"graph": run.graph, "version": run.version}
+            )
     except IntegrityError:
         # Another request with the same key won the race: answer with its run.
         if idempotency_key:
@@ -103,6 +116,32 @@ async def get_run(services: Services, run_id: str, tenant_id: str | None = None)
     return run
 
 
+async def list_runs(
+    services: Services,
+    tenant_id: str,
+    *,
+    status: str | None,
+    graph: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Run], str | None]:
+    """The tenant's runs, newest first, a page at a time (InvalidInput: a foreign cursor)."""
+    try:
+        async with services.sessions() as session:
+            return await runs_repo.list_runs(
+                session, status=status, graph=graph, limit=limit, cursor=cursor, tenant_id=tenant_id
+            )
+    except ValueError as exc:
+        raise InvalidInput(f"cursor: {exc}") from exc
+
+
+async def run_calls(services: Services, run_id: str, tenant_id: str) -> list[ModelCall]:
+    """The run's ledger: every model attempt, failed ones included."""
+    await get_run(services, run_id, tenant_id)
+    async with services.sessions() as session:
+        return await ledger_repo.calls_for_run(session, run_id)
+
+
 async def cancel_run(services: Services, run_id: str, tenant_id: str | None = None) -> Run:
     """A queued run is cancelled at once; a running one stops at its next node or call."""
     async with services.sessions.begin() as session:
@@ -111,7 +150,7 @@ async def cancel_run(services: Services, run_id: str, tenant_id: str | None = No
             raise RunNotFound(f"no run with id {run_id!r}")
         if run_state.is_terminal(run.status):
             raise RunAlreadyFinished(f"run {run_id} already ended as {run.status}")
-        kind = await run_state.cancel(session, run)
+        kind = await run_state.cancel(services.journal, session, run)
     if kind == "cancel_requested":
         services.notifier.cancel_requested(run_id)
     return run

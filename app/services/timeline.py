@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import events_repo, ledger_repo
 from app.db.models import Run, RunEvent
 from app.db.thread_checkpoints import COPIED_FROM_KEY, RUN_ID_KEY, checkpoint_id_of
+from app.run_status import is_terminal
 from app.schemas.replay import BranchOut
 from app.schemas.replay_verdict import DivergenceOut
 from app.schemas.runs import RunOut
@@ -201,7 +202,7 @@ def _unfinished_step(
             status = "failed"
         elif task.result is not None:
             status = "succeeded"
-        elif run.status in ("queued", "running"):
+        elif not is_terminal(run.status):
             status = "running"
         elif execution is not None and execution.starts:
             status = "interrupted"

@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.types import StreamMode
 
 from app.db import branch_repo, ledger_repo, runs_repo
-from app.db.runs_repo import ClaimedRun
+from app.db.journal import ClaimedRun
 from app.db.thread_checkpoints import RUN_ID_KEY, checkpoint_id_of, thread_config
 from app.gateway.interface import ModelGateway
 from app.gateway.replay_errors import Divergence

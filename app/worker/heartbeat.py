@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.runs_repo import renew_leases
+from app.db.journal import RunJournal
 from app.worker.run_scope import RunScope
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,13 @@ class Heartbeat:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
+        journal: RunJournal,
         worker_id: str,
         lease_seconds: float,
         scopes: Callable[[], list[RunScope]],
     ) -> None:
         self._sessions = sessions
+        self._journal = journal
         self._worker_id = worker_id
         self._lease_seconds = lease_seconds
         self._scopes = scopes
@@ -47,7 +49,7 @@ class Heartbeat:
         if not scopes:
             return
         async with self._sessions.begin() as session:
-            held = await renew_leases(
+            held = await self._journal.renew_leases(
                 session,
                 worker_id=self._worker_id,
                 epochs={scope.run_id: scope.epoch for scope in scopes},

@@ -18,8 +18,7 @@ import time
 import uuid
 
 from app.db import ledger_repo
-from app.db.runs_repo import ClaimedRun
-from app.services import run_state
+from app.db.journal import ClaimedRun
 from app.services.container import Services
 from app.worker.heartbeat import Heartbeat
 from app.worker.run_executor import DATABASE_ERRORS, execute_run
@@ -75,6 +74,7 @@ class Worker:
         log.info("worker %s started (%d runs at once)", self.worker_id, self.concurrency)
         heartbeat = Heartbeat(
             self.services.worker_sessions,
+            journal=self.services.journal,
             worker_id=self.worker_id,
             lease_seconds=self.services.settings.lease_seconds,
             scopes=lambda: [scope for _, scope in self._active.values()],
@@ -138,7 +138,7 @@ class Worker:
 
     async def _suspects_waiting(self) -> bool:
         async with self.services.worker_sessions() as session:
-            return await run_state.suspects_waiting(
+            return await self.services.journal.suspects_waiting(
                 session, self.services.settings.solo_after_recoveries
             )
 
@@ -176,7 +176,7 @@ class Worker:
     async def _claim(self, limit: int, *, include_expired: bool, solo_ok: bool) -> list[ClaimedRun]:
         settings = self.services.settings
         async with self.services.worker_sessions.begin() as session:
-            claimed = await run_state.claim(
+            claimed = await self.services.journal.claim(
                 session,
                 worker_id=self.worker_id,
                 lease_seconds=settings.lease_seconds,
@@ -190,7 +190,7 @@ class Worker:
                 "worker %s claimed run %s (attempt %d%s)",
                 self.worker_id,
                 run.id,
-                run.attempt,
+                run.epoch,
                 ", alone: its workers died under it before" if run.solo else "",
             )
         return claimed
@@ -206,6 +206,7 @@ class Worker:
         return RunScope(
             claimed,
             sessions=self.services.worker_sessions,
+            journal=self.services.journal,
             flush_delay=self.services.settings.event_flush_seconds,
         )
 
@@ -249,7 +250,7 @@ class Worker:
         while time.monotonic() < deadline:
             try:
                 async with self.services.worker_sessions.begin() as session:
-                    released = await run_state.release(
+                    released = await self.services.journal.release(
                         session,
                         scope.run_id,
                         epoch=scope.epoch,
@@ -299,4 +300,6 @@ class Worker:
         for scope in interrupted:  # stopped mid-node: hand back from the last checkpoint
             with contextlib.suppress(*DATABASE_ERRORS):
                 async with self.services.worker_sessions.begin() as session:
-                    await run_state.release(session, scope.run_id, epoch=scope.epoch)
+                    await self.services.journal.release(
+                        session, scope.run_id, epoch=scope.epoch, reason="worker shutting down"
+                    )

@@ -17,6 +17,7 @@ from app.db.events_repo import PendingEvent
 from app.db.models import Run
 from app.gateway.replay_errors import Divergence, ReplayDiverged, SourceEnded
 from app.gateway.tape_gateway import TapeGateway
+from app.run_status import RunStatus
 from app.services.state_diff import diff_states, normalize
 from app.worker.run_scope import RunScope
 
@@ -81,8 +82,8 @@ class ReplayMonitor:
         node = ", ".join(ran) if ran else None
         if expected is None:
             last = max(self.steps) if self.steps else None
-            if self.source.status == "cancelled":
-                raise SourceEnded("cancelled", self.source.error)
+            if self.source.status == RunStatus.CANCELLED:
+                raise SourceEnded(RunStatus.CANCELLED, self.source.error)
             return Divergence(
                 "path_changed",
                 step,

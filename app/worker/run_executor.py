@@ -17,10 +17,9 @@ import sqlalchemy.exc
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
-from app.db import branch_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
-from app.db.runs_repo import ClaimedRun
+from app.db.journal import ClaimedRun
 from app.gateway.errors import (
     AllModelsFailed,
     BudgetExceeded,
@@ -30,6 +29,7 @@ from app.gateway.errors import (
     StepFailed,
 )
 from app.gateway.replay_errors import ReplayDiverged, SourceEnded
+from app.run_status import RunStatus
 from app.services import run_state
 from app.services.container import Services
 from app.services.errors import ServiceError
@@ -61,7 +61,7 @@ class Released(Exception):
 
 async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) -> str:
     """Run (or resume) a claimed run's graph and record how it ended; returns the outcome."""
-    lease = current_lease.set(LeaseToken(claimed.id, claimed.attempt))
+    lease = current_lease.set(LeaseToken(claimed.id, claimed.epoch))
     settings = services.settings
     try:
         if claimed.crashes >= settings.max_run_crashes:
@@ -69,13 +69,13 @@ async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) 
                 f"the run crashed its worker {claimed.crashes} times while running alone on "
                 "it (it kills any worker that runs it); not retried"
             )
-            return await _finish(services, scope, "failed", {}, blamed)
+            return await _finish(services, scope, RunStatus.FAILED, {}, blamed)
         try:
             graph = await services.registry.resolve(
                 claimed.graph, claimed.version, tenant_id=claimed.tenant_id
             )
         except ServiceError as exc:  # e.g. queued for code this worker no longer runs
-            return await _finish(services, scope, "failed", {}, exc.detail)
+            return await _finish(services, scope, RunStatus.FAILED, {}, exc.detail)
         return await _execute(services, claimed, scope, graph)
     finally:
         await scope.close()
@@ -90,7 +90,7 @@ async def _execute(
     config: RunnableConfig = {
         "configurable": {"thread_id": claimed.checkpoint_thread},
         "recursion_limit": definition.recursion_limit,
-        "metadata": {"routegraph_run_id": claimed.id, "routegraph_epoch": claimed.attempt},
+        "metadata": {"routegraph_run_id": claimed.id, "routegraph_epoch": claimed.epoch},
     }
     graph_input: Any = None
     resuming = False
@@ -98,8 +98,8 @@ async def _execute(
     try:
         branch = await load_branch(services, claimed, compiled, scope)
     except BranchUnavailable as exc:
-        return await _finish(services, scope, "failed", {}, str(exc))
-    if claimed.attempt > 1:
+        return await _finish(services, scope, RunStatus.FAILED, {}, str(exc))
+    if claimed.epoch > 1:
         snapshot = await compiled.aget_state(config)
         resuming = (
             bool(snapshot.next) and (snapshot.metadata or {}).get("routegraph_run_id") == claimed.id
@@ -110,7 +110,7 @@ async def _execute(
         except GraphInputInvalid as exc:  # the graph's input schema changed since submit
             first = exc.errors[0] if exc.errors else {"msg": "invalid"}
             invalid = f"input no longer matches graph {claimed.graph!r}: {first['msg']}"
-            return await _finish(services, scope, "failed", {}, invalid)
+            return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
 
     context = RunContext(
         gateway=branch.gateway if branch else services.gateway,
@@ -123,7 +123,7 @@ async def _execute(
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds
     values: dict[str, Any] = {}
-    status, error = "succeeded", None
+    status, error = RunStatus.SUCCEEDED, None
     try:
         # durability="sync": each step's checkpoint is on disk before the next step starts,
         # so a killed worker loses at most the step in flight.
@@ -146,26 +146,26 @@ async def _execute(
                     _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
     except LeaseLost:
         log.warning(
-            "run %s: lease epoch %d lost; another worker continues it", claimed.id, claimed.attempt
+            "run %s: lease epoch %d lost; another worker continues it", claimed.id, claimed.epoch
         )
         return "lease_lost"
     except Released:
         return await _release(services, scope)
     except BudgetExceeded as exc:
-        status, error = "budget_exceeded", str(exc)
+        status, error = RunStatus.BUDGET_EXCEEDED, str(exc)
     except RunCancelled as exc:
-        status, error = "cancelled", str(exc)
+        status, error = RunStatus.CANCELLED, str(exc)
     except ReplayDiverged as exc:
-        status, error = "failed", str(exc)
+        status, error = RunStatus.FAILED, str(exc)
     except SourceEnded as exc:  # the replay stopped where its source stopped
-        status, error = exc.status, exc.error
+        status, error = RunStatus(exc.status), exc.error
     except (AllModelsFailed, ProviderRejected, StepFailed, RunTimedOut, GraphRecursionError) as exc:
-        status, error = "failed", str(exc)
+        status, error = RunStatus.FAILED, str(exc)
     except (asyncio.CancelledError, *DATABASE_ERRORS):
         raise
     except Exception as exc:  # a node bug must fail the run, not kill the worker
         log.exception("run %s failed", claimed.id)
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
     output = definition.output_of(values)
     verdict = branch.verdict(status, output, error) if branch else None
     return await _finish(services, scope, status, output, error, replay=verdict)
@@ -225,9 +225,8 @@ async def _finish(
     async with scope.lock:
         events = scope.take_events()
         async with services.worker_sessions.begin() as session:
-            if replay is not None:
-                await branch_repo.save_replay_verdict(session, scope.run_id, scope.epoch, replay)
             done = await run_state.finish(
+                services.journal,
                 session,
                 scope.run_id,
                 status,
@@ -235,6 +234,7 @@ async def _finish(
                 output=output,
                 error=error,
                 events=events,
+                replay=replay,
             )
     if not done:
         scope.mark_lost()
@@ -248,8 +248,12 @@ async def _release(services: Services, scope: RunScope) -> str:
     async with scope.lock:
         events = scope.take_events()
         async with services.worker_sessions.begin() as session:
-            released = await run_state.release(
-                session, scope.run_id, epoch=scope.epoch, events=events
+            released = await services.journal.release(
+                session,
+                scope.run_id,
+                epoch=scope.epoch,
+                events=events,
+                reason="worker shutting down",
             )
     if released:
         services.notifier.runs_claimable()

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.events_repo import PendingEvent, append_fenced
-from app.db.runs_repo import ClaimedRun
+from app.db.events_repo import PendingEvent
+from app.db.journal import ClaimedRun, RunJournal
 from app.gateway.errors import LeaseLost, RunCancelled
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,11 @@ class RunScope:
         claimed: ClaimedRun,
         *,
         sessions: async_sessionmaker[AsyncSession],
+        journal: RunJournal,
         flush_delay: float = 0.05,
     ) -> None:
         self.run_id = claimed.id
-        self.epoch = claimed.attempt
+        self.epoch = claimed.epoch
         self.solo = claimed.solo
         self.graph: str | None = claimed.graph
         self.lock = asyncio.Lock()
@@ -43,6 +44,7 @@ class RunScope:
         if claimed.cancel_requested:
             self.cancelled.set()
         self._sessions = sessions
+        self._journal = journal
         self._flush_delay = flush_delay
         self._pending: list[PendingEvent] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -108,7 +110,7 @@ class RunScope:
                 return
             try:
                 async with self._sessions.begin() as session:
-                    grant = await append_fenced(
+                    grant = await self._journal.append(
                         session, self.run_id, epoch=self.epoch, events=events
                     )
             except BaseException:

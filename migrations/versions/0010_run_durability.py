@@ -4,9 +4,10 @@
   whose answer was lost leaves out the events that did commit.
 - `runs.recoveries`: claims of the run after its worker vanished (lease expired with an
   owner); `runs.solo`: its current claim runs alone on its worker (after enough
-  recoveries, see `app/services/run_state.py`); `runs.crashes`: recoveries of a solo
-  claim, i.e. worker deaths the run itself is blamed for. Rows before this migration start
-  at 0 / false.
+  recoveries); `runs.steps_done` / `runs.steps_at_claim`: graph steps completed, and
+  how many when the current claim began; `runs.crashes`: deaths of its solo workers in a
+  row during which it completed no step, the ones the run itself is blamed for. Rows
+  before this migration start at 0 / false.
 
 Revision ID: 0010
 Revises: 0009
@@ -33,10 +34,16 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("solo", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("steps_done", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(
+            sa.Column("steps_at_claim", sa.Integer(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("runs") as batch:
+        batch.drop_column("steps_at_claim")
+        batch.drop_column("steps_done")
         batch.drop_column("solo")
         batch.drop_column("crashes")
         batch.drop_column("recoveries")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, ValidationError
 
-from app.gateway.feedback import short_validation_error
 from app.gateway.gateway import InvalidOutput
+from app.gateway.retry_prompts import short_validation_error
 from app.gateway.types import ModelRequest, ModelResult
 from nodes.context import NodeCalls
 from nodes.patterns.participants import Participant, call_context

@@ -14,10 +14,6 @@ from nodes.context import NodeCalls
 Emit = Callable[[dict[str, Any]], None]
 
 
-def no_emit(event: dict[str, Any]) -> None:
-    """For callers outside a streamed graph run."""
-
-
 @dataclass(frozen=True)
 class Participant:
     """A named seat in a pattern (a debater, the judge, the verifier) and who fills it."""

@@ -9,15 +9,15 @@ import asyncio
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.bench.kill_soak import duplicated_node_events
 from app.db.events_repo import events_after
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
+from devtools.bench.kill_soak import duplicated_node_events
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.support.pg_proxy import CommitDroppingProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

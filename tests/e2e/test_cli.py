@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -14,20 +13,15 @@ from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
 from tests.conftest import SimulatorAdmin
+from tests.support.processes import run_cli as routegraph
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "specs"
 
 
-def routegraph(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROUTEGRAPH_DATABASE_URL": database_url, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """The command line, not storage, is the subject: the embedded SQLite."""
+    return sqlite_url
 
 
 async def test_migrate_then_runs_list_and_show(

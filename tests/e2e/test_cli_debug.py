@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
@@ -12,6 +14,12 @@ from app.settings import Settings
 from app.worker.loop import Worker
 from tests.e2e.test_cli import routegraph
 from tests.support.simulator_admin import SimulatorAdmin
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """The command line, not storage, is the subject: the embedded SQLite."""
+    return sqlite_url
 
 
 async def test_timeline_replay_and_prune_from_the_shell(

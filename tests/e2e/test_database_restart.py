@@ -17,9 +17,9 @@ from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.conftest import PG_ADMIN_URL
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

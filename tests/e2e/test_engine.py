@@ -26,9 +26,9 @@ from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import Services, build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.support.processes import Child, service_env, start_api, wait_until
 from tests.support.user_graphs import write_config
 

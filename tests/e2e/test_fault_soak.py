@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.bench.fault_soak import alone, mixed, problems, run_scenarios
+from devtools.bench.fault_soak import alone, mixed, problems, run_scenarios
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

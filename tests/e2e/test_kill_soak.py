@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.kill_soak import run_soak
+from devtools.bench.kill_soak import run_soak
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.support.processes import Child, service_env, start_api
 from tests.support.user_graphs import write_config
 

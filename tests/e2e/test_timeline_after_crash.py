@@ -12,17 +12,24 @@ import pytest
 from sqlalchemy import select
 
 from app.db.models import ModelCall
-from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
 from app.services.timeline import run_timeline
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
+from devtools.demo import DEFAULT_QUESTION
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.support.processes import Child, service_env
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    """Postgres, the engine of many workers (the SQLite saver under a killed worker is
+    tested in test_worker_crash)."""
+    return postgres_url
 
 
 async def test_timeline_of_a_resumed_run_shows_the_call_made_again(

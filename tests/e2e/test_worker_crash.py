@@ -19,13 +19,13 @@ from sqlalchemy import select
 
 from app.db.events_repo import events_after
 from app.db.models import ModelCall, Run
-from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
+from devtools.demo import DEFAULT_QUESTION
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.support.simulator_admin import SimulatorAdmin
 
 pytestmark = pytest.mark.slow
@@ -111,7 +111,7 @@ async def test_killed_worker_run_resumes_without_paying_twice(
                 second.wait(timeout=20)
 
             assert current.status == "succeeded", current.error
-            assert current.attempt == 2
+            assert current.epoch == 2
             assert current.output is not None
             assert "Final answer: 865" in current.output["answer"]
             async with services.sessions() as session:

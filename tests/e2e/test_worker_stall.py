@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from app.db.events_repo import events_after
 from app.db.models import ModelCall
-from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import Services, build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
+from devtools.demo import DEFAULT_QUESTION
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.support.processes import Child, service_env, wait_until
 from tests.support.simulator_admin import SimulatorAdmin
 
@@ -86,7 +86,7 @@ async def test_a_stalled_worker_wakes_up_and_stops_without_calling_a_provider(
 
     logs = stalled.tail() + taker.tail()
     assert final.status == "succeeded", (final.error, logs)
-    assert final.attempt >= 2  # the run was taken over
+    assert final.epoch >= 2  # the run was taken over
     assert final.output is not None and "Final answer: 865" in final.output["answer"]
     # Every request the provider received is a ledger row, and the stalled worker's epoch
     # made no request after it woke: its rows all began before the stall.

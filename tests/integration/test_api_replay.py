@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from app.api.app import create_app
-from app.demo import DEFAULT_QUESTION
 from app.settings import Settings
+from devtools.demo import DEFAULT_QUESTION
 from tests.support.live_server import LiveServer
 from tests.support.simulator_admin import SimulatorAdmin
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.events_repo import PendingEvent, events_after
+from app.db.journal import journal_for
 from app.db.migrate import upgrade_database
 from app.db.models import Run
 from app.services import run_state
@@ -34,13 +35,21 @@ async def test_events_of_a_commit_whose_answer_was_lost_are_written_once(
         engine = create_engine(proxied)
         sessions = create_session_factory(engine)
         try:
+            journal = journal_for(postgres_url)
             async with sessions.begin() as session:
-                session.add(Run(id="r1", thread_id="t", graph="plan_execute", version=1, input={}))
+                run = Run(id="r1", thread_id="t", graph="plan_execute", version=1, input={})
+                await journal.enqueue(session, run, {})
             async with sessions.begin() as session:
-                (claimed,) = await run_state.claim(
-                    session, worker_id="w", lease_seconds=30, limit=1, include_expired=False
+                (claimed,) = await journal.claim(
+                    session,
+                    worker_id="w",
+                    lease_seconds=30,
+                    limit=1,
+                    include_expired=False,
+                    solo_ok=False,
+                    solo_after=2,
                 )
-            scope = RunScope(claimed, sessions=sessions, flush_delay=60)
+            scope = RunScope(claimed, sessions=sessions, journal=journal, flush_delay=60)
             scope.add(PendingEvent("node_started", node="plan", payload={"task_id": "a"}))
             scope.add(PendingEvent("node_finished", node="plan", payload={"task_id": "a"}))
 
@@ -59,10 +68,11 @@ async def test_events_of_a_commit_whose_answer_was_lost_are_written_once(
             events = scope.take_events()
             async with sessions.begin() as session:
                 assert await run_state.finish(
+                    journal,
                     session,
                     "r1",
                     "succeeded",
-                    epoch=claimed.attempt,
+                    epoch=claimed.epoch,
                     output={},
                     error=None,
                     events=events,
@@ -76,6 +86,7 @@ async def test_events_of_a_commit_whose_answer_was_lost_are_written_once(
     kinds = Counter((e.kind, e.payload.get("task_id")) for e in written)
     assert kinds == Counter(
         {
+            ("queued", None): 1,
             ("started", None): 1,
             ("node_started", "a"): 1,
             ("node_finished", "a"): 1,

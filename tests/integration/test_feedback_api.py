@@ -7,6 +7,8 @@ as API keys will once they exist.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
@@ -16,6 +18,8 @@ from fastapi import Header
 
 from app.api.app import create_app
 from app.api.tenant import current_tenant
+from app.db.engine import create_engine, create_session_factory
+from app.db.models import ModelCall
 from app.settings import Settings
 from tests.conftest import SimulatorAdmin
 from tests.support.learning import PEACHES
@@ -206,3 +210,52 @@ async def test_a_failed_attempt_has_nothing_to_rate(
     assert (failed["status"], served["status"]) == ("error", "ok")
     response = await api.post(f"/v1/calls/{failed['id']}/feedback", json={"score": 0})
     assert "status error" in assert_problem(response, 409, "No answer to rate")["detail"]
+
+
+async def chat_auto(api: httpx.AsyncClient, *, stream: bool) -> tuple[str, str]:
+    """One `auto` chat completion over the OpenAI endpoint: (its call id, routing reason)."""
+    body = {"model": "auto", "messages": [{"role": "user", "content": PEACHES}], "stream": stream}
+    fresh = {"x-routegraph-cache": "off"}  # routed and answered, not a cache hit
+    if not stream:
+        answer = await api.post("/v1/chat/completions", json=body, headers=fresh)
+        assert answer.status_code == 200, answer.text
+        return answer.headers["x-routegraph-call-id"], answer.headers["x-routegraph-reason"]
+    extension: dict[str, Any] = {}
+    async with api.stream("POST", "/v1/chat/completions", json=body, headers=fresh) as answer:
+        assert answer.status_code == 200
+        reason = answer.headers["x-routegraph-reason"]
+        async for line in answer.aiter_lines():
+            if line.startswith("data: {"):
+                extension = json.loads(line[6:]).get("routegraph") or extension
+    return extension["call_id"], reason
+
+
+async def recorded_routing(database_url: str, call_id: str) -> dict[str, Any] | None:
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            call = await session.get(ModelCall, call_id)
+    finally:
+        await engine.dispose()
+    assert call is not None
+    return call.routing
+
+
+async def test_feedback_on_a_streamed_auto_call_reaches_the_estimates(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    call_id, reason = await chat_auto(api, stream=True)
+    assert "from 0 events in cluster" in reason, reason
+    plain_id, _ = await chat_auto(api, stream=False)
+    # The stream is booked with the routing context it was decided on, as a plain call is.
+    streamed = await recorded_routing(database_url, call_id)
+    assert streamed is not None and streamed == await recorded_routing(database_url, plain_id)
+    wrong = {"score": 0.0, "label": "wrong total"}
+    for _ in range(100):  # a stream's ledger row is completed behind the answer
+        rated = await api.post(f"/v1/calls/{call_id}/feedback", json=wrong)
+        if rated.status_code != 409:
+            break
+        await asyncio.sleep(0.05)
+    assert rated.status_code == 201, rated.text
+    _, after = await chat_auto(api, stream=False)
+    assert "from 1 events in cluster" in after, after

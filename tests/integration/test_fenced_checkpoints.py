@@ -15,7 +15,6 @@ from sqlalchemy import update
 from app.db.fencing import LeaseLost, LeaseToken, current_lease
 from app.db.models import Run, utcnow
 from app.schemas.runs import SubmitRun
-from app.services import run_state
 from app.services import runs as run_service
 from app.services.container import Services, build_services
 from app.settings import Settings
@@ -30,10 +29,16 @@ async def services(database_url: str, simulator_url: str) -> AsyncIterator[Servi
 
 async def claimed_epoch(services: Services, worker: str) -> tuple[str, int]:
     async with services.sessions.begin() as session:
-        [claimed] = await run_state.claim(
-            session, worker_id=worker, lease_seconds=30, limit=1, include_expired=True
+        [claimed] = await services.journal.claim(
+            session,
+            worker_id=worker,
+            lease_seconds=30,
+            limit=1,
+            include_expired=True,
+            solo_ok=False,
+            solo_after=2,
         )
-    return claimed.id, claimed.attempt
+    return claimed.id, claimed.epoch
 
 
 def config(thread: str, checkpoint_id: str | None = None) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
@@ -20,6 +18,7 @@ from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
 from app.routing.policy import FixedTier
 from tests.conftest import SimulatorAdmin
+from tests.support.ledger_rig import LedgerRig
 
 CONVERSATION = [
     {"role": "system", "content": "ROLE: synthesizer\nWrite the answer."},
@@ -34,15 +33,11 @@ class Answer(BaseModel):
 
 
 @dataclass
-class Env:
-    gateway: Gateway
-    sessions: async_sessionmaker[AsyncSession]
-    run_id: str
+class Env(LedgerRig):
+    run_id: str = "run-1"
 
     async def rows(self) -> list[ModelCall]:
-        async with self.sessions() as session:
-            query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
-            return list((await session.execute(query)).scalars())
+        return await self.calls()
 
     async def run(self) -> Run:
         async with self.sessions() as session:

@@ -13,20 +13,19 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
 from app.db.models import Feedback, ModelCall
-from app.gateway.gateway import Gateway
 from app.gateway.learning import CallFacts
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.agreement import compare_answers
-from app.routing.datasets import Row
 from app.routing.policy import Cascade
 from app.routing.verifiers import verify_arithmetic
+from devtools.routing.datasets import Row
 from tests.conftest import SimulatorAdmin
 from tests.support.learning import learning_gateway
+from tests.support.ledger_rig import LedgerRig
 from tests.support.spec_rig import SpecRig, spec_rig
 
 TRIP = "Flights cost 2 * 340, the hotel 5 * 120 and food 5 * 45. What is the total?"
@@ -34,15 +33,7 @@ INVOICE = "Invoice INV-2041 from Acme GmbH, total 1250.50 EUR, due in 30 days."
 
 
 @dataclass
-class Env:
-    gateway: Gateway
-    sessions: async_sessionmaker[AsyncSession]
-
-    async def calls(self) -> list[ModelCall]:
-        async with self.sessions() as session:
-            query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
-            return list((await session.execute(query)).scalars())
-
+class Env(LedgerRig):
     async def feedback(self) -> list[Feedback]:
         async with self.sessions() as session:
             query = select(Feedback).order_by(Feedback.id)

@@ -4,10 +4,7 @@ CLI, and de-duplication of identical concurrent requests."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -21,11 +18,12 @@ from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
 from app.services import api_keys as keys_service
 from app.services.auth import Authenticator
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.conftest import SimulatorAdmin
 from tests.support.chat_rig import ChatService, chat_service
 from tests.support.live_server import LiveServer
+from tests.support.processes import run_cli as routegraph
 from tests.support.tenants import bearer, make_key
 
 QUESTION = [{"role": "user", "content": "Which is heavier, a kilo of feathers or of lead?"}]
@@ -212,18 +210,6 @@ async def test_get_principal_answers_problem_json_on_rest_routes(database_url: s
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["title"] == "Unauthorized"
     assert right.json()["tenant"] == "acme" and right.json()["key"]
-
-
-def routegraph(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROUTEGRAPH_DATABASE_URL": database_url, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.slow

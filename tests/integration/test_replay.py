@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from app.db.models import ModelCall, Run
-from app.demo import DEFAULT_QUESTION
 from app.schemas.replay import ForkRequest, ReplayRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -20,6 +19,7 @@ from app.services.forks import submit_fork
 from app.services.replays import submit_replay
 from app.settings import Settings
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
 from nodes.planner import PLANNER_PROMPT
 from nodes.synthesizer import SYNTHESIZER_PROMPT
 from tests.support.simulator_admin import SimulatorAdmin
@@ -298,3 +298,28 @@ async def test_fork_runs_a_newer_spec_version_from_an_old_checkpoint_when_it_fit
 
     with pytest.raises(CannotBranch, match=r"nodes \['add'\] are not in the graph"):
         await submit_fork(services, source.id, ForkRequest(step=1, graph_version=other), "default")
+
+
+@pytest.mark.parametrize("threshold", [0.99, 0.0])
+async def test_replay_of_a_cascade_decided_on_learned_estimates_reproduces_it(
+    services: Services, simulator: SimulatorAdmin, threshold: float
+) -> None:
+    """The cascade's keep-or-escalate came from the online estimates (out of distribution,
+    no feedback yet: the verifier alone decides); the replay follows that decision instead
+    of deciding again on the classifier's prediction, and reproduces the run."""
+    body = {"question": "What is 17 * 3 + 4?", "policy": "cascade", "threshold": threshold}
+    source = await run_to_end(services, SubmitRun(graph="answer", input=body))
+    assert source.status == "succeeded", source.error
+    source_calls = [c for c in await ledger(services, source.id) if c.status == "ok"]
+    await simulator.reset()
+
+    replay = await execute(
+        services, await submit_replay(services, source.id, ReplayRequest(), "default")
+    )
+
+    assert replay.status == "succeeded", replay.error
+    assert replay.replay is not None and replay.replay["reproduced"] is True, replay.replay
+    calls = await ledger(services, replay.id)
+    assert [(c.status, c.model) for c in calls] == [("replayed", c.model) for c in source_calls]
+    assert replay.output == source.output
+    assert await simulator.requests() == []

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from app.db.models import ModelCall, Run, utcnow
-from app.demo import DEFAULT_QUESTION
 from app.schemas.replay import ForkRequest, ReplayRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
@@ -23,6 +22,7 @@ from app.services.run_history import list_checkpoints
 from app.services.timeline import run_timeline
 from app.settings import Settings
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
 from tests.support.simulator_admin import SimulatorAdmin
 
 _RUN_OF = {
@@ -65,9 +65,9 @@ async def test_prune_drops_old_payloads_keeps_costs_and_refuses_replay(
         cost_before = (await session.execute(cost_query)).scalar_one()
     assert await checkpoints_of(services, old.id) > 2
 
-    dry = await prune_payloads(services.sessions, older_than_days=5, dry_run=True)
+    dry = await prune_payloads(services.sessions, services.journal, older_than_days=5, dry_run=True)
     assert dry.due == 1 and dry.runs == []
-    report = await prune_payloads(services.sessions, older_than_days=5)
+    report = await prune_payloads(services.sessions, services.journal, older_than_days=5)
 
     assert [r.run_id for r in report.runs] == [old.id] and report.calls >= 7
     # Only the checkpoint the newer run of the thread started from is left.

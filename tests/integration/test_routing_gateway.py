@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
@@ -21,9 +19,10 @@ from app.gateway.gateway import Gateway
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
-from app.routing.datasets import Row
 from app.routing.policy import Auto, Cascade
 from app.routing.verifiers import verify_arithmetic
+from devtools.routing.datasets import Row
+from tests.support.ledger_rig import LedgerRig
 
 
 def _request(row: Row) -> ModelRequest:
@@ -37,14 +36,9 @@ def _request(row: Row) -> ModelRequest:
 
 
 @dataclass
-class Env:
-    gateway: Gateway
-    sessions: async_sessionmaker[AsyncSession]
-
+class Env(LedgerRig):
     async def rows(self) -> list[ModelCall]:
-        async with self.sessions() as session:
-            query = select(ModelCall).order_by(ModelCall.created_at, ModelCall.attempt)
-            return list((await session.execute(query)).scalars())
+        return await self.calls()
 
     async def add_run(self, run_id: str, budget_usd: float | None = None) -> None:
         async with self.sessions.begin() as session:

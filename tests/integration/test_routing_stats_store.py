@@ -15,7 +15,7 @@ from app.db.engine import create_engine, create_session_factory, open_database
 from app.db.migrate import alembic_config, upgrade_database
 from app.db.models import Feedback
 from app.db.routing_stats_repo import DbStatsStore, FeedbackEntry
-from app.routing.feedback import (
+from app.routing.observations import (
     ANY,
     Cell,
     CellKey,

@@ -13,9 +13,9 @@ import openai
 import pytest
 
 from app.routing.catalog import load_catalog
-from app.simulator.config import FaultRule, SimulatorConfig
-from app.simulator.server import SimulatorServer
-from app.simulator.tokens import count_prompt_tokens
+from devtools.simulator.config import FaultRule, SimulatorConfig
+from devtools.simulator.server import SimulatorServer
+from devtools.simulator.tokens import count_prompt_tokens
 from nodes.calculator import CALCULATOR_TOOL
 from nodes.planner import Plan
 

@@ -11,8 +11,8 @@ import pytest
 from langgraph.errors import GraphRecursionError
 
 from app.gateway.errors import AllModelsFailed, BudgetExceeded
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from graphs.spec import parse_spec_text
 from tests.conftest import SimulatorAdmin
 from tests.support.spec_rig import EXAMPLES, SpecRig, spec_rig

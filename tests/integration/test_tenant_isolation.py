@@ -16,8 +16,8 @@ import yaml
 
 from app.api.app import create_app
 from app.db.migrate import upgrade_database
-from app.demo import DEFAULT_QUESTION
 from app.settings import Settings
+from devtools.demo import DEFAULT_QUESTION
 from tests.support.live_server import LiveServer
 from tests.support.tenants import bearer, make_key
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from app.db.models import ModelCall
-from app.demo import DEFAULT_QUESTION
 from app.schemas.runs import SubmitRun
 from app.schemas.timeline import StepOut, TimelineOut
 from app.services import runs as run_service
@@ -18,6 +17,7 @@ from app.services.container import Services, build_services
 from app.services.timeline import run_timeline
 from app.settings import Settings
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
 from tests.integration.test_replay import TWO_STEP_SPEC, push
 from tests.support.processes import wait_until
 from tests.support.simulator_admin import SimulatorAdmin

@@ -12,15 +12,15 @@ from sqlalchemy import select
 
 from app.db.events_repo import events_after
 from app.db.models import ModelCall, Run
-from app.demo import DEFAULT_QUESTION
 from app.gateway.types import ModelRequest
 from app.schemas.runs import SubmitRun
 from app.services import runs as run_service
 from app.services.container import Services, build_services
 from app.settings import Settings
-from app.simulator.config import SimulatorConfig
-from app.simulator.server import SimulatorServer
 from app.worker.loop import Worker
+from devtools.demo import DEFAULT_QUESTION
+from devtools.simulator.config import SimulatorConfig
+from devtools.simulator.server import SimulatorServer
 from tests.conftest import SimulatorAdmin
 
 # The demo question: three priced items, a total, a split (5 plan steps).

@@ -10,8 +10,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.api.http_server import uvicorn_config
-from app.service_process import free_port
 from app.settings import Settings
+from devtools.service_process import free_port
 
 
 class LiveServer:

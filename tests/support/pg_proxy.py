@@ -12,7 +12,7 @@ import contextlib
 import threading
 from types import TracebackType
 
-from app.service_process import free_port
+from devtools.service_process import free_port
 
 COMMIT = b"COMMIT\x00"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from app.service_process import free_port
+from devtools.service_process import free_port
 
 STARTUP_TIMEOUT_S = 90.0
 
@@ -94,3 +94,16 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds:.0f}s waiting for {what}")
         await asyncio.sleep(poll)
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`routegraph ARGS` against `database_url`, to the end; its output captured."""
+    env = {**os.environ, "ROUTEGRAPH_DATABASE_URL": database_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

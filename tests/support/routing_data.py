@@ -10,7 +10,7 @@ from typing import NoReturn
 import numpy as np
 import pytest
 
-from app.routing.datasets import STRONG_MODEL, WEAK_MODEL, DataMissingError
+from devtools.routing.datasets import STRONG_MODEL, WEAK_MODEL, DataMissingError
 
 
 def data_missing(exc: DataMissingError) -> NoReturn:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.routing.agreement import canonical_answer, compare_answers, expected_form
-from app.routing.datasets import Row
+from devtools.routing.datasets import Row
 
 ARC = (
     "Which gas do plants take in for photosynthesis?\nA) oxygen\nB) carbon dioxide\n"

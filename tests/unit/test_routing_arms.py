@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.bench.many_models import Settings, prepare, replay
-from app.bench.routerbench_data import Stream
 from app.routing.arms import ModelOption, beta_estimate, choose_model
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
-from app.routing.feedback import ANY, Counts
+from app.routing.observations import ANY, Counts
 from app.routing.online import ExplorationBudget, OnlineConfig, OnlineView
+from devtools.bench.many_models import Settings, prepare, replay
+from devtools.bench.routerbench_data import Stream
 
 CATALOG = load_catalog()
 

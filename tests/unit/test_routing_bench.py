@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from app.bench.curves import (
+from devtools.bench.curves import (
     Outcomes,
     apgr,
     first_reaching,
@@ -19,7 +19,7 @@ from app.bench.curves import (
     sweep,
     versus_random,
 )
-from app.bench.routing import run_routing_benchmark
+from devtools.bench.routing import run_routing_benchmark
 from tests.support.routing_data import write_tiny_routing_data
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.routing import datasets
 from app.routing.classifier import Classification, TaskClassifier
 from app.routing.features import TASK_CLASSES
-from app.routing.training import default_artifact_path
+from devtools.routing import datasets
+from devtools.routing.training import default_artifact_path
 from tests.support.routing_data import data_missing
 
 
@@ -35,7 +35,7 @@ def test_artifact_is_small_and_records_its_training_split() -> None:
 
 
 def test_missing_artifact_says_how_to_build_it(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"python -m app\.routing\.training"):
+    with pytest.raises(FileNotFoundError, match=r"python -m devtools\.routing\.training"):
         TaskClassifier.load(tmp_path / "nope.json")
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from app.routing import datasets
 from app.routing.clusters import (
     UNKNOWN_CLUSTER,
     ClusterConfig,
@@ -15,7 +14,8 @@ from app.routing.clusters import (
     default_clusters_path,
     fit_clusters,
 )
-from app.routing.training import shipped_training_rows
+from devtools.routing import datasets
+from devtools.routing.training import shipped_training_rows
 
 
 @pytest.fixture(scope="module")
@@ -91,5 +91,5 @@ def test_fitting_is_deterministic() -> None:
 
 
 def test_missing_artifact_says_how_to_build_it(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"python -m app\.routing\.training"):
+    with pytest.raises(FileNotFoundError, match=r"python -m devtools\.routing\.training"):
         TopicClusters.load(tmp_path / "nope.json")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.routing.clusters import ClusterMatch
-from app.routing.feedback import (
+from app.routing.observations import (
     ANY,
     Cell,
     CellKey,
@@ -205,7 +205,7 @@ def test_cell_keys_differ_by_level() -> None:
 
 
 def test_the_learned_table_lists_cells_with_their_evidence() -> None:
-    from app.routing.feedback import stats_rows
+    from app.routing.observations import stats_rows
 
     store = InMemoryStatsStore()
     store.add_now(observation(f"c{i}", "edge", float(i < 3), 0.8) for i in range(4))

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from app.bench.online import run_online_benchmark
-from app.bench.online_replay import ReplaySettings, StreamRow, replay, two_tier_catalog
 from app.routing.catalog import load_catalog
 from app.routing.classifier import Classification
 from app.routing.clusters import ClusterMatch, TopicClusters
-from app.routing.datasets import Row
 from app.routing.online import OnlineConfig
+from devtools.bench.online import run_online_benchmark
+from devtools.bench.online_replay import ReplaySettings, StreamRow, replay, two_tier_catalog
+from devtools.routing.datasets import Row
 from tests.support.routing_data import write_tiny_routing_data
 
 

@@ -8,7 +8,7 @@ from app.routing.cascade import cascade_step, verified_condition
 from app.routing.catalog import load_catalog
 from app.routing.classifier import Classification, TaskClassifier
 from app.routing.clusters import TopicClusters
-from app.routing.feedback import (
+from app.routing.observations import (
     ANY,
     InMemoryStatsStore,
     Observation,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.routing import datasets
-from app.routing.datasets import Row, normalize_prompt
-from app.routing.training import default_artifact_path, shipped_training_rows
+from devtools.routing import datasets
+from devtools.routing.datasets import Row, normalize_prompt
+from devtools.routing.training import default_artifact_path, shipped_training_rows
 from tests.support.routing_data import data_missing
 
 

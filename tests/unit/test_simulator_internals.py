@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.simulator.answers import Answer, ToolCall
-from app.simulator.cache import PrefixCache
-from app.simulator.completions import corrupt, limit_output, stream_deltas
-from app.simulator.config import FaultRule, SimulatorConfig
-from app.simulator.faults import FaultInjector
-from app.simulator.tokens import (
+from devtools.simulator.answers import Answer, ToolCall
+from devtools.simulator.cache import PrefixCache
+from devtools.simulator.completions import corrupt, limit_output, stream_deltas
+from devtools.simulator.config import FaultRule, SimulatorConfig
+from devtools.simulator.faults import FaultInjector
+from devtools.simulator.tokens import (
     count_prompt_tokens,
     count_text_tokens,
     truncate_to_tokens,

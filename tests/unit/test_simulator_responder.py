@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.routing.catalog import ModelSpec, load_catalog
-from app.simulator.answers import Answer
-from app.simulator.planning import build_plan, find_expressions, split_count
-from app.simulator.responder import GenericAnswer, Responder, respond
-from app.simulator.roles import ScriptedRoles
-from app.simulator.schemas import ChatCompletionRequest
+from devtools.simulator.answers import Answer
+from devtools.simulator.planning import build_plan, find_expressions, split_count
+from devtools.simulator.responder import GenericAnswer, Responder, respond
+from devtools.simulator.roles import ScriptedRoles
+from devtools.simulator.schemas import ChatCompletionRequest
 from nodes.calculator import CALCULATOR_TOOL, evaluate
 from nodes.planner import Plan
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from app.routing.catalog import load_catalog
 from app.routing.verifiers import verify_arithmetic
-from app.simulator.responder import respond
-from app.simulator.schemas import ChatCompletionRequest
+from devtools.simulator.responder import respond
+from devtools.simulator.schemas import ChatCompletionRequest
 from nodes.patterns.prompts import (
     DEBATER_PROMPT,
     FIXER_PROMPT,

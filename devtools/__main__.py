@@ -1,0 +1,5 @@
+"""`python -m devtools ...` (see devtools/cli.py)."""
+
+from devtools.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Routing training and the recorded data it learns from (not shipped)."""

@@ -1,0 +1,52 @@
+"""Test-facing control plane: inject faults and read back exactly what each model received."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
+
+from devtools.simulator.faults import FaultRule
+from devtools.simulator.schemas import normalize_model_name
+from devtools.simulator.state import SimulatorState, get_state
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.post("/faults", status_code=201)
+async def add_faults(
+    rules: FaultRule | list[FaultRule] = Body(...),
+    state: SimulatorState = Depends(get_state),
+) -> dict[str, Any]:
+    """Add one rule or a list; they apply after the rules already set."""
+    added = state.faults.add(rules if isinstance(rules, list) else [rules])
+    return {"added": added, "faults": state.faults.list()}
+
+
+@router.get("/faults")
+async def list_faults(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    return {"faults": state.faults.list()}
+
+
+@router.delete("/faults")
+async def clear_faults(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    """Drop every rule and reseed the fault draws."""
+    return {"deleted": state.faults.clear()}
+
+
+@router.get("/requests")
+async def list_requests(
+    model: str | None = Query(None, description="only this model's requests"),
+    limit: int | None = Query(None, ge=1, description="only the most recent N"),
+    state: SimulatorState = Depends(get_state),
+) -> dict[str, Any]:
+    """Received chat requests, oldest first, as sent (messages, tools, fault applied)."""
+    entries = state.requests.entries(normalize_model_name(model) if model else None)
+    if limit is not None:
+        entries = entries[-limit:]
+    return {"requests": entries, "count": len(entries)}
+
+
+@router.delete("/requests")
+async def clear_requests(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    return {"deleted": state.requests.clear()}

@@ -78,7 +78,9 @@ def run_client(mode: str, base_url: str, model: str, key: str, n: int, secs: flo
     script = str(HERE / "bench_client.py")
     command = [sys.executable, script, mode, base_url, model, key, str(n), str(secs)]
     env = {**os.environ, **QUIET_LITELLM}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    output = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if output.returncode != 0:
+        raise RuntimeError(f"{mode} client against {base_url} failed:\n{output.stderr[-3000:]}")
     result: dict = json.loads(output.stdout.strip().splitlines()[-1])
     result["load"] = os.getloadavg()[0]
     return result

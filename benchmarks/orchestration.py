@@ -255,7 +255,7 @@ def seed_finished_runs(database_url: str, count: int) -> float:
         conn = sqlite3.connect(database_url.split("///", 1)[1])
         conn.execute(
             """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-            INSERT INTO runs (id, thread_id, graph, version, input, status, priority, attempt,
+            INSERT INTO runs (id, thread_id, graph, version, input, status, priority, epoch,
               cancel_requested, cost_usd, output, created_at, started_at, finished_at)
             SELECT printf('seed-%08d', i), printf('seed-thread-%08d', i), 'noop', 1,
               '{"question": "q"}', 'succeeded', 0, 1, 0, 0.0, '{"answer": "a"}',
@@ -277,7 +277,7 @@ def seed_finished_runs(database_url: str, count: int) -> float:
         with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
             conn.execute(
                 """INSERT INTO runs (id, thread_id, graph, version, input, status, priority,
-                  attempt, cancel_requested, cost_usd, output, created_at, started_at,
+                  epoch, cancel_requested, cost_usd, output, created_at, started_at,
                   finished_at)
                 SELECT 'seed-' || lpad(i::text, 8, '0'), 'seed-thread-' || i, 'noop', 1,
                   '{"question": "q"}', 'succeeded', 0, 1, false, 0.0, '{"answer": "a"}',

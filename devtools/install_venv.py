@@ -9,7 +9,8 @@ Run by `make` with the machine's own Python (stdlib only, nothing installed yet)
    (`requirements/installer.lock`: uv and pip, by version and hash, no dependencies).
 3. That installer makes the venv exactly the locks (`uv pip sync --require-hashes`):
    missing packages added, wrong versions replaced, strays removed, every file hash-checked.
-4. The project itself, editable, without dependencies.
+4. The project itself, editable, without dependencies; and the checkout's development
+   tools (`devtools/`, not part of the package) on the venv's path.
 """
 
 from __future__ import annotations
@@ -115,6 +116,20 @@ def sync(venv: Path) -> None:
         ROOT,
         env=env,
     )
+    add_checkout_path(python)
+
+
+CHECKOUT_PTH = "routegraph_checkout.pth"
+
+
+def add_checkout_path(python: Path) -> None:
+    """The checkout's development tools (`devtools/`, never part of the installed package)
+    importable by the venv's Python from anywhere: `python benchmarks/x.py`, `python -m
+    devtools ...`. One path line in site-packages, as an editable install writes."""
+    site = output_of(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    if site is None:
+        raise SystemExit(f"{python} cannot tell its site-packages")
+    (Path(site) / CHECKOUT_PTH).write_text(f"{ROOT}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def parse_chat(body: bytes, headers: Headers) -> tuple[ChatCompletionRequest, Ro
         raise OpenAIError(
             400,
             f"The body must be JSON (Content-Type: application/json), not "
-            f"{_header(content_type or 'unlabelled')}.",
+            f"{header_value(content_type or 'unlabelled')}.",
             code="invalid_content_type",
         )
     try:
@@ -158,16 +158,23 @@ def _stream_error(exc: BaseException) -> dict[str, Any]:
     return openai_error(exc).body()
 
 
-def _header(text: str) -> str:
-    return text.encode("ascii", "replace").decode()[:HEADER_CHARS]
+def header_value(text: str) -> str:
+    """`text` as a legal HTTP header value: one line of visible ASCII, at most
+    HEADER_CHARS long, no whitespace at either end (h11 refuses a value that ends in a
+    space, and the response would die after its status line)."""
+    flat = " ".join(text.split()).encode("ascii", "replace").decode()
+    return flat[:HEADER_CHARS].strip()
 
 
 def _route_headers(call: ChatCall) -> dict[str, str]:
-    headers = {"x-routegraph-cache": call.cache, "x-routegraph-policy": _header(call.policy_name)}
+    headers = {
+        "x-routegraph-cache": call.cache,
+        "x-routegraph-policy": header_value(call.policy_name),
+    }
     if call.route is not None:
         chain = " > ".join(model.name for model in call.route.candidates)
-        headers["x-routegraph-route"] = _header(f"{call.route.tier}: {chain}")
-        headers["x-routegraph-reason"] = _header(call.route.reason)
+        headers["x-routegraph-route"] = header_value(f"{call.route.tier}: {chain}")
+        headers["x-routegraph-reason"] = header_value(call.route.reason)
         headers["x-routegraph-model"] = call.route.candidates[0].name
     return headers
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import h11
 import pytest
 
+from app.api.chat_completions import HEADER_CHARS, header_value
 from app.gateway.cache import cache_key
 from app.gateway.continuation import RepeatFilter, continuation_request
 from app.gateway.types import ModelRequest
@@ -85,3 +87,19 @@ def test_budget_periods_and_token_hashes() -> None:
 )
 def test_auth_can_only_be_off_on_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "auto: edge-a; " + "x" * 996 + " and more",  # cut right after a space
+        "two\nlines\tand\r\nmore",
+        "p=0.9 ≥ bar — café",
+        "   ",
+    ],
+)
+def test_a_routing_reason_is_always_a_legal_header_value(reason: str) -> None:
+    value = header_value(reason)
+    assert len(value) <= HEADER_CHARS and value == value.strip()
+    assert all(32 <= ord(char) < 127 for char in value)
+    h11.Response(status_code=200, headers=[("x-routegraph-reason", value)])

@@ -1,4 +1,6 @@
-"""The append-only run timeline (`run_events`); sequence numbers come from `runs.event_seq`."""
+"""The append-only run timeline (`run_events`): events to write, reads, and the publishing of
+committed events to this process's watchers. Only the run journal (`app/db/journal`) writes
+the table; sequence numbers come from `runs.event_seq`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -50,29 +52,6 @@ async def unwritten(
     query = select(RunEvent.uid).where(RunEvent.run_id == run_id, RunEvent.uid.in_(uncertain))
     written = set((await session.execute(query)).scalars())
     return [event for event in events if event.uid not in written]
-
-
-async def insert_events(
-    session: AsyncSession, run_id: str, first_seq: int, events: Sequence[PendingEvent]
-) -> None:
-    """Insert events numbered from `first_seq` (reserved with `runs_repo.reserve_event_seqs`
-    in the same transaction)."""
-    if not events:
-        return
-    rows = [
-        {
-            "run_id": run_id,
-            "seq": first_seq + index,
-            "at": event.at,
-            "kind": event.kind,
-            "node": event.node,
-            "payload": event.payload,
-            "uid": event.uid,
-        }
-        for index, event in enumerate(events)
-    ]
-    await session.execute(insert(RunEvent), rows)
-    remember_committed(session, run_id, rows)
 
 
 def remember_committed(session: AsyncSession, run_id: str, rows: list[dict[str, Any]]) -> None:

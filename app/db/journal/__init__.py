@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.db.journal.contract import ClaimedRun, LeaseState, RunJournal, SeqGrant
+from app.db.journal.contract import RunJournal
+from app.db.journal.records import ClaimedRun, LeaseState, SeqGrant
 
 __all__ = ["ClaimedRun", "LeaseState", "RunJournal", "SeqGrant", "journal_for"]
 

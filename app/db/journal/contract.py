@@ -14,63 +14,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.events_repo import PendingEvent, insert_events, unwritten
+from app.db.events_repo import PendingEvent, unwritten
+from app.db.journal.records import (
+    ClaimedRun,
+    LeaseState,
+    SeqGrant,
+    finished_steps,
+    insert_events,
+)
 from app.db.models import Run, utcnow
-from app.db.tenant_scope import checkpoint_thread
 from app.run_status import RunStatus
-
-
-@dataclass(frozen=True)
-class ClaimedRun:
-    """What a worker needs of a run it just claimed; `epoch` fences its writes."""
-
-    id: str
-    thread_id: str
-    graph: str
-    version: int
-    input: dict[str, Any]
-    epoch: int
-    event_seq: int
-    budget_usd: float | None
-    cancel_requested: bool
-    tenant_id: str = "default"
-    # Worker deaths blamed on the run; `solo`: this claim runs alone on its worker.
-    crashes: int = 0
-    solo: bool = False
-
-    @property
-    def checkpoint_thread(self) -> str:
-        """The thread id its checkpoints are kept under (its tenant's own)."""
-        return checkpoint_thread(self.tenant_id, self.thread_id)
-
-
-@dataclass(frozen=True)
-class SeqGrant:
-    """Event sequence numbers handed out by an update of the run row, and what it held."""
-
-    first_seq: int
-    cost_usd: float
-    budget_usd: float | None
-    cancel_requested: bool
-
-
-@dataclass(frozen=True)
-class LeaseState:
-    run_id: str
-    cancel_requested: bool
-
-
-def finished_steps(events: Sequence[PendingEvent]) -> int:
-    """How many graph steps the events say were completed (`runs.steps_done` counts them:
-    a claim whose run finished no step before its worker died made no progress)."""
-    return sum(1 for event in events if event.kind == "node_finished")
 
 
 class RunJournal(ABC):

@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import PendingEvent, remember_committed
-from app.db.journal.contract import ClaimedRun, RunJournal, SeqGrant, finished_steps
+from app.db.journal.contract import RunJournal
+from app.db.journal.records import ClaimedRun, SeqGrant, finished_steps
 from app.run_status import RunStatus
 
 # A run whose lease expired while a worker still held it: that worker vanished.

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, DateTime, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import remember_committed
-from app.db.journal.contract import ClaimedRun, RunJournal
+from app.db.journal.contract import RunJournal
+from app.db.journal.records import ClaimedRun
 from app.db.models import utcnow
 from app.db.timestamps import sqlite_time
 

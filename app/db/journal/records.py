@@ -1,0 +1,84 @@
+"""What the run journal hands out (a claimed run, a grant of event numbers, a lease's
+state) and how it writes events; shared by the contract and both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.events_repo import PendingEvent, remember_committed
+from app.db.models import RunEvent
+from app.db.tenant_scope import checkpoint_thread
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """What a worker needs of a run it just claimed; `epoch` fences its writes."""
+
+    id: str
+    thread_id: str
+    graph: str
+    version: int
+    input: dict[str, Any]
+    epoch: int
+    event_seq: int
+    budget_usd: float | None
+    cancel_requested: bool
+    tenant_id: str = "default"
+    # Worker deaths blamed on the run; `solo`: this claim runs alone on its worker.
+    crashes: int = 0
+    solo: bool = False
+
+    @property
+    def checkpoint_thread(self) -> str:
+        """The thread id its checkpoints are kept under (its tenant's own)."""
+        return checkpoint_thread(self.tenant_id, self.thread_id)
+
+
+@dataclass(frozen=True)
+class SeqGrant:
+    """Event sequence numbers handed out by an update of the run row, and what it held."""
+
+    first_seq: int
+    cost_usd: float
+    budget_usd: float | None
+    cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    run_id: str
+    cancel_requested: bool
+
+
+def finished_steps(events: Sequence[PendingEvent]) -> int:
+    """How many graph steps the events say were completed (`runs.steps_done` counts them:
+    a claim whose run finished no step before its worker died made no progress)."""
+    return sum(1 for event in events if event.kind == "node_finished")
+
+
+async def insert_events(
+    session: AsyncSession, run_id: str, first_seq: int, events: Sequence[PendingEvent]
+) -> None:
+    """Insert events numbered from `first_seq` (reserved by updating the run row in the
+    same transaction)."""
+    if not events:
+        return
+    rows = [
+        {
+            "run_id": run_id,
+            "seq": first_seq + index,
+            "at": event.at,
+            "kind": event.kind,
+            "node": event.node,
+            "payload": event.payload,
+            "uid": event.uid,
+        }
+        for index, event in enumerate(events)
+    ]
+    await session.execute(insert(RunEvent), rows)
+    remember_committed(session, run_id, rows)

@@ -45,6 +45,9 @@ class CachedAnswer:
     cached_tokens: int
     cost_usd: float
     call_id: str | None
+    # What the provider sent beyond the answer (logprobs, fingerprint, usage details...),
+    # given back on a hit as on the first answer; entries written before it have none.
+    passthrough: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CachedAnswer:

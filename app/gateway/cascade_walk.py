@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from app.gateway.capabilities import capable_route
 from app.gateway.errors import AllModelsFailed
 from app.gateway.learning import stage_context
 from app.gateway.types import CallContext, ModelRequest, ModelResult
@@ -118,7 +119,7 @@ async def walk_cascade(
     result: ModelResult | None = None
     for index in range(len(policy.tiers)):
         stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
-        route = stage_route(gateway.catalog, policy, index, why, task_class)
+        route = capable_route(stage_route(gateway.catalog, policy, index, why, task_class), request)
         if view is not None and classification is not None:
             route = replace(route, learning=stage_context(view, classification, route.tier))
         result = await gateway.serve(request, route, stage, validate)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import runs_repo
 from app.db.journal import RunJournal, journal_for
+from app.gateway.capabilities import capable_route
 from app.gateway.cascade_walk import walk_cascade
 from app.gateway.chain import FallbackChain
 from app.gateway.estimate import CostEstimator
@@ -145,7 +146,8 @@ class Gateway:
         """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        return route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+        return capable_route(route, request)
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from app.gateway.chain import FallbackChain
 from app.gateway.continuation import RepeatFilter, continuation_request
 from app.gateway.ledger import Completion
+from app.gateway.provider_answer import TOP_LEVEL
 from app.gateway.provider_faults import request_fault
 from app.gateway.provider_http import StreamCut
 from app.gateway.providers import provider_errors
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 class TextDelta:
     text: str
     model: str
+    # The provider's log probabilities of exactly this text (None: not asked, or the text
+    # continues a cut answer and was filtered, so they would not match).
+    logprobs: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,15 @@ class _Attempt:
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     usage: Usage | None = None
+    logprobs: list[dict[str, Any]] | None = None  # of the last chunk's text
+    # What the provider sent beyond the answer (fingerprint, service tier, usage details).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def add(self, chunk: dict[str, Any]) -> str:
         """Take one chunk; return its text."""
+        for key in TOP_LEVEL:
+            if chunk.get(key) is not None:
+                self.extras[key] = chunk[key]
         usage = chunk.get("usage")
         if usage:
             details = usage.get("prompt_tokens_details") or {}
@@ -76,10 +86,18 @@ class _Attempt:
                 int(usage.get("completion_tokens") or 0),
                 int(details.get("cached_tokens") or 0),
             )
+            usage_details = {
+                key: usage[key]
+                for key in ("prompt_tokens_details", "completion_tokens_details")
+                if isinstance(usage.get(key), dict)
+            }
+            if usage_details:
+                self.extras["usage_details"] = usage_details
         choices = chunk.get("choices") or []
         if not choices:
             return ""
         choice = choices[0]
+        self.logprobs = (choice.get("logprobs") or {}).get("content")
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
         delta = choice.get("delta") or {}
@@ -126,11 +144,14 @@ async def serve_stream(
         repeat = RepeatFilter(sent)
         started = time.perf_counter()
         try:
+            continuing = bool(sent)
             async for chunk in gateway.providers.stream(model, attempt_request, gateway.timeout_s):
-                text = repeat.feed(attempt.add(chunk))
+                raw = attempt.add(chunk)
+                text = repeat.feed(raw)
                 if text:
                     sent += text
-                    yield TextDelta(text, model.name)
+                    whole = not continuing and text == raw
+                    yield TextDelta(text, model.name, attempt.logprobs if whole else None)
             if attempt.finish_reason is None and not attempt.tool_calls:
                 raise StreamCut("the stream ended without a finish reason")
         except provider_errors() as exc:
@@ -220,6 +241,7 @@ async def serve_stream(
                 call_id=begun.call_id,
                 attempts=chain.attempts_failed + 1,
                 finish_reason=attempt.finish_reason or ("tool_calls" if calls else "stop"),
+                passthrough=attempt.extras or None,
             )
         )
         return

@@ -237,6 +237,7 @@ def _to_cache(result: ModelResult) -> CachedAnswer:
         cached_tokens=result.usage.cached_tokens,
         cost_usd=result.cost_usd,
         call_id=result.call_id,
+        passthrough=dict(result.passthrough) if result.passthrough else None,
     )
 
 
@@ -256,4 +257,5 @@ def _from_cache(answer: CachedAnswer, call_id: str) -> ModelResult:
         from_ledger=True,
         finish_reason=first.get("finish_reason"),
         choices=tuple(answer.choices) if len(answer.choices) > 1 else (),
+        passthrough=answer.passthrough,
     )

@@ -93,14 +93,24 @@ async def sse_stream(
     name one model); when a cut stream was continued by another, the last chunk's
     `routegraph.model` names the model that finished it."""
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> dict[str, Any]:
+    def chunk(
+        delta: dict[str, Any],
+        finish: str | None = None,
+        index: int = 0,
+        logprobs: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         return {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
             "choices": [
-                {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+                {
+                    "index": index,
+                    "delta": delta,
+                    "logprobs": {"content": logprobs} if logprobs is not None else None,
+                    "finish_reason": finish,
+                }
             ],
         }
 
@@ -110,12 +120,15 @@ async def sse_stream(
         async for event in events:
             if isinstance(event, TextDelta):
                 streamed = True
-                yield _event(chunk({"content": event.text}))
+                yield _event(chunk({"content": event.text}, logprobs=event.logprobs))
             elif isinstance(event, ToolCalls):
                 streamed = True
                 yield _event(chunk({"tool_calls": _indexed(event.tool_calls)}))
             elif isinstance(event, StreamEnd):
                 result = event.result
+                extra = dict(result.passthrough or {})
+                given = extra.pop("choices", None) or []
+                details = extra.pop("usage_details", None) or {}
                 for index, choice in enumerate(result_choices(result)):
                     message = choice["message"]
                     if not streamed:  # a cached or non-streamed answer: send it whole
@@ -123,17 +136,23 @@ async def sse_stream(
                             yield _event(chunk({"role": "assistant", "content": ""}, index=index))
                         if message.get("content"):
                             delta = {"content": message["content"]}
-                            yield _event(chunk(delta, index=index))
+                            whole = (given[index] if index < len(given) else {}).get("logprobs")
+                            content = (whole or {}).get("content")
+                            yield _event(chunk(delta, index=index, logprobs=content))
                         if message.get("tool_calls"):
                             delta = {"tool_calls": _indexed(message["tool_calls"])}
                             yield _event(chunk(delta, index=index))
                     final = chunk({}, _finish(choice.get("finish_reason"), message), index)
+                    final.update(extra)  # system_fingerprint, service_tier
                     final["routegraph"] = extension(result)
                     yield _event(final)
                 if include_usage:
-                    last = chunk({})
+                    last = {**chunk({}), **extra}
                     last["choices"] = []
-                    last["usage"] = usage_json(result.usage)
+                    usage = usage_json(result.usage)
+                    for key, counts in details.items():
+                        usage[key] = {**counts, **usage.get(key, {})}
+                    last["usage"] = usage
                     yield _event(last)
                 if on_end is not None:
                     await on_end(result)

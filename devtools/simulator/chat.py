@@ -104,12 +104,16 @@ def _raise_http_fault(rule: FaultRule, model: str) -> None:
             param="messages",
         )
     if rule.kind == "unsupported_parameter":
-        raise OpenAIError(
-            400,
-            f"Unsupported parameter: 'logprobs' is not supported with {model} (simulated).",
-            code="unsupported_parameter",
-            param="logprobs",
-        )
+        raise unsupported_logprobs(model)
+
+
+def unsupported_logprobs(model: str) -> OpenAIError:
+    return OpenAIError(
+        400,
+        f"Unsupported parameter: 'logprobs' is not supported with {model} (simulated).",
+        code="unsupported_parameter",
+        param="logprobs",
+    )
 
 
 def context_length_error(model: str, tokens: int | None, window: int | None = None) -> OpenAIError:
@@ -142,6 +146,9 @@ async def chat_completions(
     prompt_tokens = count_prompt_tokens(chat.messages, chat.tools)
     if prompt_tokens > spec.context_window:
         raise context_length_error(name, prompt_tokens, spec.context_window)
+    if chat.logprobs and "logprobs" not in spec.capabilities:
+        # As a provider without them answers (Anthropic's models give none).
+        raise unsupported_logprobs(name)
     completion = _complete(
         state, chat, spec, malformed=fault == "malformed_json", off_schema=fault == "off_schema"
     )

@@ -157,14 +157,21 @@ def chunk_json(
     finish_reason: str | None = None,
     with_usage_field: bool = False,
 ) -> dict[str, Any]:
-    """One `chat.completion.chunk` carrying a delta of the single choice."""
+    """One `chat.completion.chunk` carrying a delta of the single choice (with the log
+    probabilities of its text when they were asked for)."""
+    logprobs = None
+    if completion.top_logprobs is not None and delta.get("content"):
+        logprobs = {"content": token_logprobs(delta["content"], completion.top_logprobs)}
     chunk: dict[str, Any] = {
         "id": completion.id,
         "object": "chat.completion.chunk",
         "created": completion.created,
         "model": completion.model,
         "system_fingerprint": SYSTEM_FINGERPRINT,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "service_tier": "default",
+        "choices": [
+            {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+        ],
     }
     if with_usage_field:
         chunk["usage"] = None  # OpenAI sends null on every chunk but the last

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.api.langgraph import assistants, runs, threads
+
 
 def langgraph_routers() -> list[APIRouter]:
     """The routers, in the order their paths must be matched."""
-    return []
+    return [assistants.router, runs.router, threads.router]

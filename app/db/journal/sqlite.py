@@ -50,7 +50,7 @@ _TAKE = (
     f"WHEN {_RECOVERED} AND solo AND steps_done = steps_at_claim THEN crashes + 1 "
     "WHEN steps_done > steps_at_claim THEN 0 ELSE crashes END, steps_at_claim = steps_done, "
     "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, epoch, event_seq, "
-    "budget_usd, cancel_requested, tenant_id, crashes, solo"
+    "budget_usd, cancel_requested, tenant_id, crashes, solo, lg"
 )
 _EVENT = (
     "INSERT INTO run_events (run_id, seq, at, kind, node, payload) VALUES (?, ?, ?, ?, NULL, ?)"
@@ -135,6 +135,7 @@ async def _claim_runs(
             tenant_id=row[9],
             crashes=row[10],
             solo=bool(row[11]),
+            lg=json.loads(row[12]) if row[12] is not None else None,
         )
         claimed.append(run)
         event = {

@@ -188,3 +188,14 @@ async def live_tenant_runs(
     if run_ids is not None:
         query = query.where(Run.id.in_(list(run_ids)))
     return (await session.scalars(query.limit(10_000))).all()
+
+
+async def latest_thread_run(session: AsyncSession, tenant_id: str, thread_id: str) -> Run | None:
+    """The thread's newest run, whichever API started it."""
+    query = (
+        select(Run)
+        .where(Run.tenant_id == tenant_id, Run.thread_id == thread_id)
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.runnables import RunnableConfig
+from langgraph.pregel.remote import RemoteGraph
+from langgraph.types import Command
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
@@ -148,3 +151,20 @@ async def test_unknown_thread_is_404_unless_if_not_exists_create(served: str) ->
         )
     assert unknown_field.status_code == 422 and "webhook" in unknown_field.json()["detail"]
     assert bad_mode.status_code == 422 and "stream_mode" in bad_mode.json()["detail"]
+
+
+async def test_remote_graph_runs_and_streams_a_routegraph_graph(served: str) -> None:
+    remote = RemoteGraph("chat", url=served)
+    config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    result = await remote.ainvoke(QUESTION, config)
+    assert result["messages"][-1]["type"] == "ai" and result["messages"][-1]["content"]
+    updates = [chunk async for chunk in remote.astream(QUESTION, config, stream_mode="updates")]
+    assert [list(chunk) for chunk in updates] == [["answer"]]
+    state = await remote.aget_state(config)
+    assert len(state.values["messages"]) == 4  # two turns on the thread
+    paused = RemoteGraph("review", url=served)
+    review_config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    seen = [c async for c in paused.astream(QUESTION, review_config, stream_mode="updates")]
+    assert "__interrupt__" in seen[-1]
+    resumed = await paused.ainvoke(Command(resume="fine"), review_config)
+    assert resumed["notes"] == ["draft", "review", "finish:fine"]

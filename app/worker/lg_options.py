@@ -38,6 +38,8 @@ class LgOptions:
     configurable: dict[str, Any] = field(default_factory=dict)
     recursion_limit: int | None = None
     durability: Durability = "sync"
+    # multitask `rollback`: the runs cancelled for this one; it starts where they started.
+    rollback_runs: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, lg: dict[str, Any]) -> LgOptions:
@@ -52,6 +54,7 @@ class LgOptions:
             configurable=dict(lg.get("configurable") or {}),
             recursion_limit=lg.get("recursion_limit"),
             durability=cast(Durability, lg.get("durability") or "sync"),
+            rollback_runs=list(lg.get("rollback_runs") or []),
         )
 
     def graph_command(self) -> Command[Any] | None:
@@ -67,9 +70,11 @@ class LgOptions:
         modes = {"messages" if m == "messages-tuple" else m for m in self.stream_modes}
         return [cast(StreamMode, m) for m in sorted(modes & NATIVE_MODES)]
 
-    def config(self, base: RunnableConfig) -> RunnableConfig:
+    def config(self, base: RunnableConfig, *, resuming: bool) -> RunnableConfig:
+        """The run's config; a run resumed after a crash continues from its own latest
+        checkpoint, not from the one it was asked to start at."""
         configurable = {**self.configurable, **base.get("configurable", {})}
-        if self.checkpoint_id:
+        if self.checkpoint_id and not resuming:
             configurable["checkpoint_id"] = self.checkpoint_id
         config: RunnableConfig = {**base, "configurable": configurable}
         if self.recursion_limit:
@@ -102,6 +107,20 @@ async def call_key_prefix(compiled: Compiled, config: RunnableConfig, run_id: st
     metadata = snapshot.metadata or {}
     prefix = metadata.get(CALL_KEYS_KEY) or metadata.get("routegraph_run_id")
     return str(prefix) if prefix and snapshot.interrupts else run_id
+
+
+async def rollback_start(compiled: Compiled, config: RunnableConfig, runs: list[str]) -> None:
+    """Point `config` at the newest checkpoint no rolled-back run wrote (their writes are
+    left behind on a branch of the thread's history); when they wrote every checkpoint of
+    the thread, the thread starts empty again."""
+    async for snapshot in compiled.aget_state_history(config):
+        if (snapshot.metadata or {}).get("routegraph_run_id") not in runs and snapshot.config:
+            config["configurable"]["checkpoint_id"] = snapshot.config["configurable"][
+                "checkpoint_id"
+            ]
+            return
+    if compiled.checkpointer is not None and not isinstance(compiled.checkpointer, bool):
+        await compiled.checkpointer.adelete_thread(config["configurable"]["thread_id"])
 
 
 def interrupted_event(interrupts: Any) -> PendingEvent:

@@ -41,6 +41,7 @@ from app.worker.lg_options import (
     LgOptions,
     call_key_prefix,
     interrupted_event,
+    rollback_start,
     stream_event,
 )
 from app.worker.run_scope import RunScope
@@ -101,8 +102,6 @@ async def _execute(
         "recursion_limit": definition.recursion_limit,
         "metadata": {"routegraph_run_id": claimed.id, "routegraph_epoch": claimed.epoch},
     }
-    if lg is not None:
-        config = lg.config(config)
     graph_input: Any = None
     resuming = False
     # A replay or fork (None for other runs); a fork resumes from its thread's checkpoint.
@@ -116,6 +115,10 @@ async def _execute(
             bool(snapshot.next) and (snapshot.metadata or {}).get("routegraph_run_id") == claimed.id
         )
     prefix = claimed.id
+    if lg is not None:
+        config = lg.config(config, resuming=resuming)
+        if lg.rollback_runs and not resuming and not lg.checkpoint_id:
+            await rollback_start(compiled, config, lg.rollback_runs)
     if lg is not None and lg.command is not None:
         prefix = await call_key_prefix(compiled, config, claimed.id)
         graph_input = None if resuming else lg.graph_command()

@@ -4,12 +4,15 @@ running; the run has a timeline and replays at $0."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
 from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
 
 from app.api.app import create_app
 from app.settings import Settings
@@ -68,3 +71,37 @@ async def test_token_chunks_arrive_while_the_run_is_still_running(served: str) -
     replayed = replay.json()
     assert replayed["status"] == "succeeded", replayed
     assert replayed["replay"]["reproduced"] is True and replayed["cost_usd"] == 0
+
+
+async def _running(client: LangGraphClient, thread_id: str, run_id: str) -> None:
+    for _ in range(200):
+        if (await client.runs.get(thread_id, run_id))["status"] == "running":
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the first run never started")
+
+
+@pytest.mark.parametrize("strategy", ["interrupt", "rollback"])
+async def test_interrupt_keeps_the_cancelled_runs_input_and_rollback_drops_it(
+    served: str, strategy: Literal["interrupt", "rollback"]
+) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    first = await client.runs.create(thread, "chat", input=STORY)
+    await _running(client, thread, first["run_id"])
+    second = await client.runs.create(
+        thread,
+        "chat",
+        input={"messages": [{"role": "user", "content": "Short one."}]},
+        multitask_strategy=strategy,
+    )
+    await client.runs.join(thread, second["run_id"])
+    assert (await client.runs.get(thread, first["run_id"]))["status"] == "interrupted"
+    messages = (await client.threads.get_state(thread))["values"]["messages"]
+    said = [m["content"] for m in messages if m["type"] == "human"]
+    expected = (
+        ["Short one."]
+        if strategy == "rollback"
+        else [STORY["messages"][0]["content"], "Short one."]
+    )
+    assert said == expected

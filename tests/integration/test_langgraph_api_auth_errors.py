@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.errors import AuthenticationError, NotFoundError
 
 from app.api.app import create_app
 from app.settings import Settings
+from tests.support.lg_graphs import write_lg_config
 from tests.support.live_server import LiveServer
+from tests.support.simulator_admin import SimulatorAdmin
 from tests.support.tenants import bearer, make_key
 
 
@@ -33,3 +39,42 @@ async def test_x_api_key_and_bearer_name_the_same_keys_and_errors_are_detail_on_
     assert wrong.status_code == 401
     assert wrong.json()["detail"] == "the API key is unknown or revoked"
     assert unknown.status_code == 404 and unknown.json() == {"detail": "Not Found"}
+
+
+QUESTION = {"messages": [{"role": "user", "content": "Say hello."}]}
+
+
+async def test_the_sdks_api_key_acts_for_its_tenant_and_budgets_apply(
+    database_url: str, simulator: SimulatorAdmin, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        simulator_url=simulator.base_url,
+        config=write_lg_config(tmp_path),
+    )
+    with LiveServer(create_app(settings, embedded_worker=True)) as base_url:
+        acme = get_client(url=base_url, api_key=await make_key(database_url, "acme"))
+        globex = get_client(url=base_url, api_key=await make_key(database_url, "globex"))
+        await asyncio.sleep(2.1)  # a running service notices the first key within 2 s
+        thread = await acme.threads.create(thread_id="shared-name")
+        await globex.threads.create(thread_id="shared-name")  # its own thread of that name
+        done = await acme.runs.wait(thread["thread_id"], "chat", input=QUESTION)
+        assert done["messages"][-1]["type"] == "ai"
+        assert (await globex.threads.get("shared-name"))["values"] is None
+        with pytest.raises(NotFoundError):
+            await globex.runs.list("not-acmes")
+        runs = await acme.runs.list(thread["thread_id"])
+        with pytest.raises(NotFoundError):
+            await globex.runs.get("shared-name", runs[0]["run_id"])
+        broke = await acme.runs.wait(
+            thread["thread_id"],
+            "chat",
+            input=QUESTION,
+            context={"budget_usd": 1e-9},
+            raise_error=False,
+        )
+        assert broke["__error__"]["error"] == "BudgetExceeded"
+        assert (await acme.threads.get(thread["thread_id"]))["status"] == "error"
+        with pytest.raises(AuthenticationError) as refused:
+            await get_client(url=base_url, api_key="rg-nope").threads.search()
+        assert set(refused.value.body) == {"detail"}  # type: ignore[arg-type]

@@ -168,3 +168,46 @@ async def test_remote_graph_runs_and_streams_a_routegraph_graph(served: str) -> 
     assert "__interrupt__" in seen[-1]
     resumed = await paused.ainvoke(Command(resume="fine"), review_config)
     assert resumed["notes"] == ["draft", "review", "finish:fine"]
+
+
+async def test_thread_state_updates_copies_searches_and_deletes(served: str) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create(metadata={"topic": "tides"}))["thread_id"]
+    await client.runs.wait(thread, "review", input=QUESTION)  # paused at review
+    updated = await client.threads.update_state(thread, {"notes": ["edited"]}, as_node="draft")
+    state = await client.threads.get_state(thread)
+    assert state["checkpoint"]["checkpoint_id"] == updated["checkpoint"]["checkpoint_id"]
+    assert state["values"]["notes"] == ["draft", "edited"]  # through the reducer
+    older = await client.threads.get_state(thread, checkpoint_id=state["parent_checkpoint_id"])
+    assert older["values"]["notes"] == ["draft"]
+    copy = await client.threads.copy(thread)
+    copied = await client.threads.get(copy["thread_id"])
+    assert copied["values"]["notes"] == ["draft", "edited"]
+    assert copied["metadata"]["topic"] == "tides"
+    found = await client.threads.search(metadata={"topic": "tides"}, limit=10)
+    assert {t["thread_id"] for t in found} == {thread, copy["thread_id"]}
+    busy = await client.threads.search(status="busy")
+    assert busy == []
+    await client.threads.delete(thread)
+    with pytest.raises(NotFoundError):
+        await client.threads.get(thread)
+    with pytest.raises(ConflictError):
+        await client.threads.create(thread_id=copy["thread_id"])
+    again = await client.threads.create(thread_id=copy["thread_id"], if_exists="do_nothing")
+    assert again["thread_id"] == copy["thread_id"]
+
+
+async def test_debug_tasks_and_checkpoints_modes_stream_as_langgraph_does(served: str) -> None:
+    client = get_client(url=served)
+    parts = [
+        part
+        async for part in client.runs.stream(
+            None, "chat", input=QUESTION, stream_mode=["debug", "tasks", "checkpoints"]
+        )
+    ]
+    events = [p.event for p in parts]
+    assert events[0] == "metadata" and {"debug", "tasks", "checkpoints"} <= set(events)
+    tasks = [p.data for p in parts if p.event == "tasks"]
+    assert {t["name"] for t in tasks} >= {"answer"}
+    checkpoints = [p.data for p in parts if p.event == "checkpoints"]
+    assert checkpoints[-1]["values"]["messages"][-1]["type"] == "ai"

@@ -1,7 +1,8 @@
 """Threads of the LangGraph API: a conversation's checkpoints, runs and metadata.
 
 A thread's status is derived, never stored: `busy` while one of its runs is queued or
-running, `interrupted` while its latest state waits for a resume, `error` when its last
+running, `interrupted` while its latest state waits for a resume (an `interrupt()` or a
+breakpoint left nodes to run), `error` when its last
 run failed, else `idle`. Its graph is the one its first run named (`metadata.graph_id`,
 as LangGraph's server records it).
 """
@@ -107,12 +108,15 @@ async def thread_json(services: Services, thread: LgThread) -> dict[str, Any]:
         last = (
             None if live else await lg_repo.latest_run(session, thread.tenant_id, thread.thread_id)
         )
+    failed = last is not None and last.status in FAILED
     if live:
         status = "busy"
     elif interrupts:
         status = "interrupted"
-    elif last is not None and last.status in FAILED:
+    elif failed:
         status = "error"
+    elif state is not None and state["next"]:
+        status = "interrupted"  # a breakpoint (interrupt_before/after) left nodes to run
     else:
         status = "idle"
     error = last.error if status == "error" and last is not None else None

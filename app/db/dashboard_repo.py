@@ -151,11 +151,11 @@ async def bin_bounds(session: AsyncSession) -> list[float]:
 
 
 async def mix_series(session: AsyncSession, window: Window, unit: str) -> list[dict[str, Any]]:
-    """Per time bucket, task class and tier: the calls that were answered or tried."""
+    """Per time bucket, task class and tier: requests (first attempts; replays left out)."""
     bucket = _bucket(session, R.hour, unit).label("bucket")
     query = (
         select(bucket, R.task_class, R.tier, func.sum(R.first_attempts).label("calls"))
-        .where(_in_window(window))
+        .where(_in_window(window), R.status != "replayed")
         .group_by(bucket, R.task_class, R.tier)
         .order_by(bucket)
     )

@@ -64,7 +64,7 @@ export function lineChart(series, { unit = "hour", format = (v) => v.toFixed(2),
 // buckets: [{at, parts: {category: value}}]: one stacked bar per bucket.
 export function stackedBars(buckets, categories, { unit = "hour", title = "" } = {}) {
   const totals = buckets.map((b) => categories.reduce((sum, c) => sum + (b.parts[c] || 0), 0));
-  const max = Math.max(1, ...totals);
+  const max = Math.ceil(Math.max(1, ...totals) / 4) * 4; // whole numbers on the axis
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": title });
   chart.append(frame(max, (v) => v.toFixed(0)));
   const slot = (W - PAD.l - PAD.r) / Math.max(1, buckets.length);

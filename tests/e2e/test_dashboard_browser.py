@@ -110,7 +110,7 @@ async def _open(page: Page, base: str, view: str) -> None:
 async def _shoot(page: Page, name: str) -> None:
     where = os.environ.get("ROUTEGRAPH_TEST_SCREENSHOTS")
     if where:
-        await page.screenshot(path=os.path.join(where, f"{name}.png"), full_page=True)
+        await page.screenshot(path=os.path.join(where, f"{name}.png"))
 
 
 async def test_dashboard_pages_show_the_ledger_filter_runs_and_replay_a_run_at_no_cost(

@@ -33,6 +33,8 @@ def make_window(
 ) -> Window:
     """[since rounded down to its hour, until rounded up to the next hour); by default the
     last 24 hours up to the end of the current hour. A naive time is UTC."""
+    if since is not None and until is not None and as_utc(since) >= as_utc(until):  # type: ignore[operator]
+        raise InvalidInput("since must be before until")
     try:
         end = _utc(until) if until is not None else _utc(now or datetime.now(UTC))
         end_hour = floor_hour(end)

@@ -2,33 +2,43 @@
 (`ledger_rollup`, `ledger_latency_hist`), the runs table or the feedback table.
 
 Every query is scoped to one tenant and a half-open range of whole UTC hours, and reads
-the rollups through their (tenant_id, hour) index: its cost grows with hours x keys in the
-range, never with the number of calls.
+the rollups through their (tenant_id, hour) indexes: hourly rows for ranges up to three
+days, beyond that the daily rows of whole days plus the hourly rows of the partial days
+(and the deltas not folded yet). Its cost grows with the keys in the range, never with
+the number of calls.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     DateTime,
-    and_,
+    Select,
+    Subquery,
+    Table,
     case,
     func,
     literal_column,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ApiKey, ApiKeySpend, Feedback, Run
-from app.db.rollup_models import LatencyBin, LatencyHistogram, LedgerRollup
+from app.db.rollup_models import (
+    HIST_DAILY,
+    ROLLUP_DAILY,
+    LatencyBin,
+    LatencyHistogram,
+    LedgerRollup,
+)
 
-R = LedgerRollup
-H = LatencyHistogram
+DAILY_AFTER = timedelta(hours=72)  # as `dashboard_window.bucket_unit`: longer ranges per day
 SUMS = (
     "calls",
     "first_attempts",
@@ -51,12 +61,46 @@ class Window:
     until: datetime
 
 
-def _in_window(window: Window) -> ColumnElement[bool]:
-    return and_(R.tenant_id == window.tenant_id, R.hour >= window.since, R.hour < window.until)
+def _whole_days(window: Window) -> tuple[datetime, datetime] | None:
+    """The whole UTC days inside a range longer than three days (read from the daily rows)."""
+    if window.until - window.since <= DAILY_AFTER:
+        return None
+    first = window.since.replace(hour=0)
+    if first < window.since:
+        first += timedelta(days=1)
+    end = window.until.replace(hour=0)
+    return (first, end) if first < end else None
 
 
-def _sums() -> list[Any]:
-    return [func.coalesce(func.sum(getattr(R, name)), 0).label(name) for name in SUMS]
+def _source(hourly: Table, daily: Table, window: Window) -> Subquery:
+    """The rows of `window`: hourly rows (folded and deltas), or for a long range the daily
+    rows of its whole days, the hourly rows of its partial days and the unfolded deltas."""
+    names = [c.name for c in daily.columns]
+
+    def rows(table: Table, *where: ColumnElement[bool]) -> Select[Any]:
+        return select(*(table.c[n] for n in names)).where(
+            table.c.tenant_id == window.tenant_id, *where
+        )
+
+    h = hourly.c
+    days = _whole_days(window)
+    if days is None:
+        return rows(hourly, h.hour >= window.since, h.hour < window.until).subquery()
+    first, end = days
+    return union_all(
+        rows(daily, daily.c.hour >= first, daily.c.hour < end),
+        rows(hourly, h.hour >= window.since, h.hour < first),
+        rows(hourly, h.hour >= end, h.hour < window.until),
+        rows(hourly, h.compacted.is_(False), h.hour >= first, h.hour < end),
+    ).subquery()
+
+
+def _rollup(window: Window) -> Subquery:
+    return _source(LedgerRollup.__table__, ROLLUP_DAILY, window)  # type: ignore[arg-type]
+
+
+def _sums(src: Subquery) -> list[Any]:
+    return [func.coalesce(func.sum(src.c[name]), 0).label(name) for name in SUMS]
 
 
 def _bucket(session: AsyncSession, column: Any, unit: str) -> Any:
@@ -77,9 +121,8 @@ async def _rows(session: AsyncSession, query: Any) -> list[dict[str, Any]]:
 
 async def totals_by_status(session: AsyncSession, window: Window) -> list[dict[str, Any]]:
     """Per call status (and source: run or chat): the summed ledger."""
-    query = (
-        select(R.status, R.source, *_sums()).where(_in_window(window)).group_by(R.status, R.source)
-    )
+    src = _rollup(window)
+    query = select(src.c.status, src.c.source, *_sums(src)).group_by(src.c.status, src.c.source)
     return await _rows(session, query)
 
 
@@ -87,28 +130,20 @@ async def series_by_status(
     session: AsyncSession, window: Window, unit: str
 ) -> list[dict[str, Any]]:
     """Per time bucket and status: calls and spend."""
-    bucket = _bucket(session, R.hour, unit).label("bucket")
+    src = _rollup(window)
+    bucket = _bucket(session, src.c.hour, unit).label("bucket")
+    calls, cost = func.sum(src.c.calls).label("calls"), func.sum(src.c.cost_usd).label("cost_usd")
     query = (
-        select(
-            bucket,
-            R.status,
-            func.sum(R.calls).label("calls"),
-            func.sum(R.cost_usd).label("cost_usd"),
-        )
-        .where(_in_window(window))
-        .group_by(bucket, R.status)
-        .order_by(bucket)
+        select(bucket, src.c.status, calls, cost).group_by(bucket, src.c.status).order_by(bucket)
     )
     return await _rows(session, query)
 
 
 async def totals_by_model(session: AsyncSession, window: Window) -> list[dict[str, Any]]:
     """Per model, tier and status: the summed ledger."""
-    query = (
-        select(R.model, R.tier, R.status, *_sums())
-        .where(_in_window(window))
-        .group_by(R.model, R.tier, R.status)
-    )
+    src = _rollup(window)
+    keys = (src.c.model, src.c.tier, src.c.status)
+    query = select(*keys, *_sums(src)).group_by(*keys)
     return await _rows(session, query)
 
 
@@ -117,11 +152,11 @@ async def percentiles(
 ) -> list[dict[str, Any]]:
     """Nearest-rank percentiles of latency and TTFT per model (or tier), each the bounds of
     the histogram bin holding it: the smallest bin whose running count reaches q x total."""
-    keys = [H.model, H.tier] if by_model else [H.tier]
+    src = _source(LatencyHistogram.__table__, HIST_DAILY, window)  # type: ignore[arg-type]
+    keys = [src.c.model, src.c.tier] if by_model else [src.c.tier]
     counts = (
-        select(*keys, H.metric, H.bin, func.sum(H.calls).label("n"))
-        .where(H.tenant_id == window.tenant_id, H.hour >= window.since, H.hour < window.until)
-        .group_by(*keys, H.metric, H.bin)
+        select(*keys, src.c.metric, src.c.bin, func.sum(src.c.calls).label("n"))
+        .group_by(*keys, src.c.metric, src.c.bin)
         .subquery()
     )
     group = [counts.c[k.key] for k in keys] + [counts.c.metric]
@@ -152,11 +187,13 @@ async def bin_bounds(session: AsyncSession) -> list[float]:
 
 async def mix_series(session: AsyncSession, window: Window, unit: str) -> list[dict[str, Any]]:
     """Per time bucket, task class and tier: requests (first attempts; replays left out)."""
-    bucket = _bucket(session, R.hour, unit).label("bucket")
+    src = _rollup(window)
+    bucket = _bucket(session, src.c.hour, unit).label("bucket")
+    keys = (bucket, src.c.task_class, src.c.tier)
     query = (
-        select(bucket, R.task_class, R.tier, func.sum(R.first_attempts).label("calls"))
-        .where(_in_window(window), R.status != "replayed")
-        .group_by(bucket, R.task_class, R.tier)
+        select(*keys, func.sum(src.c.first_attempts).label("calls"))
+        .where(src.c.status != "replayed")
+        .group_by(*keys)
         .order_by(bucket)
     )
     return await _rows(session, query)
@@ -184,9 +221,8 @@ async def feedback_quality(session: AsyncSession, window: Window) -> list[dict[s
 
 async def spend_by_key(session: AsyncSession, window: Window) -> dict[str, float]:
     """Per API key ('' for calls made by runs): the spend in the window."""
-    query = (
-        select(R.api_key_id, func.sum(R.cost_usd)).where(_in_window(window)).group_by(R.api_key_id)
-    )
+    src = _rollup(window)
+    query = select(src.c.api_key_id, func.sum(src.c.cost_usd)).group_by(src.c.api_key_id)
     return {str(key): float(spent or 0.0) for key, spent in await session.execute(query)}
 
 

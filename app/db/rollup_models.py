@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base
@@ -63,3 +63,17 @@ class LatencyHistogram(Base):
     metric: Mapped[str] = mapped_column(String(8))  # latency | ttft
     bin: Mapped[int] = mapped_column(Integer)
     calls: Mapped[int] = mapped_column(Integer)
+
+
+def _daily(table: Table) -> Table:
+    """The same sums per UTC day (`hour` holds the day's start); no delta rows."""
+    columns = [
+        Column(c.name, c.type, nullable=False)
+        for c in table.columns
+        if c.name not in ("id", "compacted")
+    ]
+    return Table(f"{table.name}_daily", Base.metadata, *columns)
+
+
+ROLLUP_DAILY = _daily(LedgerRollup.__table__)  # type: ignore[arg-type]
+HIST_DAILY = _daily(LatencyHistogram.__table__)  # type: ignore[arg-type]

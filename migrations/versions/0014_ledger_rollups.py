@@ -61,6 +61,10 @@ HOUR = {
     "sqlite": "substr({r}.created_at, 1, 13) || ':00:00.000000'",
 }
 FALSE = {"postgresql": "false", "sqlite": "0"}
+DAY = {
+    "postgresql": "date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    "sqlite": "substr(hour, 1, 10) || ' 00:00:00.000000'",
+}
 
 
 def _delta_statements(dialect: str, r: str, sign: str) -> list[str]:
@@ -148,6 +152,30 @@ def _sum_columns() -> list[sa.Column]:  # type: ignore[type-arg]
     return columns
 
 
+def _daily_columns(table: str) -> list[sa.Column]:  # type: ignore[type-arg]
+    keys = [
+        sa.Column("tenant_id", sa.String(100), nullable=False),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model", sa.String(100), nullable=False),
+        sa.Column("tier", sa.String(24), nullable=False),
+    ]
+    if table == "ledger_rollup":
+        return [
+            *keys,
+            sa.Column("task_class", sa.String(40), nullable=False),
+            sa.Column("status", sa.String(24), nullable=False),
+            sa.Column("api_key_id", sa.String(36), nullable=False),
+            sa.Column("source", sa.String(8), nullable=False),
+            *_sum_columns(),
+        ]
+    return [
+        *keys,
+        sa.Column("metric", sa.String(8), nullable=False),
+        sa.Column("bin", sa.Integer(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+    ]
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     row_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -202,6 +230,12 @@ def upgrade() -> None:
             postgresql_where=sa.text("NOT compacted"),
             sqlite_where=sa.text("NOT compacted"),
         )
+    # The same sums per UTC day (its `hour` is the day's start), recomputed from the folded
+    # hourly rows of each day a fold touched: ranges longer than three days read whole days
+    # here and only their partial days' hours (and unfolded deltas) from the hourly tables.
+    for table in ("ledger_rollup", "ledger_latency_hist"):
+        op.create_table(f"{table}_daily", *_daily_columns(table))
+        op.create_index(f"ix_{table}_daily_tenant_hour", f"{table}_daily", ["tenant_id", "hour"])
     op.create_index("ix_feedback_tenant_created", "feedback", ["tenant_id", "created_at"])
     for statement in _postgres_triggers() if dialect == "postgresql" else _sqlite_triggers():
         op.execute(statement)
@@ -209,6 +243,18 @@ def upgrade() -> None:
     op.execute(_backfill(dialect))
     op.execute(_backfill_hist(dialect, "latency", "latency_ms"))
     op.execute(_backfill_hist(dialect, "ttft", "ttft_ms"))
+    day = DAY[dialect]
+    for table, keys, sums in (
+        ("ledger_rollup", ", ".join(KEYS), list(SUMS)),
+        ("ledger_latency_hist", "tenant_id, hour, model, tier, metric, bin", ["calls"]),
+    ):
+        rest = keys.replace("hour, ", "")
+        op.execute(
+            f"INSERT INTO {table}_daily ({keys}, {', '.join(sums)}) "
+            f"SELECT {rest.split(', ')[0]}, {day}, {', '.join(rest.split(', ')[1:])}, "
+            f"{', '.join(f'SUM({n})' for n in sums)} FROM {table} "
+            f"GROUP BY {rest}, {day}"
+        )
 
 
 def _backfill(dialect: str) -> str:
@@ -247,8 +293,9 @@ def downgrade() -> None:
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS routegraph_ledger_rollup()")
     op.drop_index("ix_feedback_tenant_created", table_name="feedback")
-    op.drop_table("ledger_latency_hist")
-    op.drop_table("ledger_rollup")
+    for table in ("ledger_latency_hist", "ledger_rollup"):
+        op.drop_table(f"{table}_daily")
+        op.drop_table(table)
     op.drop_table("latency_bins")
     with op.batch_alter_table("model_calls") as batch:
         batch.drop_column("ttft_ms")

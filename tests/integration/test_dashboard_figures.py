@@ -80,7 +80,7 @@ async def _write_ledger(services: Services, rng: random.Random, count: int) -> N
     async with services.sessions.begin() as session:
         session.add(Run(id="gone", thread_id="t", graph="g", version=1, input={}, tenant_id="acme"))
     rows = [
-        _row(rng, rng.choice(["acme", "acme", "globex"]), rng.randint(0, 2), None)
+        _row(rng, rng.choice(["acme", "acme", "globex"]), rng.randint(0, 120), None)
         for _ in range(count)
     ]
     rows += [_row(rng, "acme", 0, "gone") for _ in range(5)]
@@ -97,10 +97,14 @@ async def _write_ledger(services: Services, rng: random.Random, count: int) -> N
         await ledger_repo.complete_call(session, rows[0]["id"], status="error", cost_usd=0.5)
 
 
-async def _ledger(services: Services, tenant: str) -> list[ModelCall]:
+async def _ledger(services: Services, window: Window) -> list[ModelCall]:
+    """The window's finished rows (a call counts in the hour it started)."""
     async with services.sessions() as session:
         query = select(ModelCall).where(
-            ModelCall.tenant_id == tenant, ModelCall.status.not_in(("in_flight", "replayed"))
+            ModelCall.tenant_id == window.tenant_id,
+            ModelCall.status.not_in(("in_flight", "replayed")),
+            ModelCall.created_at >= window.since,
+            ModelCall.created_at < window.until,
         )
         return list((await session.execute(query)).scalars())
 
@@ -110,8 +114,14 @@ def _nearest_rank(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-async def _check(services: Services, window: Window) -> None:
-    calls = await _ledger(services, "acme")
+async def _check(services: Services, *windows: Window) -> None:
+    for window in windows:
+        await _check_window(services, window)
+
+
+async def _check_window(services: Services, window: Window) -> None:
+    calls = await _ledger(services, window)
+    assert calls
     frontier = services.catalog.chain("frontier")[0]
     ok = [c for c in calls if c.status == "ok"]
     spend = sum(c.cost_usd for c in calls)
@@ -189,12 +199,18 @@ async def test_figures_match_the_ledger_before_and_after_folding_on_both_databas
 ) -> None:
     settings = Settings(database_url=database_url)
     async with build_services(settings) as services:
-        await _write_ledger(services, random.Random(7), 160)
-        window = Window("acme", NOW - timedelta(hours=5), NOW + timedelta(hours=1))
-        await _check(services, window)
+        await _write_ledger(services, random.Random(7), 400)
+        hour = NOW.replace(minute=0)
+        # Hourly rows only (up to 3 days); whole days from the daily rows plus partial days.
+        windows = (
+            Window("acme", hour - timedelta(hours=5), hour + timedelta(hours=1)),
+            Window("acme", hour - timedelta(hours=100), hour + timedelta(hours=1)),
+            Window("acme", hour - timedelta(days=20), hour - timedelta(hours=30)),
+        )
+        await _check(services, *windows)
         async with services.sessions.begin() as session:
             await session.execute(delete(Run).where(Run.id == "gone"))  # cascades to its calls
-        await _check(services, window)
+        await _check(services, *windows)
         async with services.sessions.begin() as session:
             await rollup_repo.compact(session)
         async with services.sessions() as session:
@@ -202,25 +218,26 @@ async def test_figures_match_the_ledger_before_and_after_folding_on_both_databas
                 select(LedgerRollup.id).where(LedgerRollup.compacted.is_(False))
             )
             assert left.all() == []  # every delta folded
-        await _check(services, window)
+        await _check(services, *windows)
         # New deltas after a fold (a completion, a lost call) still count once.
         await _write_ledger_more(services)
-        await _check(services, window)
+        await _check(services, *windows)
         async with services.sessions.begin() as session:
             await rollup_repo.compact(session)
-        await _check(services, window)
+        await _check(services, *windows)
         # Another tenant's figures are its own.
-        other = await dashboard.overview(services, Window("globex", window.since, window.until))
+        globex = Window("globex", windows[1].since, windows[1].until)
+        other = await dashboard.overview(services, globex)
         assert other["attempts"] == sum(
-            1 for c in await _ledger(services, "globex") if c.status in dashboard.ATTEMPT_STATUSES
+            1 for c in await _ledger(services, globex) if c.status in dashboard.ATTEMPT_STATUSES
         )
 
 
 async def _write_ledger_more(services: Services) -> None:
     rng = random.Random(11)
-    rows = [_row(rng, "acme", 1, None) for _ in range(20)]
+    rows = [_row(rng, "acme", rng.choice([1, 50, 90]), None) for _ in range(30)]
     async with services.sessions.begin() as session:
         await ledger_repo.add_calls_batch(session, rows)
     async with services.sessions.begin() as session:
-        await ledger_repo.complete_calls_batch(session, [_completion(rng, r) for r in rows[:15]])
-        await ledger_repo.mark_lost(session, [r["id"] for r in rows[15:]])
+        await ledger_repo.complete_calls_batch(session, [_completion(rng, r) for r in rows[:24]])
+        await ledger_repo.mark_lost(session, [r["id"] for r in rows[24:]])

@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from app.db import ledger_repo, rollup_repo
 from app.db.dashboard_repo import Window
+from app.db.engine import create_engine
+from app.db.migrate import upgrade_database
 from app.db.models import ModelCall, Run
 from app.db.rollup_models import LedgerRollup
 from app.services import dashboard
@@ -241,3 +243,35 @@ async def _write_ledger_more(services: Services) -> None:
     async with services.sessions.begin() as session:
         await ledger_repo.complete_calls_batch(session, [_completion(rng, r) for r in rows[:24]])
         await ledger_repo.mark_lost(session, [r["id"] for r in rows[24:]])
+
+
+async def test_calls_written_before_the_migration_are_in_the_rollups(database_url: str) -> None:
+    upgrade_database(database_url, "0011")
+    rng = random.Random(3)
+    rows = [_row(rng, "acme", rng.randint(0, 100), None) for _ in range(60)]
+    done = {c["b_id"]: c for c in (_completion(rng, r) for r in rows)}
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            table = ModelCall.__table__
+            columns = [c.name for c in table.columns if c.name != "ttft_ms"]  # not yet
+            finished = [
+                {**r, **{k: v for k, v in done[r["id"]].items() if k != "b_id"}} for r in rows
+            ]
+            await connection.execute(
+                insert(table),
+                [
+                    {k: v for k, v in row.items() if k in columns and k != "ttft_ms"}
+                    for row in finished
+                ],
+            )
+    finally:
+        await engine.dispose()
+    upgrade_database(database_url)
+    async with build_services(Settings(database_url=database_url)) as services:
+        hour = NOW.replace(minute=0)
+        await _check(
+            services,
+            Window("acme", hour - timedelta(hours=5), hour + timedelta(hours=1)),
+            Window("acme", hour - timedelta(days=6), hour + timedelta(hours=1)),
+        )

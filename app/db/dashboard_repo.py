@@ -148,18 +148,26 @@ async def totals_by_model(session: AsyncSession, window: Window) -> list[dict[st
 
 
 async def percentiles(
-    session: AsyncSession, window: Window, by_model: bool, quantiles: tuple[float, ...]
+    session: AsyncSession, window: Window, quantiles: tuple[float, ...]
 ) -> list[dict[str, Any]]:
-    """Nearest-rank percentiles of latency and TTFT per model (or tier), each the bounds of
-    the histogram bin holding it: the smallest bin whose running count reaches q x total."""
+    """Nearest-rank percentiles of latency and TTFT per model and per tier (rows with
+    `model` None), each as the histogram bin holding it: the smallest bin whose running
+    count reaches q x total. One scan of the histogram rows serves both."""
     src = _source(LatencyHistogram.__table__, HIST_DAILY, window)  # type: ignore[arg-type]
-    keys = [src.c.model, src.c.tier] if by_model else [src.c.tier]
-    counts = (
-        select(*keys, src.c.metric, src.c.bin, func.sum(src.c.calls).label("n"))
-        .group_by(*keys, src.c.metric, src.c.bin)
-        .subquery()
+    per_model = (
+        select(src.c.model, src.c.tier, src.c.metric, src.c.bin, func.sum(src.c.calls).label("n"))
+        .group_by(src.c.model, src.c.tier, src.c.metric, src.c.bin)
+        .cte("per_model")
     )
-    group = [counts.c[k.key] for k in keys] + [counts.c.metric]
+    per_tier = select(
+        literal_column("NULL").label("model"),
+        per_model.c.tier,
+        per_model.c.metric,
+        per_model.c.bin,
+        func.sum(per_model.c.n).label("n"),
+    ).group_by(per_model.c.tier, per_model.c.metric, per_model.c.bin)
+    counts = union_all(select(per_model), per_tier).subquery()
+    group = [counts.c.model, counts.c.tier, counts.c.metric]
     running = select(
         *group,
         counts.c.bin,

@@ -136,9 +136,10 @@ async def models(services: Services, window: Window) -> dict[str, Any]:
     """Per model and per tier: calls, errors by kind, spend, p50/p95 latency and TTFT."""
     async with services.sessions() as session:
         rows = await repo.totals_by_model(session, window)
-        by_model = await repo.percentiles(session, window, True, QUANTILES)
-        by_tier = await repo.percentiles(session, window, False, QUANTILES)
+        picked = await repo.percentiles(session, window, QUANTILES)
         bounds = await repo.bin_bounds(session)
+    by_model = [p for p in picked if p["model"] is not None]
+    by_tier = [p for p in picked if p["model"] is None]
     rows = [r for r in rows if r["status"] != "replayed"]
     model_pct = _percentile_fields(by_model, ("model", "tier"), bounds)
     tier_pct = _percentile_fields(by_tier, ("tier",), bounds)

@@ -236,7 +236,21 @@ def upgrade() -> None:
     for table in ("ledger_rollup", "ledger_latency_hist"):
         op.create_table(f"{table}_daily", *_daily_columns(table))
         op.create_index(f"ix_{table}_daily_tenant_hour", f"{table}_daily", ["tenant_id", "hour"])
-    op.create_index("ix_feedback_tenant_created", "feedback", ["tenant_id", "created_at"])
+    # Covering indexes for the dashboard's reads of runs (per status) and feedback (quality
+    # per class and model): index-only scans over a range, however many rows it holds.
+    quality = ["task_class", "model", "source", "score"]
+    op.create_index(
+        "ix_feedback_tenant_created",
+        "feedback",
+        ["tenant_id", "created_at"] + ([] if dialect == "postgresql" else quality),
+        postgresql_include=quality,
+    )
+    op.create_index(
+        "ix_runs_tenant_created_status",
+        "runs",
+        ["tenant_id", "created_at"] + ([] if dialect == "postgresql" else ["status"]),
+        postgresql_include=["status"],
+    )
     for statement in _postgres_triggers() if dialect == "postgresql" else _sqlite_triggers():
         op.execute(statement)
     # Calls already on the books: their rows, compacted per key.
@@ -293,6 +307,7 @@ def downgrade() -> None:
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS routegraph_ledger_rollup()")
     op.drop_index("ix_feedback_tenant_created", table_name="feedback")
+    op.drop_index("ix_runs_tenant_created_status", table_name="runs")
     for table in ("ledger_latency_hist", "ledger_rollup"):
         op.drop_table(f"{table}_daily")
         op.drop_table(table)

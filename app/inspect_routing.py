@@ -8,22 +8,17 @@ from rich.console import Console
 from rich.table import Table
 
 from app.db.engine import create_engine, create_session_factory
-from app.db.routing_stats_repo import all_cells
-from app.routing.observations import stats_rows
-from app.services.container import online_config
+from app.services import routing_stats
 from app.settings import Settings
 
 
 async def learned_rows(settings: Settings) -> list[dict[str, object]]:
-    """Every cell with feedback, most evidence first (`stats_rows` with the source weights
-    the service routes with)."""
+    """The learned table (`routing_stats.learned_rows`), read from the settings' database."""
     engine = create_engine(settings.database_url)
     try:
-        async with create_session_factory(engine)() as session:
-            cells = await all_cells(session)
+        return await routing_stats.learned_rows(create_session_factory(engine), settings)
     finally:
         await engine.dispose()
-    return stats_rows(cells, online_config(settings).source_weights)
 
 
 async def print_routing_stats(

@@ -11,12 +11,14 @@ from fastapi.routing import APIRoute
 
 from app.api import (
     chat_completions,
+    dashboard,
     feedback,
     graphs,
     health,
     interrupts,
     models,
     replay,
+    routing,
     runs,
     threads,
 )
@@ -82,9 +84,10 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(ServerErrorGuard)
     app.add_middleware(RequestId)
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
-    rest.extend([threads.router, interrupts.router])
+    rest.extend([threads.router, interrupts.router, dashboard.router, routing.router])
     for router in [*rest, chat_completions.router, models.router, *langgraph_routers()]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.
     app.state.rest_resources = rest_resources(rest)
+    app.mount("/dashboard", dashboard.static_pages(), name="dashboard")
     return app

@@ -194,6 +194,7 @@ class ModelCall(Base):
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)  # a streamed attempt's first token
     # in_flight (written before the provider is called) | ok | error | invalid_output | lost
     # | rejected (the provider refused the request itself: not tried on other models)
     # | replayed (a replay's answer from its source run's ledger, at no cost)

@@ -70,6 +70,8 @@ async def list_runs(
     limit: int = 50,
     cursor: str | None = None,
     oldest_first: bool = False,
+    created_since: datetime | None = None,
+    created_until: datetime | None = None,
 ) -> tuple[list[Run], str | None]:
     """Newest first (or oldest first), keyset-paginated; returns the page and the next cursor."""
     query = select(Run)
@@ -81,6 +83,10 @@ async def list_runs(
         query = query.where(Run.thread_id == thread_id)
     if tenant_id is not None:
         query = query.where(Run.tenant_id == tenant_id)
+    if created_since is not None:
+        query = query.where(Run.created_at >= created_since)
+    if created_until is not None:
+        query = query.where(Run.created_at < created_until)
     if cursor:
         created, run_id = decode_cursor(cursor)
         if oldest_first:

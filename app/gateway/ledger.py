@@ -67,6 +67,7 @@ class Completion:
     response: dict[str, Any] | None = None
     error: str | None = None
     finish_reason: str | None = None
+    ttft_ms: float | None = None  # a streamed attempt's time to its first token
 
 
 class Ledger:
@@ -182,6 +183,7 @@ class Ledger:
             cached_tokens=done.cached_tokens,
             cost_usd=done.cost_usd,
             latency_ms=done.latency_ms,
+            ttft_ms=done.ttft_ms,
             finish_reason=done.finish_reason,
         )
         if ctx.account is not None:

@@ -71,6 +71,7 @@ class BatchLedger:
             "cached_tokens": done.cached_tokens,
             "cost_usd": done.cost_usd,
             "latency_ms": done.latency_ms,
+            "ttft_ms": done.ttft_ms,
             "finish_reason": done.finish_reason,
             "completed_at": utcnow(),
         }

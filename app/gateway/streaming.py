@@ -74,6 +74,7 @@ class _Attempt:
     logprobs: list[dict[str, Any]] | None = None  # of the last chunk's text
     # What the provider sent beyond the answer (fingerprint, service tier, usage details).
     extras: dict[str, Any] = field(default_factory=dict)
+    first_token_at: float | None = None  # perf_counter() when text or a tool call began
 
     def add(self, chunk: dict[str, Any]) -> str:
         """Take one chunk; return its text."""
@@ -115,7 +116,12 @@ class _Attempt:
             slot["function"]["arguments"] += function.get("arguments") or ""
         text = delta.get("content") or ""
         self.text += text
+        if self.first_token_at is None and (text or delta.get("tool_calls")):
+            self.first_token_at = time.perf_counter()
         return text
+
+    def ttft_ms(self, started: float) -> float | None:
+        return None if self.first_token_at is None else (self.first_token_at - started) * 1000
 
     def calls(self) -> list[dict[str, Any]]:
         return [self.tool_calls[index] for index in sorted(self.tool_calls)]
@@ -228,6 +234,7 @@ async def serve_stream(
             cached_tokens=usage.cached_tokens,
             response=_response(attempt),
             finish_reason=attempt.finish_reason,
+            ttft_ms=attempt.ttft_ms(started),
         )
         await ledger.complete(ctx, begun, record, done)
         total = Usage(

@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 import uuid
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -124,12 +125,22 @@ async def list_runs(
     graph: str | None,
     limit: int,
     cursor: str | None,
+    created_since: datetime | None = None,
+    created_until: datetime | None = None,
 ) -> tuple[list[Run], str | None]:
-    """The tenant's runs, newest first, a page at a time (InvalidInput: a foreign cursor)."""
+    """The tenant's runs, newest first, a page at a time (InvalidInput: a foreign cursor),
+    optionally only those created in [created_since, created_until)."""
     try:
         async with services.sessions() as session:
             return await runs_repo.list_runs(
-                session, status=status, graph=graph, limit=limit, cursor=cursor, tenant_id=tenant_id
+                session,
+                status=status,
+                graph=graph,
+                limit=limit,
+                cursor=cursor,
+                tenant_id=tenant_id,
+                created_since=created_since,
+                created_until=created_until,
             )
     except ValueError as exc:
         raise InvalidInput(f"cursor: {exc}") from exc

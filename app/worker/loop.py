@@ -4,7 +4,8 @@ One worker process runs up to `worker_concurrency` runs at once, each under its 
 renewed together by one heartbeat. It claims when woken (a run was queued in this process,
 or NOTIFY from another), when a slot frees up, and on a slow poll that is only a safety
 net (it also sweeps runs whose lease expired: their worker died). About once a minute it
-also marks `lost` the chat calls (no run) an API process left in flight when it died.
+also marks `lost` the chat calls (no run) an API process left in flight when it died, and
+folds the dashboard rollups' delta rows (`rollup_repo.compact`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import time
 import uuid
 
-from app.db import ledger_repo
+from app.db import ledger_repo, rollup_repo
 from app.db.journal import ClaimedRun
 from app.services.container import Services
 from app.worker.heartbeat import Heartbeat
@@ -156,6 +157,11 @@ class Worker:
             return
         if swept:
             log.warning("marked %d chat call(s) lost: in flight for over %.0f s", swept, older_than)
+        try:
+            async with self.services.worker_sessions.begin() as session:
+                await rollup_repo.compact(session)
+        except DATABASE_ERRORS as exc:
+            log.warning("could not fold the ledger rollups: %s", exc)
 
     async def _wait(self, stop: asyncio.Event, seconds: float, *, full: bool) -> None:
         """Until stop, a wake-up (unless every slot is busy), a freed slot, or `seconds`."""

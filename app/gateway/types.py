@@ -41,7 +41,8 @@ class ModelRequest:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to it (billed as writes)
 
 
 @dataclass(frozen=True)

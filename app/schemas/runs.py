@@ -95,6 +95,7 @@ class ModelCallOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int = 0
     cost_usd: float
     latency_ms: float
     status: str

@@ -122,6 +122,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             prior_output_tokens=settings.prior_output_tokens,
             direct_client=settings.direct_provider_client,
             journal=database.journal,
+            cache_aware=settings.cache_aware_routing,
+            cache_hints=settings.cache_hints,
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)

@@ -133,3 +133,6 @@ class CallContext:
     # The call key was just minted (not derived from a run's step): no earlier attempts
     # to look up, so the ledger skips reading its history.
     new_call: bool = False
+    # The A/B experiment arm serving the call (`app.services.experiment_assign`).
+    experiment_id: str | None = None
+    experiment_arm: str | None = None

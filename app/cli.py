@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from app.cli_debug import register as register_debug_commands
+from app.experiments_cli import register as register_experiment_commands
 from app.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, help="Run LLM workflow graphs on the cheapest model.")
@@ -214,6 +215,7 @@ def graphs_push(file: Path, tenant: TenantOption = "default") -> None:
 
 
 register_debug_commands(cli, runs_cli, console, _settings)
+register_experiment_commands(cli, console)
 
 
 @routing_cli.command("stats")

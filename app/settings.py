@@ -129,6 +129,16 @@ class Settings(BaseSettings):
         description="call OpenAI-compatible models (provider: simulator) with the lean httpx "
         "client instead of LiteLLM",
     )
+    cache_aware_routing: bool = Field(
+        True,
+        description="within a tier, send a conversation to the model whose provider still "
+        "caches its prompt prefix when that is cheaper",
+    )
+    cache_hints: bool = Field(
+        True,
+        description="add cache_control markers to long prompts for providers that cache only "
+        "marked prefixes (catalog prompt_cache.hints)",
+    )
     cache_ttl_seconds: float = Field(
         3600.0, ge=0, description="how long /v1/chat/completions answers are cached; 0 = off"
     )

@@ -28,6 +28,8 @@ class RunContext:
     scope: RunFence | None = None
     graph: str | None = None
     tenant_id: str = "default"
+    # The A/B experiment arm the run is in: its calls record it.
+    experiment: tuple[str, str] | None = None
     # The loop the run executes on (synchronous nodes run in threads and call back into it).
     loop: asyncio.AbstractEventLoop | None = None
     # Call keys start with this run id (a resumed run's: the interrupted run's, so the
@@ -52,6 +54,8 @@ class RunContext:
             run=self.scope,
             graph=self.graph,
             tenant_id=self.tenant_id,
+            experiment_id=self.experiment[0] if self.experiment else None,
+            experiment_arm=self.experiment[1] if self.experiment else None,
         )
 
     def _next_index(self, config: Mapping[str, Any]) -> int:

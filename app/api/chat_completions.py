@@ -171,6 +171,8 @@ def _route_headers(call: ChatCall) -> dict[str, str]:
         "x-routegraph-cache": call.cache,
         "x-routegraph-policy": header_value(call.policy_name),
     }
+    if call.experiment_arm is not None:
+        headers["x-routegraph-experiment"] = header_value(call.experiment_arm)
     if call.route is not None:
         chain = " > ".join(model.name for model in call.route.candidates)
         headers["x-routegraph-route"] = header_value(f"{call.route.tier}: {chain}")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.admission import release_slot
+from app.api.auth import Principal, get_principal
 from app.api.deps import get_services
 from app.api.headers import IdempotencyKey, LastEventSeq
 from app.api.json_route import ProblemRoute
@@ -95,6 +96,7 @@ async def submit_run(
     response: Response,
     services: ServicesDep,
     tenant: TenantDep,
+    principal: Annotated[Principal, Depends(get_principal)],
     idempotency_key: IdempotencyKey = None,
     wait: Annotated[
         bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
@@ -107,7 +109,11 @@ async def submit_run(
     `?wait=true` the answer is the finished run (200), or the run as it is after `timeout`
     (202)."""
     run, created = await run_service.submit_run(
-        services, body, idempotency_key=idempotency_key, tenant_id=tenant
+        services,
+        body,
+        idempotency_key=idempotency_key,
+        tenant_id=tenant,
+        user=principal.key.id if principal.key is not None else None,
     )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:

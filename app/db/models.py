@@ -121,6 +121,9 @@ class Run(Base):
     # What a run started through the LangGraph API asked for beyond its input (command,
     # stream modes, interrupt_before/after, checkpoint, assistant, ...); NULL otherwise.
     lg: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The A/B experiment (and its arm) that chose this run's spec version.
+    experiment_id: Mapped[str | None] = mapped_column(String(36))
+    experiment_arm: Mapped[str | None] = mapped_column(String(64))
     # When `routegraph prune` removed the run's checkpoints and request/response bodies.
     payloads_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -192,6 +195,11 @@ class ModelCall(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # The A/B experiment arm that served the call (a chat call's policy, a run's arm).
+    experiment_id: Mapped[str | None] = mapped_column(String(36))
+    experiment_arm: Mapped[str | None] = mapped_column(String(64))
+    # Prompt tokens written to the provider's prompt cache (Anthropic bills them as writes).
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     ttft_ms: Mapped[float | None] = mapped_column(Float)  # a streamed attempt's first token

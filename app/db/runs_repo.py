@@ -31,6 +31,16 @@ async def remaining_budget(session: AsyncSession, run_id: str) -> float | None:
     return max(0.0, float(row[1]) - float(row[0]))
 
 
+async def experiment_arm(session: AsyncSession, run_id: str) -> tuple[str, str] | None:
+    """The A/B experiment and arm a run was put in, if any."""
+    row = (
+        await session.execute(select(Run.experiment_id, Run.experiment_arm).where(Run.id == run_id))
+    ).one_or_none()
+    if row is None or row[0] is None:
+        return None
+    return str(row[0]), str(row[1])
+
+
 async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> Run | None:
     return (
         await session.execute(select(Run).where(Run.idempotency_key == key))

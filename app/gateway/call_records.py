@@ -41,6 +41,8 @@ def call_row(
         "requested": requested,
         "request": request,
         "status": status,
+        "experiment_id": ctx.experiment_id,
+        "experiment_arm": ctx.experiment_arm,
     }
     if model is not None:
         row.update(tier=model.tier, model=model.name, provider=model.provider)

@@ -33,6 +33,7 @@ from app.gateway.retry_prompts import (
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
+from app.gateway.warmth import PrefixWarmth
 from app.routing.agreement import COMPARABLE_FORMS, expected_form
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.classifier import Classification
@@ -46,6 +47,7 @@ from app.routing.policy import (
     RouteInputs,
     route_request,
 )
+from app.routing.warm_route import prefer_warm
 
 __all__ = ["Gateway", "InvalidOutput"]
 
@@ -85,6 +87,9 @@ class Gateway:
         learner: OnlineLearner | None = None,
         direct_client: bool = True,
         journal: RunJournal | None = None,
+        cache_aware: bool = True,
+        cache_hints: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -104,7 +109,13 @@ class Gateway:
         self.ledger = Ledger(session_factory, self.journal)
         self.batch_ledger = BatchLedger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
-        self.providers = Providers(simulator_url, direct_client=direct_client)
+        self.providers = Providers(
+            simulator_url, direct_client=direct_client, cache_hints=cache_hints
+        )
+        self._prior_output_tokens = prior_output_tokens
+        # Where conversations' prefixes are warm: recorded always, routed by when cache_aware.
+        self.warmth = PrefixWarmth(session_factory, clock)
+        self._cache_aware = cache_aware
 
     @property
     def timeout_s(self) -> float:
@@ -146,8 +157,22 @@ class Gateway:
         """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return capable_route(route, request)
+        route = capable_route(
+            route_request(policy, self.catalog, node=ctx.node, inputs=inputs), request
+        )
+        return await self._prefer_warm(route, request, ctx) if self._cache_aware else route
+
+    async def _prefer_warm(self, route: Route, request: ModelRequest, ctx: CallContext) -> Route:
+        """Within a tier, a model holding this conversation's prefix first when cheaper (a
+        model asked for by name stays first)."""
+        if route.requested == route.candidates[0].name:
+            return route
+        prompt_tokens = estimate_prompt_tokens(request.messages, request.tools)
+        cacheable = self.warmth.cacheable(route.candidates, prompt_tokens)
+        if not cacheable:
+            return route
+        warm = await self.warmth.lookup(request, ctx.tenant_id, cacheable)
+        return prefer_warm(route, warm, prompt_tokens, self._prior_output_tokens)
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a
@@ -297,7 +322,12 @@ class Gateway:
             raise
         latency = (time.perf_counter() - started) * 1000
         usage = answer.usage
-        cost = model.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        cost = model.cost_usd(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.cache_write_tokens,
+        )
         result = ModelResult(
             content=answer.content,
             tool_calls=answer.tool_calls,
@@ -331,6 +361,7 @@ class Gateway:
             )
         done = completion_of("ok", answer, latency, cost, estimate.cost_usd, None)
         await ledger.complete(ctx, begun, record, done)
+        await self.warmth.record(request, ctx.tenant_id, model, usage)
         if verdict is not None and self.learning is not None:
             await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
         return _Outcome(begun.call_id, begun.number, result=result)

@@ -64,6 +64,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     response: dict[str, Any] | None = None
     error: str | None = None
     finish_reason: str | None = None
@@ -181,6 +182,7 @@ class Ledger:
             prompt_tokens=done.prompt_tokens,
             completion_tokens=done.completion_tokens,
             cached_tokens=done.cached_tokens,
+            cache_write_tokens=done.cache_write_tokens,
             cost_usd=done.cost_usd,
             latency_ms=done.latency_ms,
             ttft_ms=done.ttft_ms,

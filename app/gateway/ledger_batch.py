@@ -69,6 +69,7 @@ class BatchLedger:
             "prompt_tokens": done.prompt_tokens,
             "completion_tokens": done.completion_tokens,
             "cached_tokens": done.cached_tokens,
+            "cache_write_tokens": done.cache_write_tokens,
             "cost_usd": done.cost_usd,
             "latency_ms": done.latency_ms,
             "ttft_ms": done.ttft_ms,

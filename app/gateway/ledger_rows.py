@@ -27,6 +27,7 @@ def completion_of(
         prompt_tokens=answer.usage.prompt_tokens,
         completion_tokens=answer.usage.completion_tokens,
         cached_tokens=answer.usage.cached_tokens,
+        cache_write_tokens=answer.usage.cache_write_tokens,
         response=response_json(answer),
         error=error,
         finish_reason=answer.finish_reason,
@@ -41,7 +42,9 @@ def recorded_result(row: ModelCall) -> ModelResult:
         tool_calls=message.get("tool_calls") or [],
         model=row.model,
         tier=row.tier,
-        usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_tokens),
+        usage=Usage(
+            row.prompt_tokens, row.completion_tokens, row.cached_tokens, row.cache_write_tokens
+        ),
         cost_usd=0.0,
         latency_ms=0.0,
         call_id=row.id,

@@ -37,12 +37,25 @@ def answer_from_json(raw: dict[str, Any]) -> ProviderAnswer:
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             cached_tokens=int(details.get("cached_tokens") or 0),
+            cache_write_tokens=cache_write_tokens(usage),
         ),
         raw=raw,
         finish_reason=first["finish_reason"],
         choices=tuple(choices) if len(choices) > 1 else (),
         passthrough=passthrough_fields(raw),
     )
+
+
+def cache_write_tokens(usage: dict[str, Any]) -> int:
+    """Prompt tokens the provider wrote to its cache: Anthropic's `cache_creation_input_tokens`
+    (LiteLLM also puts it in `prompt_tokens_details.cache_creation_tokens`); OpenAI bills no
+    writes and reports none."""
+    details = usage.get("prompt_tokens_details") or {}
+    written = usage.get("cache_creation_input_tokens") or details.get("cache_creation_tokens")
+    try:
+        return max(0, int(written or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 # Top-level members of a completion passed to the client as the provider sent them.

@@ -8,10 +8,12 @@ through LiteLLM. Both are called for one attempt, with no retries of their own.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
+from app.gateway.cache_hints import needs_hints, with_cache_hints
 from app.gateway.litellm_client import (
     ProviderTarget,
     call_provider,
@@ -44,9 +46,12 @@ def uses_litellm(model: ModelSpec, *, direct_client: bool) -> bool:
 class Providers:
     """Dispatches one attempt to the direct client or LiteLLM."""
 
-    def __init__(self, simulator_url: str, *, direct_client: bool = True) -> None:
+    def __init__(
+        self, simulator_url: str, *, direct_client: bool = True, cache_hints: bool = True
+    ) -> None:
         self._simulator_url = simulator_url
         self._direct_client = direct_client
+        self._cache_hints = cache_hints
         self._direct = OpenAICompatibleClient()
 
     def is_direct(self, model: ModelSpec) -> bool:
@@ -70,6 +75,7 @@ class Providers:
         self, model: ModelSpec, request: ModelRequest, timeout_s: float
     ) -> ProviderAnswer:
         """One attempt, no retries: the gateway owns retries and fallbacks."""
+        request = self._hinted(model, request)
         if self.is_direct(model):
             body = {"model": _wire_name(model), **request.to_json()}
             raw = await self._direct.complete(self._simulator_url, SIMULATOR_KEY, body, timeout_s)
@@ -81,11 +87,19 @@ class Providers:
         self, model: ModelSpec, request: ModelRequest, timeout_s: float
     ) -> AsyncIterator[dict[str, Any]]:
         """The answer's chunks as OpenAI chunk JSON; usage is always asked for."""
+        request = self._hinted(model, request)
         body = {**request.to_json(), "stream_options": {"include_usage": True}}
         if self.is_direct(model):
             body["model"] = _wire_name(model)
             return self._direct.stream(self._simulator_url, SIMULATOR_KEY, body, timeout_s)
         return stream_provider(model, body, self._target(model), timeout_s)
+
+    def _hinted(self, model: ModelSpec, request: ModelRequest) -> ModelRequest:
+        """The request as sent: with cache-control markers where the provider needs them
+        (the ledger keeps the request as the node made it)."""
+        if not self._cache_hints or not needs_hints(model, request.messages, request.tools):
+            return request
+        return replace(request, messages=with_cache_hints(model, request.messages))
 
     async def aclose(self) -> None:
         await self._direct.aclose()

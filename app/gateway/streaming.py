@@ -21,7 +21,7 @@ from app.gateway.chain import FallbackChain
 from app.gateway.continuation import RepeatFilter, continuation_request
 from app.gateway.ledger import Completion
 from app.gateway.ledger_rows import recorded_result
-from app.gateway.provider_answer import TOP_LEVEL
+from app.gateway.provider_answer import TOP_LEVEL, cache_write_tokens
 from app.gateway.provider_faults import request_fault
 from app.gateway.provider_http import StreamCut
 from app.gateway.providers import provider_errors
@@ -88,6 +88,7 @@ class _Attempt:
                 int(usage.get("prompt_tokens") or 0),
                 int(usage.get("completion_tokens") or 0),
                 int(details.get("cached_tokens") or 0),
+                cache_write_tokens(usage),
             )
             usage_details = {
                 key: usage[key]
@@ -222,7 +223,12 @@ async def serve_stream(
         if calls:
             yield ToolCalls(calls, model.name)
         usage = attempt.usage or Usage(estimate.prompt_tokens, estimate_tokens(attempt.text))
-        cost = model.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        cost = model.cost_usd(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.cache_write_tokens,
+        )
         latency = (time.perf_counter() - started) * 1000
         done = Completion(
             "ok",
@@ -232,15 +238,18 @@ async def serve_stream(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             response=_response(attempt),
             finish_reason=attempt.finish_reason,
             ttft_ms=attempt.ttft_ms(started),
         )
         await ledger.complete(ctx, begun, record, done)
+        await gateway.warmth.record(attempt_request, ctx.tenant_id, model, usage)
         total = Usage(
             usage.prompt_tokens + delivered_prompt,
             usage.completion_tokens + delivered,
             usage.cached_tokens,
+            usage.cache_write_tokens,
         )
         yield StreamEnd(
             ModelResult(

@@ -41,7 +41,8 @@ class ModelRequest:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to it (billed as writes)
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,6 @@ class CallContext:
     # The call key was just minted (not derived from a run's step): no earlier attempts
     # to look up, so the ledger skips reading its history.
     new_call: bool = False
+    # The A/B experiment arm serving the call (`app.services.experiment_assign`).
+    experiment_id: str | None = None
+    experiment_arm: str | None = None

@@ -21,6 +21,32 @@ class Prices(BaseModel):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float = Field(ge=0)
+    # Input written to the provider's prompt cache (Anthropic bills it above `input`: 1.25x
+    # for its 5-minute cache, 2x for the 1-hour one); unset: billed as `input` (OpenAI).
+    cache_write_input: float | None = Field(default=None, ge=0)
+
+    @property
+    def cache_write(self) -> float:
+        return self.input if self.cache_write_input is None else self.cache_write_input
+
+
+class PromptCache(BaseModel):
+    """The model's provider's prompt cache: how long a prefix stays warm after its last
+    use, from what length prompts are cached, and whether it caches only prefixes marked
+    with `cache_control` (Anthropic) rather than every prompt (OpenAI)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lifetime_seconds: int = Field(gt=0)
+    min_tokens: int = Field(1024, ge=0)
+    hints: bool = False
+    hint_ttl: Literal["5m", "1h"] | None = None
+
+    @model_validator(mode="after")
+    def _ttl_matches_lifetime(self) -> PromptCache:
+        if self.hint_ttl is not None and not self.hints:
+            raise ValueError("hint_ttl is only meaningful with hints: true")
+        return self
 
 
 class Latency(BaseModel):
@@ -48,14 +74,25 @@ class ModelSpec(BaseModel):
     )
     capabilities: tuple[str, ...] = ()
     latency_ms: Latency = Latency(first_token=500, per_output_token=10)
+    prompt_cache: PromptCache | None = None
 
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
-        """Cost of one call from its token counts, cached prompt tokens discounted."""
+    def cost_usd(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """Cost of one call from its token counts: prompt tokens read from the provider's
+        cache are discounted, those written to it priced as writes (both are part of
+        `prompt_tokens`, as providers report them in the OpenAI shape)."""
         cached = min(max(cached_tokens, 0), prompt_tokens)
+        written = min(max(cache_write_tokens, 0), prompt_tokens - cached)
         p = self.price_per_mtok
         return (
-            (prompt_tokens - cached) * p.input
+            (prompt_tokens - cached - written) * p.input
             + cached * p.cached_input
+            + written * p.cache_write
             + completion_tokens * p.output
         ) / 1_000_000
 

@@ -48,6 +48,13 @@ class RoutegraphOptions(BaseModel):
     verifier: str | None = Field(None, description="cascade: arithmetic | json | nonempty")
     cache: bool = Field(True, description="false: neither read nor write the response cache")
     cache_ttl_s: float | None = Field(None, gt=0, le=30 * 86400)
+    thread: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the conversation this request belongs to (A/B experiments split by "
+        "thread keep it on one arm); default: its opening messages",
+    )
 
 
 class ChatCompletionRequest(BaseModel):

@@ -63,6 +63,8 @@ class RunOut(BaseModel):
     payloads_pruned_at: UtcDateTime | None = Field(
         None, description="when its checkpoints and request/response bodies were pruned"
     )
+    experiment_id: str | None = Field(None, description="the A/B experiment it was put in")
+    experiment_arm: str | None = Field(None, description="its arm (which chose its version)")
 
 
 class RunEventOut(BaseModel):
@@ -95,6 +97,9 @@ class ModelCallOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int = 0
+    experiment_id: str | None = None
+    experiment_arm: str | None = None
     cost_usd: float
     latency_ms: float
     status: str

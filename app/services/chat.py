@@ -7,6 +7,8 @@ books the calls that made no provider request.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from app.routing.policy import Auto, Cascade, FixedModel, FixedTier, Policy, Rou
 from app.schemas.openai import ChatCompletionRequest, RoutegraphOptions
 from app.services.auth import KeyAccount, Principal
 from app.services.errors import ServiceError
+from app.services.experiment_assign import ArmAssigner, Assignment
 from app.services.rate_limit import RateLimiter
 
 
@@ -44,6 +47,7 @@ class ChatCall:
     policy_name: str
     route: Route | None  # None for cascade (decided stage by stage)
     cache: str  # hit | miss | shared | off
+    experiment_arm: str | None = None  # "experiment-id/arm" when an A/B experiment chose
 
 
 class ChatService:
@@ -54,8 +58,11 @@ class ChatService:
         *,
         ttl_s: float,
         ledger_sessions: Any,
+        assigner: ArmAssigner | None = None,
     ) -> None:
         self.gateway = gateway
+        # A/B experiments on the tenant's `auto` requests.
+        self.assigner = assigner or ArmAssigner(ledger_sessions)
         self._cache = cache
         self._ttl_s = ttl_s
         self._ledger_sessions = ledger_sessions
@@ -108,6 +115,16 @@ class ChatService:
     ) -> ChatCall:
         """Answer from the cache, join an identical call in flight, or make the call."""
         name, policy = self.policy(chat, options)
+        arm = None
+        if name == "auto":  # a request naming a tier or model keeps it
+            arm = await self.assigner.assign(
+                principal.tenant_id,
+                "chat",
+                thread=options.thread or conversation_unit(chat.messages),
+                user=chat.user or (principal.key.id if principal.key is not None else None),
+            )
+            if arm is not None and arm.policy is not None:
+                name, policy = self.policy(chat, options.model_copy(update={"policy": arm.policy}))
         request = ModelRequest(
             messages=chat.messages,
             tools=chat.tools,
@@ -124,6 +141,8 @@ class ChatService:
             account=KeyAccount(principal.key) if principal.key is not None else None,
             as_is=True,
             new_call=True,
+            experiment_id=arm.experiment_id if arm is not None else None,
+            experiment_arm=arm.arm if arm is not None else None,
         )
         caching = options.cache and self._cache is not None and self._ttl_s > 0
         key = None
@@ -140,7 +159,9 @@ class ChatService:
                     reason=reason,
                     request=request.to_json(),
                 )
-                return ChatCall(_one(StreamEnd(_from_cache(hit, row))), name, None, "hit")
+                return ChatCall(
+                    _one(StreamEnd(_from_cache(hit, row))), name, None, "hit", _arm_name(arm)
+                )
         route = None
         if not isinstance(policy, Cascade):
             route = await self.gateway.plan_route(request, policy, ctx)
@@ -170,12 +191,13 @@ class ChatService:
 
         flight, new = self.flights.join(key, produce)
         if new:
-            return ChatCall(_until_end(flight), name, route, "miss" if caching else "off")
+            label = "miss" if caching else "off"
+            return ChatCall(_until_end(flight), name, route, label, _arm_name(arm))
         # Joined after the answer was complete (its cache write under way): a cache hit.
         answered = any(isinstance(event, StreamEnd) for event in flight.items)
         label = "hit" if answered else "shared"
         events = self._follow_shared(flight, ctx, name, request, label)
-        return ChatCall(events, name, route, label)
+        return ChatCall(events, name, route, label, _arm_name(arm))
 
     async def _follow_shared(
         self, flight: Flight, ctx: CallContext, name: str, request: ModelRequest, label: str
@@ -259,3 +281,19 @@ def _from_cache(answer: CachedAnswer, call_id: str) -> ModelResult:
         choices=tuple(answer.choices) if len(answer.choices) > 1 else (),
         passthrough=answer.passthrough,
     )
+
+
+def _arm_name(arm: Assignment | None) -> str | None:
+    return f"{arm.experiment_id}/{arm.arm}" if arm is not None else None
+
+
+def conversation_unit(messages: list[dict[str, Any]]) -> str:
+    """A conversation's identity when the client names none: its messages up to and
+    including the first user message (the same in every later turn)."""
+    opening = []
+    for message in messages:
+        opening.append(message)
+        if message.get("role") == "user":
+            break
+    digest = hashlib.sha256(json.dumps(opening, sort_keys=True, default=str).encode())
+    return f"conversation:{digest.hexdigest()}"

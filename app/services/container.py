@@ -27,6 +27,7 @@ from app.routing.clusters import TopicClusters
 from app.routing.online import OnlineConfig, OnlineLearner
 from app.services.auth import Authenticator
 from app.services.chat import ChatService
+from app.services.experiment_assign import ArmAssigner
 from app.services.graph_registry import GraphRegistry
 from app.services.graph_specs import spec_tools
 from app.services.notifier import Notifier
@@ -50,6 +51,7 @@ class Services:
     notifier: Notifier
     auth: Authenticator
     chat: ChatService
+    assigner: ArmAssigner
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -122,14 +124,21 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             prior_output_tokens=settings.prior_output_tokens,
             direct_client=settings.direct_provider_client,
             journal=database.journal,
+            cache_aware=settings.cache_aware_routing,
+            cache_hints=settings.cache_hints,
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)
             if settings.redis_url
             else DatabaseCache(sessions, database.cache_reader())
         )
+        assigner = ArmAssigner(sessions)
         chat = ChatService(
-            gateway, cache, ttl_s=settings.cache_ttl_seconds, ledger_sessions=worker_sessions
+            gateway,
+            cache,
+            ttl_s=settings.cache_ttl_seconds,
+            ledger_sessions=worker_sessions,
+            assigner=assigner,
         )
         auth = Authenticator(sessions, host=settings.host, cache_seconds=settings.key_cache_seconds)
         async with open_checkpointer(
@@ -153,6 +162,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 notifier=notifier,
                 auth=auth,
                 chat=chat,
+                assigner=assigner,
             )
     finally:
         if chat is not None:

@@ -73,3 +73,18 @@ class CallNotFound(ServiceError):
 class NoAnswerToRate(ServiceError):
     status = 409
     title = "No answer to rate"
+
+
+class ExperimentNotFound(ServiceError):
+    status = 404
+    title = "Experiment not found"
+
+
+class ExperimentConflict(ServiceError):
+    status = 409
+    title = "Experiment conflict"
+
+
+class InvalidExperiment(ServiceError):
+    status = 422
+    title = "Invalid experiment"

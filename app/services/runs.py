@@ -50,9 +50,15 @@ async def submit_run(
     *,
     idempotency_key: str | None = None,
     tenant_id: str = DEFAULT_TENANT,
+    user: str | None = None,
 ) -> tuple[Run, bool]:
-    """Queue a run (never execute it here); returns (run, created). Same key, same run."""
+    """Queue a run (never execute it here); returns (run, created). Same key, same run.
+    A run of a graph under an A/B experiment, with no version pinned, gets its arm's."""
     name, version = parse_graph_ref(body.graph)
+    arm = None
+    if version is None:
+        arm = await services.assigner.assign(tenant_id, name, thread=body.thread_id, user=user)
+        version = arm.version if arm is not None else None
     graph = await services.registry.resolve(name, version, tenant_id=tenant_id)
     try:
         graph.definition.validate_input(body.input)
@@ -79,6 +85,8 @@ async def submit_run(
         epoch=0,
         cost_usd=0.0,
         cancel_requested=False,
+        experiment_id=arm.experiment_id if arm is not None else None,
+        experiment_arm=arm.arm if arm is not None else None,
     )
     try:
         async with services.sessions.begin() as session:

@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 from langgraph.types import StreamMode
 
+from app.db import runs_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.journal import ClaimedRun
@@ -133,7 +134,12 @@ async def _execute(
             return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
     config["metadata"][CALL_KEYS_KEY] = prefix
 
+    experiment = None
+    if branch is None:  # a replay or fork is in no experiment
+        async with services.worker_sessions() as session:
+            experiment = await runs_repo.experiment_arm(session, claimed.id)
     context = RunContext(
+        experiment=experiment,
         gateway=branch.gateway if branch else services.gateway,
         policies=branch.policies if branch else {},
         run_id=claimed.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from devtools.simulator.faults import FaultRule
 from devtools.simulator.schemas import normalize_model_name
@@ -50,3 +51,32 @@ async def list_requests(
 @router.delete("/requests")
 async def clear_requests(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
     return {"deleted": state.requests.clear()}
+
+
+class ClockAdvance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    advance_seconds: float = Field(ge=0, le=30 * 86400)
+
+
+@router.get("/clock")
+async def read_clock(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    """The time prompt-cache lifetimes run on (wall time plus the offset tests added)."""
+    return {"now": state.clock.now(), "offset_seconds": state.clock.offset_s}
+
+
+@router.post("/clock")
+async def advance_clock(
+    body: ClockAdvance, state: SimulatorState = Depends(get_state)
+) -> dict[str, Any]:
+    """Move the simulator's clock forward: cached prompt prefixes age as if time passed."""
+    now = state.clock.advance(body.advance_seconds)
+    return {"now": now, "offset_seconds": state.clock.offset_s}
+
+
+@router.delete("/prompt-cache")
+async def clear_prompt_cache(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    """Forget every cached prompt prefix."""
+    if state.cache is not None:
+        state.cache.clear()
+    return {"cleared": state.cache is not None}

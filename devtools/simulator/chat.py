@@ -189,11 +189,12 @@ def _complete(
             answer = replace(answer, content=content)
     answer, finish_reason = limit_output(answer, chat.output_limit)
     calls = [(call.name, call.arguments) for call in answer.tool_calls]
-    cached = state.cache.cached_tokens(spec.name, chat.messages, chat.tools) if state.cache else 0
+    cache = state.cache.usage_for(spec, chat.messages, chat.tools) if state.cache else None
     usage = Usage(
         prompt_tokens=count_prompt_tokens(chat.messages, chat.tools),
         completion_tokens=count_completion_tokens(answer.content, calls),
-        cached_tokens=cached,
+        cached_tokens=cache.cached_tokens if cache else 0,
+        cache_write_tokens=(cache.written_tokens or 0) if cache else 0,
     )
     if chat.choice_count > 1:
         usage = replace(usage, completion_tokens=usage.completion_tokens * chat.choice_count)

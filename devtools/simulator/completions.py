@@ -27,9 +27,10 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
+    cache_write_tokens: int = 0  # reported as Anthropic does (LiteLLM's OpenAI shape)
 
     def to_json(self, reasoning_tokens: int = 0) -> dict[str, Any]:
-        return {
+        usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
@@ -41,6 +42,10 @@ class Usage:
                 "rejected_prediction_tokens": 0,
             },
         }
+        if self.cache_write_tokens:
+            usage["cache_creation_input_tokens"] = self.cache_write_tokens
+            usage["prompt_tokens_details"]["cache_creation_tokens"] = self.cache_write_tokens
+        return usage
 
 
 @dataclass(frozen=True)

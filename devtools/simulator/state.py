@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from app.routing.catalog import Catalog, ModelSpec, load_catalog
-from devtools.simulator.cache import PrefixCache
+from devtools.simulator.cache import PrefixCache, SimClock
 from devtools.simulator.config import SimulatorConfig
 from devtools.simulator.faults import FaultInjector
 from devtools.simulator.request_log import RequestLog
@@ -22,17 +22,20 @@ class SimulatorState:
     faults: FaultInjector
     requests: RequestLog
     cache: PrefixCache | None
+    clock: SimClock
 
     @classmethod
     def build(cls, config: SimulatorConfig, responder: Responder | None = None) -> SimulatorState:
         cache_min = config.prompt_cache_min_tokens
+        clock = SimClock()
         return cls(
             config=config,
             catalog=load_catalog(config.catalog_path),
             responder=responder or _responder_for(config),
             faults=FaultInjector(list(config.faults), config.seed),
             requests=RequestLog(config.request_log_size),
-            cache=PrefixCache(cache_min) if cache_min is not None else None,
+            cache=PrefixCache(cache_min, clock=clock) if cache_min is not None else None,
+            clock=clock,
         )
 
     def served_models(self) -> list[ModelSpec]:

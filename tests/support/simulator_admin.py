@@ -28,5 +28,16 @@ class SimulatorAdmin:
         body = response.json()
         return body["requests"] if isinstance(body, dict) else body
 
+    async def advance_clock(self, seconds: float) -> float:
+        """Age the simulator's prompt cache as if `seconds` passed; its new time."""
+        response = await self._client.post("/admin/clock", json={"advance_seconds": seconds})
+        response.raise_for_status()
+        return float(response.json()["now"])
+
+    async def clock_offset(self) -> float:
+        response = await self._client.get("/admin/clock")
+        response.raise_for_status()
+        return float(response.json()["offset_seconds"])
+
     async def close(self) -> None:
         await self._client.aclose()

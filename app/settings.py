@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         5.0, ge=0, description="how long a process trusts an API key lookup (revocation delay)"
     )
+    rules_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="how long a process trusts a tenant's provider rules read (a change made "
+        "through another process applies within this time)",
+    )
     retain_payloads_days: float = Field(
         0,
         ge=0,

@@ -28,6 +28,8 @@ class RunContext:
     scope: RunFence | None = None
     graph: str | None = None
     tenant_id: str = "default"
+    # The API key the run was submitted with (its provider rules apply with the tenant's).
+    key_id: str | None = None
     # The loop the run executes on (synchronous nodes run in threads and call back into it).
     loop: asyncio.AbstractEventLoop | None = None
     # Model calls made so far by each task of this execution (keys: LangGraph task id).
@@ -48,6 +50,7 @@ class RunContext:
             run=self.scope,
             graph=self.graph,
             tenant_id=self.tenant_id,
+            key_id=self.key_id,
         )
 
     def _next_index(self, config: Mapping[str, Any]) -> int:

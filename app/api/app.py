@@ -9,7 +9,17 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import chat_completions, feedback, graphs, health, models, replay, runs, threads
+from app.api import (
+    chat_completions,
+    feedback,
+    graphs,
+    health,
+    models,
+    replay,
+    rules,
+    runs,
+    threads,
+)
 from app.api.admission import Admission
 from app.api.body_limit import BodySizeLimit
 from app.api.openai_errors import install_openai_error_handler, rest_resources
@@ -71,7 +81,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(ServerErrorGuard)
     app.add_middleware(RequestId)
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
-    rest.append(threads.router)
+    rest += [threads.router, rules.router]
     for router in [*rest, chat_completions.router, models.router]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.

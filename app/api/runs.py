@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.admission import release_slot
+from app.api.auth import Principal, get_principal
 from app.api.deps import get_services
 from app.api.headers import IdempotencyKey, LastEventSeq
 from app.api.json_route import ProblemRoute
@@ -31,6 +32,7 @@ from app.services.runs import CURSOR_PATTERN
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 RunId = Annotated[StorableStr, Path(description="the run's id")]
 
 # What a client (and schemathesis' stateful phase) can do next with a run it submitted.
@@ -92,7 +94,7 @@ async def submit_run(
     request: Request,
     response: Response,
     services: ServicesDep,
-    tenant: TenantDep,
+    principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
     wait: Annotated[
         bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
@@ -105,7 +107,11 @@ async def submit_run(
     `?wait=true` the answer is the finished run (200), or the run as it is after `timeout`
     (202)."""
     run, created = await run_service.submit_run(
-        services, body, idempotency_key=idempotency_key, tenant_id=tenant
+        services,
+        body,
+        idempotency_key=idempotency_key,
+        tenant_id=principal.tenant_id,
+        key_id=principal.key_id,
     )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:

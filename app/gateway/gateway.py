@@ -30,6 +30,13 @@ from app.gateway.retry_prompts import (
     short_validation_error,
     with_feedback,
 )
+from app.gateway.rules_guard import (
+    RulesSource,
+    allowed_catalog,
+    allowed_route,
+    check_content,
+    excluded_text,
+)
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
@@ -41,11 +48,13 @@ from app.routing.policy import (
     Auto,
     Cascade,
     Classifier,
+    FixedModel,
     Policy,
     Route,
     RouteInputs,
     route_request,
 )
+from app.routing.provider_rules import NO_RULES, EffectiveRules
 
 __all__ = ["Gateway", "InvalidOutput"]
 
@@ -85,6 +94,7 @@ class Gateway:
         learner: OnlineLearner | None = None,
         direct_client: bool = True,
         journal: RunJournal | None = None,
+        rules: RulesSource | None = None,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -105,6 +115,18 @@ class Gateway:
         self.batch_ledger = BatchLedger(session_factory)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
         self.providers = Providers(simulator_url, direct_client=direct_client)
+        # The tenants' and keys' provider rules (none when the gateway is built without).
+        self.rules = rules
+
+    async def rules_for(self, ctx: CallContext) -> EffectiveRules:
+        """The provider rules a call obeys: its tenant's, and its API key's."""
+        return await self.rules_of(ctx.tenant_id, ctx.key_id)
+
+    async def rules_of(self, tenant_id: str, key_id: str | None) -> EffectiveRules:
+        """The provider rules of a tenant and one of its keys."""
+        if self.rules is None:
+            return NO_RULES
+        return await self.rules.effective(tenant_id, key_id)
 
     @property
     def timeout_s(self) -> float:
@@ -143,18 +165,43 @@ class Gateway:
         return await self.serve(request, route, ctx, validate)
 
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
-        """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
+        """The models a call under `policy` tries, in order (Cascade is walked by complete),
+        chosen among those the provider rules allow."""
+        rules = await self.rules_for(ctx)
+        check_content(rules, request)
+        limit = self._default_max_output_tokens
+        if isinstance(policy, FixedModel) and policy.model in self.catalog.models:
+            # A named model is served as named or refused, never swapped behind its back.
+            named = route_request(policy, self.catalog, node=ctx.node)
+            return capable_route(allowed_route(rules, named, request, limit), request)
+        catalog, excluded = allowed_catalog(rules, self.catalog, request, limit)
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
+        if excluded and not isinstance(policy, Auto):
+            route = allowed_route(
+                rules, route_request(policy, self.catalog, node=ctx.node), request, limit
+            )
+        else:
+            route = route_request(policy, catalog, node=ctx.node, inputs=inputs)
+            if excluded:
+                route = replace(route, reason=f"{route.reason}; {excluded_text(excluded)}")
         return capable_route(route, request)
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a
         stream cut mid-answer continues on the next model from what was already sent."""
+        return self._stream_allowed(request, route, ctx)
+
+    async def _stream_allowed(
+        self, request: ModelRequest, route: Route, ctx: CallContext
+    ) -> AsyncIterator[Any]:
         from app.gateway.streaming import serve_stream
 
-        return serve_stream(self, request, route, ctx)
+        rules = await self.rules_for(ctx)
+        check_content(rules, request)
+        route = allowed_route(rules, route, request, self._default_max_output_tokens)
+        async for event in serve_stream(self, request, route, ctx):
+            yield event
 
     async def expected_cost_usd(
         self, tier: str, request: ModelRequest, *, graph: str | None, node: str | None
@@ -204,7 +251,11 @@ class Gateway:
         ctx: CallContext,
         validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
-        """Serve a call on `route`'s models in order (what `complete` does once routed)."""
+        """Serve a call on `route`'s models in order (what `complete` does once routed),
+        the provider rules' forbidden models taken out."""
+        rules = await self.rules_for(ctx)
+        check_content(rules, request)
+        route = allowed_route(rules, route, request, self._default_max_output_tokens)
         chain = FallbackChain.start(route, ctx)
         max_tokens = request.max_tokens
         for index, model in enumerate(route.candidates):
@@ -224,6 +275,10 @@ class Gateway:
                     grown = _grow(conversation.max_tokens, self._default_max_output_tokens)
                     if grown is None or grown > model.max_output_tokens:
                         break
+                    if rules.caps_price and rules.price_breach(
+                        model, estimate_prompt_tokens(request.messages, request.tools), grown
+                    ):
+                        break  # a larger answer would break the price cap
                     max_tokens = grown
                     reason = (
                         f"retry on {model.name} with max_tokens={grown}: the answer was cut "

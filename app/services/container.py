@@ -21,6 +21,7 @@ from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.gateway.providers import uses_litellm
+from app.gateway.rules_guard import RulesSource
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
@@ -122,6 +123,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             prior_output_tokens=settings.prior_output_tokens,
             direct_client=settings.direct_provider_client,
             journal=database.journal,
+            rules=RulesSource(sessions, settings.rules_cache_seconds),
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)

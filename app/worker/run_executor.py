@@ -17,6 +17,7 @@ import sqlalchemy.exc
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
+from app.db import rules_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.journal import ClaimedRun
@@ -25,6 +26,7 @@ from app.gateway.errors import (
     BudgetExceeded,
     LeaseLost,
     ProviderRejected,
+    RuleViolation,
     RunCancelled,
     StepFailed,
 )
@@ -112,6 +114,8 @@ async def _execute(
             invalid = f"input no longer matches graph {claimed.graph!r}: {first['msg']}"
             return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
 
+    async with services.worker_sessions() as session:
+        key_id = await rules_repo.run_key(session, claimed.id)  # its provider rules apply
     context = RunContext(
         gateway=branch.gateway if branch else services.gateway,
         policies=branch.policies if branch else {},
@@ -119,6 +123,7 @@ async def _execute(
         scope=scope,
         graph=claimed.graph,
         tenant_id=claimed.tenant_id,
+        key_id=key_id,
         loop=asyncio.get_running_loop(),
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds
@@ -159,7 +164,14 @@ async def _execute(
         status, error = RunStatus.FAILED, str(exc)
     except SourceEnded as exc:  # the replay stopped where its source stopped
         status, error = RunStatus(exc.status), exc.error
-    except (AllModelsFailed, ProviderRejected, StepFailed, RunTimedOut, GraphRecursionError) as exc:
+    except (
+        AllModelsFailed,
+        ProviderRejected,
+        RuleViolation,
+        StepFailed,
+        RunTimedOut,
+        GraphRecursionError,
+    ) as exc:
         status, error = RunStatus.FAILED, str(exc)
     except (asyncio.CancelledError, *DATABASE_ERRORS):
         raise

@@ -23,6 +23,7 @@ async def make_key(
     budget_usd: float | None = None,
     period: Period = "day",
     rpm_limit: int | None = None,
+    manages_rules: bool = False,
 ) -> str:
     """A new key of `tenant` in a migrated database; returns its token."""
     engine = create_engine(database_url)
@@ -33,6 +34,7 @@ async def make_key(
             budget_usd=budget_usd,
             period=period,
             rpm_limit=rpm_limit,
+            manages_rules=manages_rules,
         )
     finally:
         await engine.dispose()

@@ -143,10 +143,13 @@ def excluded_text(excluded: dict[str, RuleBreach]) -> str:
 
 
 def _no_model_left(excluded: dict[str, RuleBreach], what: str) -> RuleBreach:
-    """One breach standing for all: the rule that excluded most, naming every model."""
+    """One breach standing for all: the rule that excluded most (a key's on a tie), and
+    every model with the rule that excluded it."""
     counts: dict[tuple[str, str], int] = {}
     for breach in excluded.values():
         counts[(breach.rule, breach.scope)] = counts.get((breach.rule, breach.scope), 0) + 1
-    rule, scope = max(counts, key=lambda k: counts[k])
-    details = "; ".join(b.detail for b in excluded.values() if b.rule == rule)
+    rule, scope = max(counts, key=lambda k: (counts[k], k[1].startswith("key ")))
+    details = "; ".join(
+        b.detail if (b.rule, b.scope) == (rule, scope) else b.text() for b in excluded.values()
+    )
     return RuleBreach(rule, scope, f"no model allowed for {what}: {details}")

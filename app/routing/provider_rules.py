@@ -17,8 +17,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.routing.catalog import Catalog, ModelSpec, Tier
 
@@ -32,7 +33,9 @@ RULE_STATUS = {
     "blocked_terms": 422,
     "max_prompt_tokens": 422,
 }
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
+# Catalog names; a blocked term is 1-200 characters, not only spaces (in the schema too).
+CatalogName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")]
+Term = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class ProviderRules(BaseModel):
@@ -40,13 +43,13 @@ class ProviderRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    allowed_providers: tuple[str, ...] | None = Field(
+    allowed_providers: tuple[CatalogName, ...] | None = Field(
         None, max_length=100, description="catalog providers calls may go to"
     )
-    allowed_models: tuple[str, ...] | None = Field(
+    allowed_models: tuple[CatalogName, ...] | None = Field(
         None, max_length=500, description="catalog models calls may go to"
     )
-    allowed_regions: tuple[str, ...] | None = Field(
+    allowed_regions: tuple[CatalogName, ...] | None = Field(
         None, max_length=100, description="catalog regions; a model without a region is refused"
     )
     max_usd_per_call: float | None = Field(
@@ -55,26 +58,10 @@ class ProviderRules(BaseModel):
         description="most one model attempt may cost: prompt at the input price plus "
         "max_tokens (or the default output limit) at the output price",
     )
-    blocked_terms: tuple[str, ...] = Field(
+    blocked_terms: tuple[Term, ...] = Field(
         (), max_length=1000, description="terms no prompt may contain (whole words, any case)"
     )
     max_prompt_tokens: int | None = Field(None, ge=1, description="largest prompt (estimated)")
-
-    @field_validator("allowed_providers", "allowed_models", "allowed_regions")
-    @classmethod
-    def _names(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        for name in names or ():
-            if not re.match(_NAME, name):
-                raise ValueError(f"{name!r} is not a catalog name")
-        return names
-
-    @field_validator("blocked_terms")
-    @classmethod
-    def _terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
-        for term in terms:
-            if not term.strip() or len(term) > 200:
-                raise ValueError("a blocked term is 1 to 200 characters, not only spaces")
-        return terms
 
     def catalog_problems(self, catalog: Catalog) -> list[tuple[tuple[str | int, ...], str]]:
         """Names this catalog does not know (a typo would silently allow nothing)."""

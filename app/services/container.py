@@ -29,10 +29,11 @@ from app.routing.online import OnlineConfig, OnlineLearner
 from app.services.auth import Authenticator
 from app.services.chat import ChatService
 from app.services.graph_registry import GraphRegistry
-from app.services.graph_specs import spec_tools
+from app.services.graph_specs import spec_tools, tool_egress
 from app.services.notifier import Notifier
 from app.settings import Settings
 from graphs.registry import GraphDefinition, builtin_graphs
+from nodes.tools.mcp_servers import McpHub, load_mcp_servers
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Services:
     notifier: Notifier
     auth: Authenticator
     chat: ChatService
+    mcp: McpHub
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -134,13 +136,16 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             gateway, cache, ttl_s=settings.cache_ttl_seconds, ledger_sessions=worker_sessions
         )
         auth = Authenticator(sessions, host=settings.host, cache_seconds=settings.key_cache_seconds)
+        mcp = McpHub(load_mcp_servers(settings.mcp_servers_path), tool_egress(settings))
         async with open_checkpointer(
             settings.database_url,
             busy_timeout_ms=busy,
             pool_size=min(settings.worker_concurrency, pool),
             sqlite_write_lock=database.write_lock,
         ) as checkpointer:
-            registry = GraphRegistry(graphs, sessions, checkpointer, catalog, spec_tools(settings))
+            registry = GraphRegistry(
+                graphs, sessions, checkpointer, catalog, spec_tools(settings, mcp)
+            )
             await registry.register_loaded()
             yield Services(
                 settings=settings,
@@ -155,6 +160,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 notifier=notifier,
                 auth=auth,
                 chat=chat,
+                mcp=mcp,
             )
     finally:
         if chat is not None:

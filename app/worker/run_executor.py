@@ -124,6 +124,8 @@ async def _execute(
         graph=claimed.graph,
         tenant_id=claimed.tenant_id,
         key_id=key_id,
+        mcp=services.mcp,
+        tool_tape=branch.tool_tape if branch else None,
         loop=asyncio.get_running_loop(),
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds

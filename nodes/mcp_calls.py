@@ -25,7 +25,7 @@ async def call_mcp_tool(
     context = runtime.context
     hub = context.mcp
     if hub is None:
-        raise ToolError("this service has no MCP servers (ROUTEGRAPH_MCP_SERVERS)")
+        raise ToolError("this service has no MCP servers (ROUTEGRAPH_MCP_SERVERS_PATH)")
 
     async def given() -> dict[str, Any]:
         return checked_arguments(server, await listed_tool(hub, server, tool), arguments)

@@ -36,7 +36,7 @@ class McpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     server: str = Field(
-        min_length=1, max_length=100, description="a server of ROUTEGRAPH_MCP_SERVERS"
+        min_length=1, max_length=100, description="a server of ROUTEGRAPH_MCP_SERVERS_PATH"
     )
     tool: str = Field(min_length=1, max_length=200, description="a tool the server lists")
 

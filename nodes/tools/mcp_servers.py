@@ -1,6 +1,6 @@
 """The MCP servers the operator offers, who may use which of their tools, and the client.
 
-`ROUTEGRAPH_MCP_SERVERS` names a YAML/JSON file:
+`ROUTEGRAPH_MCP_SERVERS_PATH` names a YAML/JSON file:
 
     servers:
       calc:

@@ -48,7 +48,6 @@ from app.routing.policy import (
     Auto,
     Cascade,
     Classifier,
-    FixedModel,
     Policy,
     Route,
     RouteInputs,
@@ -167,41 +166,35 @@ class Gateway:
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
         """The models a call under `policy` tries, in order (Cascade is walked by complete),
         chosen among those the provider rules allow."""
+        if not isinstance(policy, Auto):  # what the caller named: within the rules or refused
+            fixed = route_request(policy, self.catalog, node=ctx.node)
+            return capable_route((await self.within_rules(request, fixed, ctx))[1], request)
         rules = await self.rules_for(ctx)
         check_content(rules, request)
         limit = self._default_max_output_tokens
-        if isinstance(policy, FixedModel) and policy.model in self.catalog.models:
-            # A named model is served as named or refused, never swapped behind its back.
-            named = route_request(policy, self.catalog, node=ctx.node)
-            return capable_route(allowed_route(rules, named, request, limit), request)
         catalog, excluded = allowed_catalog(rules, self.catalog, request, limit)
         # Only the data-driven policy pays for classification and a budget read.
-        inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        if excluded and not isinstance(policy, Auto):
-            route = allowed_route(
-                rules, route_request(policy, self.catalog, node=ctx.node), request, limit
-            )
-        else:
-            route = route_request(policy, catalog, node=ctx.node, inputs=inputs)
-            if excluded:
-                route = replace(route, reason=f"{route.reason}; {excluded_text(excluded)}")
+        inputs = await self._route_inputs(request, ctx)
+        route = route_request(policy, catalog, node=ctx.node, inputs=inputs)
+        if excluded:
+            route = replace(route, reason=f"{route.reason}; {excluded_text(excluded)}")
         return capable_route(route, request)
+
+    async def within_rules(
+        self, request: ModelRequest, route: Route, ctx: CallContext
+    ) -> tuple[EffectiveRules, Route]:
+        """The call's provider rules, and `route` cut to the models they allow
+        (RuleViolation for a prompt they refuse or a route they leave nothing of)."""
+        rules = await self.rules_for(ctx)
+        check_content(rules, request)
+        return rules, allowed_route(rules, route, request, self._default_max_output_tokens)
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a
         stream cut mid-answer continues on the next model from what was already sent."""
-        return self._stream_allowed(request, route, ctx)
-
-    async def _stream_allowed(
-        self, request: ModelRequest, route: Route, ctx: CallContext
-    ) -> AsyncIterator[Any]:
         from app.gateway.streaming import serve_stream
 
-        rules = await self.rules_for(ctx)
-        check_content(rules, request)
-        route = allowed_route(rules, route, request, self._default_max_output_tokens)
-        async for event in serve_stream(self, request, route, ctx):
-            yield event
+        return serve_stream(self, request, route, ctx)
 
     async def expected_cost_usd(
         self, tier: str, request: ModelRequest, *, graph: str | None, node: str | None
@@ -253,9 +246,7 @@ class Gateway:
     ) -> ModelResult:
         """Serve a call on `route`'s models in order (what `complete` does once routed),
         the provider rules' forbidden models taken out."""
-        rules = await self.rules_for(ctx)
-        check_content(rules, request)
-        route = allowed_route(rules, route, request, self._default_max_output_tokens)
+        rules, route = await self.within_rules(request, route, ctx)
         chain = FallbackChain.start(route, ctx)
         max_tokens = request.max_tokens
         for index, model in enumerate(route.candidates):

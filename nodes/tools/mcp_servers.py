@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -113,8 +114,8 @@ class McpHub:
             at, listing = self._listed[server]
             if time.monotonic() - at < LISTING_TTL_S:
                 return listing
-        async with self._client(server) as client:
-            listed: dict[str, ListedTool] = {}
+        listed: dict[str, ListedTool] = {}
+        async with _failures_as_tool_errors(server), self._client(server) as client:
             cursor: str | None = None
             for _ in range(20):
                 page = await client.list_tools(cursor=cursor)
@@ -132,7 +133,7 @@ class McpHub:
         """The tool's result: its structured content, else its text; ToolError when the
         server reports an error or cannot be reached."""
         config = self.servers[server]
-        async with self._client(server) as client:
+        async with _failures_as_tool_errors(f"{server}/{tool}"), self._client(server) as client:
             result = await client.call_tool(tool, arguments, read_timeout_seconds=config.timeout_s)
         texts = [block.text for block in result.content if getattr(block, "type", "") == "text"]
         if result.is_error:
@@ -146,6 +147,24 @@ class McpHub:
 
     def _client(self, server: str) -> _Connection:
         return _Connection(self, server)
+
+
+@asynccontextmanager
+async def _failures_as_tool_errors(what: str) -> AsyncIterator[None]:
+    """What the SDK raises when a server cannot be reached or drops the connection (often
+    inside anyio's exception groups), as one ToolError naming the first cause."""
+    from httpx2 import HTTPError
+    from mcp.shared.exceptions import MCPError
+
+    try:
+        yield
+    except ToolError:
+        raise
+    except (ExceptionGroup, MCPError, HTTPError, OSError, TimeoutError) as exc:
+        cause: BaseException = exc
+        while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+            cause = cause.exceptions[0]
+        raise ToolError(f"mcp {what}: {type(cause).__name__}: {cause}") from exc
 
 
 class _Connection:

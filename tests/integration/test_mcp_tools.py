@@ -41,7 +41,9 @@ def servers_file(tmp: Path, url: str, log: Path) -> Path:
     }
     remote = {"transport": "http", "url": url, "tenants": {"acme": ["add", "shout"]}}
     path = tmp / "mcp.yaml"
-    path.write_text(yaml.safe_dump({"servers": {"local": local, "remote": remote}}))
+    down = {"transport": "http", "url": "http://127.0.0.1:9/mcp", "tenants": {"acme": "*"}}
+    servers = {"local": local, "remote": remote, "down": down}
+    path.write_text(yaml.safe_dump({"servers": servers}))
     return path
 
 
@@ -151,6 +153,7 @@ async def test_pushing_a_spec_lists_the_tools_and_refuses_what_cannot_run(rig: M
     add = {**spec()["nodes"]["add"], "config": {"server": "remote", "tool": "add"}}
     cases = {
         "unknown MCP server 'nowhere'": {"config": {"server": "nowhere", "tool": "add"}},
+        "cannot list the tools of MCP server 'down'": {"config": {"server": "down", "tool": "add"}},
         "has no tool 'divide'": {"config": {"server": "remote", "tool": "divide"}},
         "may not call tool 'secret'": {
             "config": {"server": "remote", "tool": "secret"},

@@ -10,16 +10,25 @@ import openai
 import pytest
 
 from tests.conftest import SimulatorAdmin
-from tests.support.rules_rig import RulesRig, rules_service
+from tests.support.rules_rig import BACKENDS, RulesRig, module_database, rules_service
 
 ASK = [{"role": "user", "content": "Name three uses of a paperclip"}]
 PROBLEM = "application/problem+json"
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+async def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, simulator_url: str
+) -> AsyncIterator[RulesRig]:
+    with module_database(request.param, tmp_path_factory) as url:
+        async with rules_service(url, simulator_url) as running:
+            yield running
+
+
 @pytest.fixture
-async def rig(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[RulesRig]:
-    async with rules_service(database_url, simulator.base_url) as running:
-        yield running
+async def rig(service: RulesRig, simulator: SimulatorAdmin) -> RulesRig:
+    await service.clear_rules()
+    return service
 
 
 async def called_models(simulator: SimulatorAdmin) -> set[str]:
@@ -83,8 +92,9 @@ async def test_every_policy_stays_inside_the_allowed_regions(
 
         # The fallback chain ends where the allowed set does: mid-a is never tried.
         await simulator.inject("mid-b", "server_error")
+        other = [{"role": "user", "content": "Name three uses of a brick"}]  # not cached
         with pytest.raises(openai.InternalServerError) as failed:
-            await client.chat.completions.create(model="mid", messages=ASK)
+            await client.chat.completions.create(model="mid", messages=other)
         assert failed.value.status_code == 502 and failed.value.code == "all_models_failed"
 
         with pytest.raises(openai.PermissionDeniedError) as named:

@@ -15,21 +15,30 @@ import pytest
 import yaml
 
 from tests.conftest import SimulatorAdmin
-from tests.support.rules_rig import RulesRig, rules_service
+from tests.support.rules_rig import BACKENDS, RulesRig, module_database, rules_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "specs"
 PATTERNS = ("debate_judge.yaml", "cascade.yaml", "speculative.yaml")
 QUESTION = {"question": "What is 4 * 340 + 5 * 120?"}
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+async def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, simulator_url: str
+) -> AsyncIterator[RulesRig]:
+    with module_database(request.param, tmp_path_factory) as url:
+        async with rules_service(url, simulator_url) as running:
+            async with running.rest(running.manager) as client:
+                for name in PATTERNS:
+                    spec = yaml.safe_load((EXAMPLES / name).read_text())
+                    assert (await client.post("/v1/graphs", json=spec)).status_code == 201
+            yield running
+
+
 @pytest.fixture
-async def rig(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[RulesRig]:
-    async with rules_service(database_url, simulator.base_url) as running:
-        async with running.rest(running.manager) as client:
-            for name in PATTERNS:
-                spec = yaml.safe_load((EXAMPLES / name).read_text())
-                assert (await client.post("/v1/graphs", json=spec)).status_code == 201
-        yield running
+async def rig(service: RulesRig, simulator: SimulatorAdmin) -> RulesRig:
+    await service.clear_rules()
+    return service
 
 
 async def run(client: httpx.AsyncClient, graph: str) -> tuple[dict[str, Any], list[str]]:
@@ -87,9 +96,10 @@ async def test_an_input_with_a_blocked_term_is_refused_at_submit(rig: RulesRig) 
     await rig.set_rules({"blocked_terms": ["falcon"]})
     body = {"graph": "cascade", "input": {"question": "How fast is a Falcon 9?"}}
     async with rig.rest(rig.plain) as client:
+        before = (await client.get("/v1/runs")).json()["items"]
         refused = await client.post("/v1/runs", json=body)
         assert refused.status_code == 422
         assert refused.headers["content-type"] == "application/problem+json"
         problem = refused.json()
         assert problem["rule"] == "blocked_terms" and "falcon" in problem["detail"]
-        assert (await client.get("/v1/runs")).json()["items"] == []
+        assert (await client.get("/v1/runs")).json()["items"] == before  # nothing queued

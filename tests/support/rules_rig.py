@@ -6,17 +6,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import openai
+import pytest
 
 from app.api.app import create_app
 from app.db.migrate import upgrade_database
 from app.settings import Settings
+from tests.conftest import fresh_pg_database
 from tests.support.live_server import LiveServer
 from tests.support.tenants import bearer, make_key_with_id
 
@@ -47,6 +49,26 @@ class RulesRig:
         async with self.rest(self.manager) as client:
             response = await client.put(path, json=rules)
         assert response.status_code == 200, response.text
+
+    async def clear_rules(self) -> None:
+        """No rules for acme nor its plain key (a test starts from here)."""
+        async with self.rest(self.manager) as client:
+            for path in ("/v1/rules", f"/v1/keys/{self.plain_id}/rules"):
+                assert (await client.delete(path)).status_code == 204
+
+
+# The rig's backends: one service per test module and backend, shared by its tests.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def module_database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for a module's service: a SQLite file, or a Postgres database."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('rules') / 'routegraph.db'}"
+        return
+    with fresh_pg_database() as url:
+        yield url
 
 
 @asynccontextmanager

@@ -16,7 +16,9 @@
 A tenant not listed under a server may not use it; `"*"` allows every tool the server
 lists. HTTP servers obey the tools' egress policy (`nodes/tools/egress.py`): the host is
 resolved and refused when it is loopback, private, metadata... unless the operator allows
-that network. Each listing or call opens its own connection with the official `mcp` SDK.
+that network, and the connection goes to the address that was checked (the Host header
+and TLS name stay the URL's), never to the name resolved again. Each listing or call
+opens its own connection with the official `mcp` SDK.
 """
 
 from __future__ import annotations
@@ -174,10 +176,12 @@ class _Connection:
         self._hub = hub
         self._server = server
         self._client: Any = None
+        self._http: Any = None
 
     async def __aenter__(self) -> Any:
         from mcp import Client  # the SDK takes a while to import: only when a tool is used
         from mcp.client.stdio import StdioServerParameters
+        from mcp.client.streamable_http import streamable_http_client
 
         config = self._hub.servers[self._server]
         target: Any
@@ -189,8 +193,9 @@ class _Connection:
         else:
             url = httpx.URL(config.url or "")
             port = url.port or (443 if url.scheme == "https" else 80)
-            await self._hub.egress.resolve(url.host, port)  # EgressRefused names the rule
-            target = str(url)
+            address = await self._hub.egress.resolve(url.host, port)  # EgressRefused says why
+            self._http = _pinned_client(url.host, str(address), url.scheme, config.timeout_s)
+            target = streamable_http_client(str(url), http_client=self._http)
         self._client = Client(target, read_timeout_seconds=config.timeout_s)
         try:
             async with asyncio.timeout(config.timeout_s):
@@ -199,4 +204,27 @@ class _Connection:
             raise ToolError(f"mcp {self._server}: cannot connect: {exc}") from exc
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._client.__aexit__(*exc)
+        try:
+            await self._client.__aexit__(*exc)
+        finally:
+            if self._http is not None:
+                await self._http.aclose()
+
+
+def _pinned_client(host: str, address: str, scheme: str, timeout_s: float) -> Any:
+    """An httpx2 client (the SDK's) whose requests to `host` go to the checked `address`."""
+    import httpx2
+
+    class PinnedTransport(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            if request.url.host == host:  # the Host header was set from the URL already
+                request.url = request.url.copy_with(host=address)
+                if scheme == "https":
+                    request.extensions["sni_hostname"] = host
+            return await super().handle_async_request(request)
+
+    return httpx2.AsyncClient(
+        transport=PinnedTransport(),
+        timeout=httpx2.Timeout(timeout_s, read=max(timeout_s, 300.0)),
+        trust_env=False,  # no proxy or .netrc from the worker's environment
+    )

@@ -135,6 +135,9 @@ def keys_create(
     period: Annotated[str, typer.Option(help="budget period: day | month")] = "month",
     rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute")] = None,
     name: Annotated[str | None, typer.Option(help="a label for listings")] = None,
+    manage_rules: Annotated[
+        bool, typer.Option(help="may change the tenant's provider rules (/v1/rules)")
+    ] = False,
 ) -> None:
     """Create a key; it is printed once (only its hash is stored)."""
     from app.keys_cli import create
@@ -151,6 +154,7 @@ def keys_create(
             period=period,  # type: ignore[arg-type]
             rpm=rpm,
             name=name,
+            manage_rules=manage_rules,
         )
     )
 

@@ -19,6 +19,7 @@ async def create(
     period: api_keys.Period,
     rpm: int | None,
     name: str | None,
+    manage_rules: bool = False,
 ) -> None:
     engine = create_engine(settings.database_url)
     try:
@@ -29,12 +30,14 @@ async def create(
             period=period,
             rpm_limit=rpm,
             name=name,
+            manages_rules=manage_rules,
         )
     finally:
         await engine.dispose()
     budget = f"${budget_usd:g} per {period}" if budget_usd is not None else "no budget"
     limit = f"{rpm} requests/min" if rpm else "no rate limit"
-    console.print(f"key {key.id} for tenant [bold]{tenant}[/] ({budget}, {limit})")
+    manages = ", manages provider rules" if manage_rules else ""
+    console.print(f"key {key.id} for tenant [bold]{tenant}[/] ({budget}, {limit}{manages})")
     console.print("the key (shown only now, store it safely):")
     print(token)
 

@@ -148,6 +148,15 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         5.0, ge=0, description="how long a process trusts an API key lookup (revocation delay)"
     )
+    mcp_servers_path: Path | None = Field(
+        None, description="YAML/JSON file of the MCP servers tools may call, and who may"
+    )
+    rules_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="how long a process trusts a tenant's provider rules read (a change made "
+        "through another process applies within this time)",
+    )
     retain_payloads_days: float = Field(
         0,
         ge=0,

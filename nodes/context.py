@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,8 @@ from langgraph.config import get_config
 
 from app.gateway.types import CallContext, ModelRequest, RunFence
 from app.routing.policy import Policy
+from nodes.tools.base import ToolCall
+from nodes.tools.mcp_servers import McpHub
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
@@ -30,6 +32,11 @@ class RunContext:
     tenant_id: str = "default"
     # The A/B experiment arm the run is in: its calls record it.
     experiment: tuple[str, str] | None = None
+    # The API key the run was submitted with (its provider rules apply with the tenant's).
+    key_id: str | None = None
+    # The operator's MCP servers, and (in a replay) the recorded results of tool calls.
+    mcp: McpHub | None = None
+    tool_tape: Mapping[str, Any] | None = None
     # The loop the run executes on (synchronous nodes run in threads and call back into it).
     loop: asyncio.AbstractEventLoop | None = None
     # Call keys start with this run id (a resumed run's: the interrupted run's, so the
@@ -56,7 +63,15 @@ class RunContext:
             tenant_id=self.tenant_id,
             experiment_id=self.experiment[0] if self.experiment else None,
             experiment_arm=self.experiment[1] if self.experiment else None,
+            key_id=self.key_id,
         )
+
+    def tool_call(self, node: str, emit: Callable[[dict[str, Any]], None]) -> ToolCall:
+        """The next tool call of the current LangGraph task, with its deterministic key
+        (the same in a replay of the run, which answers it from `tool_tape`)."""
+        config = get_config()
+        key = tape_key(config, node, self._next_index(config))
+        return ToolCall(self.tenant_id, node, key, self.tool_tape, emit)
 
     def _next_index(self, config: Mapping[str, Any]) -> int:
         task_id = str(config.get("configurable", {}).get("__pregel_task_id", ""))

@@ -20,6 +20,7 @@ from app.api import (
     models,
     replay,
     routing,
+    rules,
     runs,
     threads,
 )
@@ -86,7 +87,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(RequestId)
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
     rest.extend([threads.router, interrupts.router, dashboard.router, routing.router])
-    rest.append(experiments.router)
+    rest.extend([experiments.router, rules.router])
     for router in [*rest, chat_completions.router, models.router, *langgraph_routers()]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.

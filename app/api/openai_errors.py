@@ -95,7 +95,12 @@ def http_error(status: int, detail: str, method: str, path: str) -> OpenAIError:
 
 def openai_error(exc: BaseException) -> OpenAIError:
     """The OpenAI-shaped error for what a chat call raised."""
-    from app.gateway.errors import AllModelsFailed, BudgetExceeded, ProviderRejected
+    from app.gateway.errors import (
+        AllModelsFailed,
+        BudgetExceeded,
+        ProviderRejected,
+        RuleViolation,
+    )
     from app.services.errors import ServiceError
 
     no_retry = {"x-should-retry": "false"}
@@ -108,6 +113,16 @@ def openai_error(exc: BaseException) -> OpenAIError:
             error_type=exc.error_type,
             code=exc.code,
             param=exc.param,
+            headers=no_retry,
+        )
+    if isinstance(exc, RuleViolation):
+        error_type = "permission_error" if exc.status == 403 else "invalid_request_error"
+        return OpenAIError(
+            exc.status,
+            str(exc),
+            error_type=error_type,
+            code="provider_rule_violation",
+            param=exc.rule,
             headers=no_retry,
         )
     if isinstance(exc, BudgetExceeded):

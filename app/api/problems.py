@@ -30,6 +30,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 STATUS_DESCRIPTIONS = {
     400: "Malformed JSON or an unreadable request body",
     401: "No valid API key (`Authorization: Bearer <key>`) while keys exist",
+    403: "Not allowed: a provider rule refuses it, or the key may not change rules",
     404: "Not found",
     405: "Method not allowed on this path; `Allow` lists the methods that are",
     408: "The request's headers did not arrive in time",

@@ -34,6 +34,7 @@ from app.services.runs import CURSOR_PATTERN
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 RunId = Annotated[StorableStr, Path(description="the run's id")]
 
 # What a client (and schemathesis' stateful phase) can do next with a run it submitted.
@@ -95,8 +96,7 @@ async def submit_run(
     request: Request,
     response: Response,
     services: ServicesDep,
-    tenant: TenantDep,
-    principal: Annotated[Principal, Depends(get_principal)],
+    principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
     wait: Annotated[
         bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
@@ -112,8 +112,9 @@ async def submit_run(
         services,
         body,
         idempotency_key=idempotency_key,
-        tenant_id=tenant,
-        user=principal.key.id if principal.key is not None else None,
+        tenant_id=principal.tenant_id,
+        key_id=principal.key_id,
+        user=principal.key_id,
     )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:

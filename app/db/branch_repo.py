@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,19 @@ async def divergence_events(session: AsyncSession, run_id: str) -> list[RunEvent
         .order_by(RunEvent.seq)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def recorded_tool_results(session: AsyncSession, run_id: str) -> dict[str, Any]:
+    """The results of a run's recorded tool calls (`mcp_call` events), by call key."""
+    query = (
+        select(RunEvent.payload)
+        .where(RunEvent.run_id == run_id, RunEvent.kind == "mcp_call")
+        .order_by(RunEvent.seq)
+    )
+    return {
+        str(payload.get("key")): payload.get("result")
+        for payload in (await session.execute(query)).scalars()
+    }
 
 
 async def answering_models(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -114,6 +114,8 @@ class Run(Base):
     parent_run_id: Mapped[str | None] = mapped_column(String(36))
     fork_checkpoint_id: Mapped[str | None] = mapped_column(String(64))
     replay_of: Mapped[str | None] = mapped_column(String(36))
+    # The API key the run was submitted with: its own provider rules apply to the run's calls.
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
     # A replay's or fork's plan (app.services.branching.BranchPlan); NULL for other runs.
     branch: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # A replay's verdict: reproduced or not, and the first divergence.
@@ -287,6 +289,10 @@ class ApiKey(Base):
     budget_usd: Mapped[float | None] = mapped_column(Float)
     budget_period: Mapped[str | None] = mapped_column(String(8))  # day | month
     rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    # May change its tenant's provider rules and those of the tenant's keys.
+    manages_rules: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -301,6 +307,17 @@ class ApiKeySpend(Base):
     )
     period: Mapped[str] = mapped_column(String(10), primary_key=True)
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class ProviderRulesRow(Base):
+    """A tenant's provider rules (scope `tenant`) or one of its keys' (scope = key id)."""
+
+    __tablename__ = "provider_rules"
+
+    tenant_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CachedResponse(Base):

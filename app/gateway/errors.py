@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.db.fencing import LeaseLost
+from app.routing.provider_rules import RuleBreach
 
 
 class GatewayError(Exception):
@@ -47,6 +48,7 @@ __all__ = [
     "GatewayError",
     "LeaseLost",
     "ProviderRejected",
+    "RuleViolation",
     "RunCancelled",
     "StepFailed",
 ]
@@ -83,3 +85,14 @@ class ProviderRejected(GatewayError):
         self.error_type = error_type
         why = code or f"HTTP {status}"
         super().__init__(f"{model} refused the request ({why}): {message}")
+
+
+class RuleViolation(GatewayError):
+    """The tenant's or key's provider rules do not let this request be served (a model,
+    provider, region or price outside them, or a prompt they refuse); nothing was sent."""
+
+    def __init__(self, breach: RuleBreach) -> None:
+        self.breach = breach
+        self.rule = breach.rule
+        self.status = breach.status
+        super().__init__(f"refused by provider {breach.text()}")

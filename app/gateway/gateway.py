@@ -30,6 +30,13 @@ from app.gateway.retry_prompts import (
     short_validation_error,
     with_feedback,
 )
+from app.gateway.rules_guard import (
+    RulesSource,
+    allowed_catalog,
+    allowed_route,
+    check_content,
+    excluded_text,
+)
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
@@ -47,6 +54,7 @@ from app.routing.policy import (
     RouteInputs,
     route_request,
 )
+from app.routing.provider_rules import NO_RULES, EffectiveRules
 from app.routing.warm_route import prefer_warm
 
 __all__ = ["Gateway", "InvalidOutput"]
@@ -90,6 +98,7 @@ class Gateway:
         cache_aware: bool = True,
         cache_hints: bool = True,
         clock: Callable[[], float] = time.time,
+        rules: RulesSource | None = None,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
@@ -116,6 +125,18 @@ class Gateway:
         # Where conversations' prefixes are warm: recorded always, routed by when cache_aware.
         self.warmth = PrefixWarmth(session_factory, clock)
         self._cache_aware = cache_aware
+        # The tenants' and keys' provider rules (none when the gateway is built without).
+        self.rules = rules
+
+    async def rules_for(self, ctx: CallContext) -> EffectiveRules:
+        """The provider rules a call obeys: its tenant's, and its API key's."""
+        return await self.rules_of(ctx.tenant_id, ctx.key_id)
+
+    async def rules_of(self, tenant_id: str, key_id: str | None) -> EffectiveRules:
+        """The provider rules of a tenant and one of its keys."""
+        if self.rules is None:
+            return NO_RULES
+        return await self.rules.effective(tenant_id, key_id)
 
     @property
     def timeout_s(self) -> float:
@@ -154,17 +175,27 @@ class Gateway:
         return await self.serve(request, route, ctx, validate)
 
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
-        """The models a call under `policy` tries, in order (Cascade is walked by complete)."""
+        """The models a call under `policy` tries, in order (Cascade is walked by complete),
+        chosen among those the provider rules allow."""
+        if not isinstance(policy, Auto):  # what the caller named: within the rules or refused
+            fixed = route_request(policy, self.catalog, node=ctx.node)
+            route = capable_route((await self.within_rules(request, fixed, ctx))[1], request)
+            return await self._prefer_warm(route, request, ctx) if self._cache_aware else route
+        rules = await self.rules_for(ctx)
+        check_content(rules, request)
+        limit = self._default_max_output_tokens
+        catalog, excluded = allowed_catalog(rules, self.catalog, request, limit)
         # Only the data-driven policy pays for classification and a budget read.
-        inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
-        route = capable_route(
-            route_request(policy, self.catalog, node=ctx.node, inputs=inputs), request
-        )
+        inputs = await self._route_inputs(request, ctx)
+        route = route_request(policy, catalog, node=ctx.node, inputs=inputs)
+        if excluded:
+            route = replace(route, reason=f"{route.reason}; {excluded_text(excluded)}")
+        route = capable_route(route, request)
         return await self._prefer_warm(route, request, ctx) if self._cache_aware else route
 
     async def _prefer_warm(self, route: Route, request: ModelRequest, ctx: CallContext) -> Route:
         """Within a tier, a model holding this conversation's prefix first when cheaper (a
-        model asked for by name stays first)."""
+        model asked for by name stays first); it only reorders what the rules allowed."""
         if route.requested == route.candidates[0].name:
             return route
         prompt_tokens = estimate_prompt_tokens(request.messages, request.tools)
@@ -173,6 +204,15 @@ class Gateway:
             return route
         warm = await self.warmth.lookup(request, ctx.tenant_id, cacheable)
         return prefer_warm(route, warm, prompt_tokens, self._prior_output_tokens)
+
+    async def within_rules(
+        self, request: ModelRequest, route: Route, ctx: CallContext
+    ) -> tuple[EffectiveRules, Route]:
+        """The call's provider rules, and `route` cut to the models they allow
+        (RuleViolation for a prompt they refuse or a route they leave nothing of)."""
+        rules = await self.rules_for(ctx)
+        check_content(rules, request)
+        return rules, allowed_route(rules, route, request, self._default_max_output_tokens)
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a
@@ -229,7 +269,9 @@ class Gateway:
         ctx: CallContext,
         validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult:
-        """Serve a call on `route`'s models in order (what `complete` does once routed)."""
+        """Serve a call on `route`'s models in order (what `complete` does once routed),
+        the provider rules' forbidden models taken out."""
+        rules, route = await self.within_rules(request, route, ctx)
         chain = FallbackChain.start(route, ctx)
         max_tokens = request.max_tokens
         for index, model in enumerate(route.candidates):
@@ -249,6 +291,10 @@ class Gateway:
                     grown = _grow(conversation.max_tokens, self._default_max_output_tokens)
                     if grown is None or grown > model.max_output_tokens:
                         break
+                    if rules.caps_price and rules.price_breach(
+                        model, estimate_prompt_tokens(request.messages, request.tools), grown
+                    ):
+                        break  # a larger answer would break the price cap
                     max_tokens = grown
                     reason = (
                         f"retry on {model.name} with max_tokens={grown}: the answer was cut "

@@ -131,7 +131,9 @@ class _Attempt:
 async def serve_stream(
     gateway: Gateway, request: ModelRequest, route: Route, ctx: CallContext
 ) -> AsyncIterator[StreamEvent]:
-    """Stream the call down the route's models; raise AllModelsFailed when none finishes."""
+    """Stream the call down the route's models (those the provider rules allow); raise
+    AllModelsFailed when none finishes."""
+    _, route = await gateway.within_rules(request, route, ctx)
     sent = ""
     chain = FallbackChain.start(route, ctx)
     paid = 0.0

@@ -127,6 +127,8 @@ class CallContext:
     reserve_usd: float = 0.0
     # The API key paying for a call made outside a run (per-key budget).
     account: CallAccount | None = None
+    # The API key the call is made for (its provider rules apply, with its tenant's).
+    key_id: str | None = None
     # Return answers as the provider gave them: no retry of a cut or empty answer (the
     # OpenAI-compatible endpoint, whose client asked for exactly this request).
     as_is: bool = False

@@ -66,6 +66,8 @@ class ModelSpec(BaseModel):
     name: str
     tier: TierName
     provider: str
+    # Where the provider serves it (data residency); provider rules can allow regions.
+    region: str | None = None
     litellm_model: str
     price_per_mtok: Prices
     context_window: int = Field(gt=0)

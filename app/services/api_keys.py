@@ -48,6 +48,7 @@ async def create_key(
     period: Period = "month",
     rpm_limit: int | None = None,
     name: str | None = None,
+    manages_rules: bool = False,
 ) -> tuple[ApiKey, str]:
     """Store a new key and return it with its token (the only time the token is seen)."""
     if not valid_tenant_id(tenant_id):
@@ -71,6 +72,7 @@ async def create_key(
         budget_usd=budget_usd,
         budget_period=period,
         rpm_limit=rpm_limit,
+        manages_rules=manages_rules,
     )
     async with sessions.begin() as session:
         await keys_repo.insert_key(session, key)

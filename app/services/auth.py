@@ -37,6 +37,7 @@ class KeyInfo:
     budget_usd: float | None
     budget_period: str | None
     rpm_limit: int | None
+    manages_rules: bool = False  # may change the tenant's provider rules
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,14 @@ class Authenticator:
             row = await keys_repo.key_by_hash(session, digest)
         info = None
         if row is not None and row.revoked_at is None:
-            info = KeyInfo(row.id, row.tenant_id, row.budget_usd, row.budget_period, row.rpm_limit)
+            info = KeyInfo(
+                row.id,
+                row.tenant_id,
+                row.budget_usd,
+                row.budget_period,
+                row.rpm_limit,
+                bool(row.manages_rules),
+            )
         if len(self._keys) >= MAX_CACHED_KEYS:
             self._keys.clear()
         self._keys[digest] = (now, info)

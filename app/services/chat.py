@@ -139,6 +139,7 @@ class ChatService:
             call_key=f"chat/{uuid.uuid4()}",
             tenant_id=principal.tenant_id,
             account=KeyAccount(principal.key) if principal.key is not None else None,
+            key_id=principal.key_id,
             as_is=True,
             new_call=True,
             experiment_id=arm.experiment_id if arm is not None else None,
@@ -147,7 +148,11 @@ class ChatService:
         caching = options.cache and self._cache is not None and self._ttl_s > 0
         key = None
         if caching:
-            key = cache_key(principal.tenant_id, _normalised(name, options, request))
+            # Answers are shared only under the same provider rules (a hit is then one the
+            # rules allowed; a rule change starts afresh).
+            rules = await self.gateway.rules_for(ctx)
+            normalised = {**_normalised(name, options, request), "rules": rules.fingerprint}
+            key = cache_key(principal.tenant_id, normalised)
             hit = await self._cache.get(key, principal.tenant_id)  # type: ignore[union-attr]
             if hit is not None:
                 reason = f"cache hit: the same request was answered by {hit.model}"

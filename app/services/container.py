@@ -21,6 +21,7 @@ from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.gateway.providers import uses_litellm
+from app.gateway.rules_guard import RulesSource
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
@@ -29,10 +30,11 @@ from app.services.auth import Authenticator
 from app.services.chat import ChatService
 from app.services.experiment_assign import ArmAssigner
 from app.services.graph_registry import GraphRegistry
-from app.services.graph_specs import spec_tools
+from app.services.graph_specs import spec_tools, tool_egress
 from app.services.notifier import Notifier
 from app.settings import Settings
 from graphs.registry import GraphDefinition, builtin_graphs
+from nodes.tools.mcp_servers import McpHub, load_mcp_servers
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Services:
     auth: Authenticator
     chat: ChatService
     assigner: ArmAssigner
+    mcp: McpHub
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -126,6 +129,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             journal=database.journal,
             cache_aware=settings.cache_aware_routing,
             cache_hints=settings.cache_hints,
+            rules=RulesSource(sessions, settings.rules_cache_seconds),
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)
@@ -141,13 +145,16 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             assigner=assigner,
         )
         auth = Authenticator(sessions, host=settings.host, cache_seconds=settings.key_cache_seconds)
+        mcp = McpHub(load_mcp_servers(settings.mcp_servers_path), tool_egress(settings))
         async with open_checkpointer(
             settings.database_url,
             busy_timeout_ms=busy,
             pool_size=min(settings.worker_concurrency, pool),
             sqlite_write_lock=database.write_lock,
         ) as checkpointer:
-            registry = GraphRegistry(graphs, sessions, checkpointer, catalog, spec_tools(settings))
+            registry = GraphRegistry(
+                graphs, sessions, checkpointer, catalog, spec_tools(settings, mcp)
+            )
             await registry.register_loaded()
             yield Services(
                 settings=settings,
@@ -163,6 +170,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 auth=auth,
                 chat=chat,
                 assigner=assigner,
+                mcp=mcp,
             )
     finally:
         if chat is not None:

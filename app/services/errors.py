@@ -88,3 +88,23 @@ class ExperimentConflict(ServiceError):
 class InvalidExperiment(ServiceError):
     status = 422
     title = "Invalid experiment"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    title = "Forbidden"
+
+
+class KeyNotFound(ServiceError):
+    status = 404
+    title = "API key not found"
+
+
+class RuleRefused(ServiceError):
+    """A provider rule refuses the request (403 or 422, `rule` names it)."""
+
+    title = "Refused by a provider rule"
+
+    def __init__(self, detail: str, *, status: int, rule: str) -> None:
+        super().__init__(detail, rule=rule)
+        self.status = status

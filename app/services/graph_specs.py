@@ -31,13 +31,22 @@ from graphs.spec import (
     prefetch_subgraphs,
     validate_spec,
 )
-from nodes.tools import EgressPolicy, SpecTool, default_tools
+from nodes.tools import EgressPolicy, SpecTool, ToolError, default_tools
+from nodes.tools.mcp import McpTool, mcp_servers_named
+from nodes.tools.mcp_servers import ListedTool, McpHub
 
 
-def spec_tools(settings: Settings) -> dict[str, SpecTool]:
+def tool_egress(settings: Settings) -> EgressPolicy:
+    """Where tools may connect (the operator's settings)."""
+    return EgressPolicy.from_lists(settings.tool_allowed_hosts, settings.tool_allowed_networks)
+
+
+def spec_tools(settings: Settings, mcp: McpHub | None = None) -> dict[str, SpecTool]:
     """The tools specs may call, connecting only where the operator's settings allow."""
-    egress = EgressPolicy.from_lists(settings.tool_allowed_hosts, settings.tool_allowed_networks)
-    return default_tools(egress)
+    tools = default_tools(tool_egress(settings))
+    if mcp is not None:
+        tools["mcp"] = McpTool(mcp)
+    return tools
 
 
 def spec_fingerprint(document: dict[str, Any]) -> str:
@@ -79,7 +88,9 @@ class SpecCompiler:
         try:
             resolver = await prefetch_subgraphs(document, fetch)
             env = SpecEnvironment(
-                catalog=self._catalog, tools=self._tools, resolve_subgraph=resolver
+                catalog=self._catalog,
+                tools=await self._tools_for(tenant_id, document),
+                resolve_subgraph=resolver,
             )
             return compile_spec(validate_spec(document, env), env)
         except SpecInvalid as exc:
@@ -87,6 +98,20 @@ class SpecCompiler:
                 f"the graph spec has {len(exc.errors)} problem(s): {exc}",
                 errors=[_field_error(error) for error in exc.errors],
             ) from exc
+
+    async def _tools_for(self, tenant_id: str, document: Any) -> Mapping[str, SpecTool]:
+        """The tools, with the MCP servers the spec names listed now (validated against)."""
+        mcp = self._tools.get("mcp")
+        if not isinstance(mcp, McpTool):
+            return self._tools
+        listings: dict[str, dict[str, ListedTool] | str] = {}
+        for server in mcp_servers_named(document):
+            if mcp.hub.refusal(tenant_id, server) is None:
+                try:
+                    listings[server] = await mcp.hub.list_tools(server)
+                except ToolError as exc:
+                    listings[server] = str(exc)
+        return {**self._tools, "mcp": mcp.with_listings(tenant_id, listings)}
 
     async def push(
         self, tenant_id: str, document: dict[str, Any], loaded_names: set[str]

@@ -8,7 +8,9 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +24,7 @@ from app.services.container import Services
 from app.services.errors import (
     IdempotencyConflict,
     InvalidInput,
+    RuleRefused,
     RunAlreadyFinished,
     RunNotFound,
 )
@@ -51,9 +54,12 @@ async def submit_run(
     idempotency_key: str | None = None,
     tenant_id: str = DEFAULT_TENANT,
     user: str | None = None,
+    key_id: str | None = None,
 ) -> tuple[Run, bool]:
     """Queue a run (never execute it here); returns (run, created). Same key, same run.
-    A run of a graph under an A/B experiment, with no version pinned, gets its arm's."""
+    A run of a graph under an A/B experiment, with no version pinned, gets its arm's.
+    Its model calls obey the tenant's and `key_id`'s provider rules; an input holding a
+    blocked term is refused now (RuleRefused) rather than failing the run later."""
     name, version = parse_graph_ref(body.graph)
     arm = None
     if version is None:
@@ -64,6 +70,12 @@ async def submit_run(
         graph.definition.validate_input(body.input)
     except GraphInputInvalid as exc:
         raise InvalidInput(str(exc), errors=exc.errors) from exc
+    rules = await services.gateway.rules_of(tenant_id, key_id)
+    breach = rules.content_breach(list(_strings(body.input)), 0) if not rules.empty else None
+    if breach is not None:
+        raise RuleRefused(
+            f"the run's input is refused by {breach.text()}", status=422, rule=breach.rule
+        )
     fingerprint = _fingerprint(body)
     # The key is the tenant's own: another tenant's run under the same key is never found.
     stored_key = scoped(tenant_id, idempotency_key) if idempotency_key else None
@@ -87,6 +99,7 @@ async def submit_run(
         cancel_requested=False,
         experiment_id=arm.experiment_id if arm is not None else None,
         experiment_arm=arm.arm if arm is not None else None,
+        api_key_id=key_id,
     )
     try:
         async with services.sessions.begin() as session:
@@ -191,3 +204,16 @@ async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run
                     watch.changed.wait(),
                     min(remaining, services.settings.push_safety_poll_seconds),
                 )
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value (keys too: a term can hide in either)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

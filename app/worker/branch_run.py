@@ -39,6 +39,8 @@ class BranchRun:
     gateway: ModelGateway
     policies: dict[str, Policy]
     monitor: ReplayMonitor | None = None
+    # A replay's recorded tool results by call key: its tool calls are answered from them.
+    tool_tape: dict[str, Any] | None = None
 
     @property
     def from_input(self) -> bool:
@@ -77,6 +79,7 @@ async def load_branch(
                 f"the payloads of run {plan.source_run_id}, which this run replays, were pruned"
             )
         source_calls = await ledger_repo.calls_for_run(session, source.id)
+        tool_tape = await branch_repo.recorded_tool_results(session, source.id)
         own_calls = await ledger_repo.calls_for_run(session, claimed.id)
         found = await branch_repo.divergence_events(session, claimed.id)
     divergence = Divergence(**found[0].payload) if found else None
@@ -107,7 +110,7 @@ async def load_branch(
     )
     monitor.gateway = gateway
     # A replay of a fork routes as the fork did (its model overrides are in the plan).
-    return BranchRun(plan, gateway, plan.policies(), monitor)
+    return BranchRun(plan, gateway, plan.policies(), monitor, tool_tape)
 
 
 async def source_steps(compiled: Compiled, thread_id: str, run_id: str) -> dict[int, SourceStep]:

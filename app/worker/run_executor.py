@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 from langgraph.types import StreamMode
 
-from app.db import runs_repo
+from app.db import rules_repo, runs_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.journal import ClaimedRun
@@ -27,6 +27,7 @@ from app.gateway.errors import (
     BudgetExceeded,
     LeaseLost,
     ProviderRejected,
+    RuleViolation,
     RunCancelled,
     StepFailed,
 )
@@ -138,6 +139,8 @@ async def _execute(
     if branch is None:  # a replay or fork is in no experiment
         async with services.worker_sessions() as session:
             experiment = await runs_repo.experiment_arm(session, claimed.id)
+    async with services.worker_sessions() as session:
+        key_id = await rules_repo.run_key(session, claimed.id)  # its provider rules apply
     context = RunContext(
         experiment=experiment,
         gateway=branch.gateway if branch else services.gateway,
@@ -146,6 +149,9 @@ async def _execute(
         scope=scope,
         graph=claimed.graph,
         tenant_id=claimed.tenant_id,
+        key_id=key_id,
+        mcp=services.mcp,
+        tool_tape=branch.tool_tape if branch else None,
         loop=asyncio.get_running_loop(),
         call_key_prefix=prefix,
     )
@@ -196,7 +202,14 @@ async def _execute(
         status, error = RunStatus.FAILED, str(exc)
     except SourceEnded as exc:  # the replay stopped where its source stopped
         status, error = RunStatus(exc.status), exc.error
-    except (AllModelsFailed, ProviderRejected, StepFailed, RunTimedOut, GraphRecursionError) as exc:
+    except (
+        AllModelsFailed,
+        ProviderRejected,
+        RuleViolation,
+        StepFailed,
+        RunTimedOut,
+        GraphRecursionError,
+    ) as exc:
         status, error = RunStatus.FAILED, str(exc)
     except (asyncio.CancelledError, *DATABASE_ERRORS):
         raise

@@ -216,7 +216,7 @@ class NodeChecker:
             return
         allowed = (*tool.required_args, *tool.optional_args)
         for arg, source in node.args.items():
-            if arg not in allowed:
+            if arg not in allowed and not tool.dynamic_args:
                 self.error(
                     f"{where}/args/{arg}",
                     f"{tool.name} takes no argument {arg!r}; it takes {', '.join(allowed)}",

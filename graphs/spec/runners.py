@@ -157,7 +157,9 @@ class RunnerFactory:
                 arg: self.render(pointer(*split_pointer(where), "args", arg), scope)
                 for arg in node.args
             }
-            return await tool.run(args, config)
+            return await tool.run_in(
+                args, config, calls.runtime.context.tool_call(calls.node, emit)
+            )
 
         return run
 

@@ -23,20 +23,43 @@ async def make_key(
     budget_usd: float | None = None,
     period: Period = "day",
     rpm_limit: int | None = None,
+    manages_rules: bool = False,
 ) -> str:
     """A new key of `tenant` in a migrated database; returns its token."""
+    _, token = await make_key_with_id(
+        database_url,
+        tenant,
+        budget_usd=budget_usd,
+        period=period,
+        rpm_limit=rpm_limit,
+        manages_rules=manages_rules,
+    )
+    return token
+
+
+async def make_key_with_id(
+    database_url: str,
+    tenant: str,
+    *,
+    budget_usd: float | None = None,
+    period: Period = "day",
+    rpm_limit: int | None = None,
+    manages_rules: bool = False,
+) -> tuple[str, str]:
+    """A new key of `tenant`: (its id, its token)."""
     engine = create_engine(database_url)
     try:
-        _, token = await create_key(
+        key, token = await create_key(
             create_session_factory(engine),
             tenant_id=tenant,
             budget_usd=budget_usd,
             period=period,
             rpm_limit=rpm_limit,
+            manages_rules=manages_rules,
         )
     finally:
         await engine.dispose()
-    return token
+    return key.id, token
 
 
 @asynccontextmanager

@@ -110,7 +110,10 @@ async def test_a_keys_rules_narrow_its_tenants_for_that_key_only(
 ) -> None:
     await rig.set_rules({"allowed_regions": ["eu"]})
     await rig.set_rules({"allowed_models": ["edge-b", "edge-a"]}, key_id=rig.plain_id)
-    async with rig.sdk(rig.plain) as client:
+    async with rig.sdk(rig.plain) as client, rig.sdk(rig.manager) as manager:
+        assert [m.id async for m in client.models.list()] == ["auto", "edge", "edge-b"]
+        listed = [m.id async for m in manager.models.list()]
+        assert listed == ["auto", "edge", "mid", "frontier", "frontier-b", "mid-b", "edge-b"]
         with pytest.raises(openai.PermissionDeniedError) as refused:
             await client.chat.completions.create(model="mid", messages=ASK)
         auto = await client.chat.completions.create(model="auto", messages=ASK)

@@ -89,6 +89,13 @@ async def test_every_policy_stays_inside_the_allowed_regions(
         assert auto.model in {"edge-b", "mid-b", "frontier-b"}
         cascade = await client.chat.completions.create(model="cascade", messages=ASK)
         assert cascade.model.endswith("-b")
+        # Agreement's default second opinion (the tier's next model, edge-a) is not allowed:
+        # edge-b answers twice instead.
+        options = {"cascade_tiers": ["edge", "mid"], "verifier": "agreement", "cache": False}
+        agreed = await client.chat.completions.create(
+            model="cascade", messages=ASK, extra_body={"routegraph": options}
+        )
+        assert agreed.model.endswith("-b")
 
         # The fallback chain ends where the allowed set does: mid-a is never tried.
         await simulator.inject("mid-b", "server_error")

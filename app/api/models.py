@@ -18,9 +18,10 @@ def _model(model_id: str) -> dict[str, Any]:
 
 @router.get("", include_in_schema=False)
 async def list_models(
-    request: Request, _principal: Annotated[Principal, Depends(get_openai_principal)]
+    request: Request, principal: Annotated[Principal, Depends(get_openai_principal)]
 ) -> dict[str, Any]:
-    ids = request.app.state.services.chat.model_ids()
+    """The models the caller may name (its provider rules' forbidden ones left out)."""
+    ids = await request.app.state.services.chat.listed_model_ids(principal)
     return {"object": "list", "data": [_model(model_id) for model_id in ids]}
 
 

@@ -21,6 +21,7 @@ from app.routing.agreement import AgreementVerdict, compare_answers
 from app.routing.cascade import CascadeStep, cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.policy import Cascade, Route, fixed_tier_route
+from app.routing.provider_rules import EffectiveRules
 from app.routing.verifiers import Verdict, get_verifier
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class StageServer(Protocol):
         validate: Callable[[ModelResult], Any] | None = None,
     ) -> ModelResult: ...
 
+    async def rules_for(self, ctx: CallContext) -> EffectiveRules: ...
+
 
 AGREEMENT = "agreement"
 SELF_TEMPERATURE = 0.7  # a second sample of the same model must be allowed to differ
@@ -72,9 +75,14 @@ def stage_route(
 
 
 def second_opinion(
-    catalog: Catalog, policy: Cascade, answered: ModelSpec
+    catalog: Catalog,
+    policy: Cascade,
+    answered: ModelSpec,
+    allowed: Callable[[ModelSpec], bool] = lambda _: True,
 ) -> tuple[ModelSpec, bool]:
-    """Who gives the second answer for agreement, and whether it is the same model again."""
+    """Who gives the second answer for agreement, and whether it is the same model again.
+    The default (the tier's next model) is one the provider rules `allowed`, else the same
+    model again; a model or tier the policy names is kept (the rules may refuse it)."""
     wanted = policy.agree_with
     if wanted == "self":
         return answered, True
@@ -82,7 +90,7 @@ def second_opinion(
         in_catalog = wanted in catalog.models
         model = catalog.model(wanted) if in_catalog else catalog.chain(wanted)[0]  # type: ignore[arg-type]
         return model, model.name == answered.name
-    others = [m for m in catalog.chain(answered.tier) if m.name != answered.name]
+    others = [m for m in catalog.chain(answered.tier) if m.name != answered.name and allowed(m)]
     return (others[0], False) if others else (answered, True)
 
 
@@ -174,7 +182,13 @@ async def _agreement(
     route: Route,
 ) -> tuple[ModelResult | None, AgreementVerdict]:
     """A second answer to the same request and whether it agrees with the stage's."""
-    model, again = second_opinion(gateway.catalog, policy, gateway.catalog.model(first.model))
+    rules = await gateway.rules_for(stage)
+    model, again = second_opinion(
+        gateway.catalog,
+        policy,
+        gateway.catalog.model(first.model),
+        allowed=lambda m: rules.model_breach(m) is None,
+    )
     ask = replace(request, temperature=SELF_TEMPERATURE) if again else request
     why = (
         f"agreement check: {'a second sample of ' if again else ''}{model.name} answers too, "

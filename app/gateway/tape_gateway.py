@@ -46,6 +46,7 @@ from app.routing.policy import (
     RouteInputs,
     route_request,
 )
+from app.routing.provider_rules import EffectiveRules
 from app.run_status import RunStatus
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,11 @@ class TapeGateway:
     @property
     def catalog(self) -> Catalog:
         return self.live.catalog
+
+    async def rules_for(self, ctx: CallContext) -> EffectiveRules:
+        """The live gateway's provider rules (a replay calls no provider; a live
+        continuation obeys them)."""
+        return await self.live.rules_for(ctx)
 
     @property
     def classifier(self) -> Classifier | None:

@@ -246,6 +246,7 @@ def new_branch_run(
         cost_usd=0.0,
         cancel_requested=False,
         branch=plan.to_json(),
+        api_key_id=source.api_key_id,  # a fork calls models under its source's key's rules
     )
 
 

@@ -70,10 +70,23 @@ class ChatService:
         self.rate_limiter = RateLimiter()
 
     def model_ids(self) -> list[str]:
-        """What `GET /v1/models` lists: the policy, the tiers, the catalog's models."""
+        """Every name `model` may take: the policy, the tiers, the catalog's models."""
         catalog = self.gateway.catalog
         tiers = [tier for tier in TIER_ORDER if tier in catalog.tiers]
         return ["auto", *tiers, *catalog.models]
+
+    async def listed_model_ids(self, principal: Principal) -> list[str]:
+        """What `GET /v1/models` lists for this caller: without the models its provider
+        rules forbid (and tiers left with none)."""
+        rules = await self.gateway.rules_of(principal.tenant_id, principal.key_id)
+        catalog = self.gateway.catalog
+        allowed = {m.name for m in catalog.models.values() if rules.model_breach(m) is None}
+        tiers = [
+            tier
+            for tier in TIER_ORDER
+            if tier in catalog.tiers and allowed & set(catalog.tiers[tier].models)
+        ]
+        return ["auto", *tiers, *(name for name in catalog.models if name in allowed)]
 
     def check_rate(self, principal: Principal) -> dict[str, str]:
         """Take one request from the key's rate; its `x-ratelimit-*` headers (none for a

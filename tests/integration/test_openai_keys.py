@@ -225,14 +225,19 @@ async def test_keys_cli_creates_lists_and_revokes(service: ChatService) -> None:
         "2",
         "--period",
         "day",
+        "--manage-rules",
     )
     assert created.returncode == 0, created.stderr
+    assert "manages provider rules" in created.stdout
     token = created.stdout.strip().splitlines()[-1]
     key_id = created.stdout.split()[1]
     assert token.startswith("rg-") and len(token) > 40
     await asyncio.sleep(2.1)
     async with client(service, token) as sdk:
         await sdk.chat.completions.create(model="edge", messages=QUESTION)
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as rest:
+        rules = await rest.put(f"{service.base_url}/rules", json={"allowed_regions": ["eu"]})
+    assert rules.status_code == 200, rules.text  # --manage-rules: this key may set them
     listed = await asyncio.to_thread(routegraph, service.database_url, "keys", "list")
     assert key_id in listed.stdout and "$2/day" in listed.stdout and "active" in listed.stdout
     assert token not in listed.stdout and token[10:] not in listed.stdout

@@ -89,6 +89,13 @@ async def test_every_policy_stays_inside_the_allowed_regions(
         assert auto.model in {"edge-b", "mid-b", "frontier-b"}
         cascade = await client.chat.completions.create(model="cascade", messages=ASK)
         assert cascade.model.endswith("-b")
+        # Agreement's default second opinion (the tier's next model, edge-a) is not allowed:
+        # edge-b answers twice instead.
+        options = {"cascade_tiers": ["edge", "mid"], "verifier": "agreement", "cache": False}
+        agreed = await client.chat.completions.create(
+            model="cascade", messages=ASK, extra_body={"routegraph": options}
+        )
+        assert agreed.model.endswith("-b")
 
         # The fallback chain ends where the allowed set does: mid-a is never tried.
         await simulator.inject("mid-b", "server_error")
@@ -110,7 +117,10 @@ async def test_a_keys_rules_narrow_its_tenants_for_that_key_only(
 ) -> None:
     await rig.set_rules({"allowed_regions": ["eu"]})
     await rig.set_rules({"allowed_models": ["edge-b", "edge-a"]}, key_id=rig.plain_id)
-    async with rig.sdk(rig.plain) as client:
+    async with rig.sdk(rig.plain) as client, rig.sdk(rig.manager) as manager:
+        assert [m.id async for m in client.models.list()] == ["auto", "edge", "edge-b"]
+        listed = [m.id async for m in manager.models.list()]
+        assert listed == ["auto", "edge", "mid", "frontier", "frontier-b", "mid-b", "edge-b"]
         with pytest.raises(openai.PermissionDeniedError) as refused:
             await client.chat.completions.create(model="mid", messages=ASK)
         auto = await client.chat.completions.create(model="auto", messages=ASK)

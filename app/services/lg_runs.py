@@ -9,11 +9,13 @@ the new run from the checkpoint the cancelled runs started from).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from app.db import lg_repo, runs_repo
-from app.db.models import Run
+from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import run_checkpoints
 from app.run_status import RunStatus
@@ -129,8 +131,6 @@ async def create_run(
     stream_modes: list[str],
 ) -> Run:
     """Queue the run on `thread_id` (None: a stateless run on a thread of its own)."""
-    if body.after_seconds:
-        raise InvalidInput("after_seconds is not supported by this server")
     assistant = await get_assistant(services, body.assistant_id, tenant_id)
     graph = await services.registry.resolve(assistant.graph_id, tenant_id=tenant_id)
     run_input: dict[str, Any] = {}
@@ -164,6 +164,7 @@ async def create_run(
         cost_usd=0.0,
         cancel_requested=False,
         lg=lg,
+        not_before=utcnow() + timedelta(seconds=body.after_seconds) if body.after_seconds else None,
     )
     cancelled: list[str] = []
     async with services.sessions.begin() as session:
@@ -189,6 +190,9 @@ async def create_run(
     for run_id in cancelled:
         services.notifier.cancel_requested(run_id)
     services.notifier.runs_claimable()
+    if body.after_seconds:  # wake this process's worker then (others poll, or are woken)
+        loop = asyncio.get_running_loop()
+        loop.call_later(body.after_seconds, services.notifier.runs_claimable)
     return run
 
 

@@ -3,8 +3,10 @@ against a live routegraph (API + embedded worker) on loopback, SQLite and Postgr
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -237,3 +239,17 @@ async def test_subgraph_chunks_come_as_mode_and_namespace_and_a_run_can_start_at
     await client.runs.wait(thread, "nested", input=QUESTION, checkpoint_id=first["checkpoint_id"])
     forked = await client.threads.get_state(thread)
     assert forked["values"]["verdict"] == "inner after 2 messages"
+
+
+async def test_after_seconds_holds_the_run_back_until_then(served: str) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(thread, "nested", input=QUESTION, after_seconds=1.5)
+    await asyncio.sleep(0.5)
+    assert (await client.runs.get(thread, run["run_id"]))["status"] == "pending"
+    await client.runs.join(thread, run["run_id"])
+    async with httpx.AsyncClient(base_url=served) as raw:
+        stored = (await raw.get(f"/v1/runs/{run['run_id']}")).json()
+    started = datetime.fromisoformat(stored["started_at"])
+    created = datetime.fromisoformat(stored["created_at"])
+    assert stored["status"] == "succeeded" and (started - created).total_seconds() >= 1.5

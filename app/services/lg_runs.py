@@ -17,7 +17,7 @@ from typing import Any
 from app.db import lg_repo, runs_repo
 from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
-from app.db.thread_checkpoints import run_checkpoints
+from app.db.thread_checkpoints import RUN_ID_KEY, run_checkpoints
 from app.run_status import RunStatus
 from app.schemas.langgraph import CancelMany, RunCreate
 from app.services import lg_threads, run_state
@@ -253,12 +253,16 @@ async def run_result(services: Services, run: Run) -> dict[str, Any]:
         return {"__error__": {"error": kind, "message": run.error or ""}}
     graph = await services.registry.resolve(run.graph, run.version, tenant_id=run.tenant_id)
     compiled = services.registry.compiled(graph)
-    thread = checkpoint_thread(run.tenant_id, run.thread_id)
-    written = await run_checkpoints(services.checkpointer, thread, run.id)
-    if not written:
-        return {}
-    checkpoint_id = written[-1].config["configurable"]["checkpoint_id"]
-    snapshot = await compiled.aget_state(state_config(run.tenant_id, run.thread_id, checkpoint_id))
+    # Usually the run wrote the thread's latest checkpoint: one read.
+    snapshot = await compiled.aget_state(state_config(run.tenant_id, run.thread_id))
+    if (snapshot.metadata or {}).get(RUN_ID_KEY) != run.id:
+        thread = checkpoint_thread(run.tenant_id, run.thread_id)
+        written = await run_checkpoints(services.checkpointer, thread, run.id)
+        if not written:
+            return {}
+        checkpoint_id = written[-1].config["configurable"]["checkpoint_id"]
+        config = state_config(run.tenant_id, run.thread_id, checkpoint_id)
+        snapshot = await compiled.aget_state(config)
     values = jsonable(snapshot.values)
     result: dict[str, Any] = values if isinstance(values, dict) else {"value": values}
     if snapshot.interrupts:

@@ -56,7 +56,22 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
             updated_at=now,
         )
         lg_repo.add_thread(session, row)
-    return await thread_json(services, row)
+    return _new_thread_json(row)
+
+
+def _new_thread_json(row: LgThread) -> dict[str, Any]:
+    """A thread just created: no runs, no state (nothing to read)."""
+    return {
+        "thread_id": row.thread_id,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "metadata": row.metadata_,
+        "status": "idle",
+        "values": None,
+        "interrupts": {},
+        "config": {},
+        "error": None,
+    }
 
 
 async def ensure_thread(

@@ -247,6 +247,9 @@ async def test_after_seconds_holds_the_run_back_until_then(served: str) -> None:
     run = await client.runs.create(thread, "nested", input=QUESTION, after_seconds=1.5)
     await asyncio.sleep(0.5)
     assert (await client.runs.get(thread, run["run_id"]))["status"] == "pending"
+    assert (await client.threads.get(thread))["status"] == "busy"
+    with pytest.raises(ConflictError):
+        await client.threads.delete(thread)  # its run would write after the delete
     await client.runs.join(thread, run["run_id"])
     async with httpx.AsyncClient(base_url=served) as raw:
         stored = (await raw.get(f"/v1/runs/{run['run_id']}")).json()

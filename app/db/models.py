@@ -126,6 +126,8 @@ class Run(Base):
     # The A/B experiment (and its arm) that chose this run's spec version.
     experiment_id: Mapped[str | None] = mapped_column(String(36))
     experiment_arm: Mapped[str | None] = mapped_column(String(64))
+    # A queued run is not claimed before this time (LangGraph's `after_seconds`).
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When `routegraph prune` removed the run's checkpoints and request/response bodies.
     payloads_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

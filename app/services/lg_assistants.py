@@ -107,7 +107,10 @@ async def _graph(services: Services, graph_id: str, tenant_id: str) -> ResolvedG
 
 async def get_assistant(services: Services, ref: str, tenant_id: str) -> Assistant:
     """By id, default-assistant id or graph name; 404 for an unknown id, 422 for a name
-    that is no graph."""
+    that is no graph. Loaded graphs are answered without a query."""
+    for name in services.registry.loaded_names():
+        if ref in (name, default_assistant_id(name)):
+            return Assistant(default_assistant_id(name), name, name)
     async with services.sessions() as session:
         row = await lg_repo.get_assistant(session, tenant_id, ref)
     if row is not None:
@@ -137,6 +140,8 @@ async def create_assistant(services: Services, body: AssistantCreate, tenant_id:
     assistant_id = body.assistant_id or str(uuid.uuid4())
     if not _is_uuid(assistant_id):
         raise InvalidInput(f"assistant_id {assistant_id!r} is not a UUID")
+    if assistant_id in {default_assistant_id(n) for n in await graph_names(services, tenant_id)}:
+        raise AssistantConflict(f"Assistant {assistant_id} is a graph's default assistant")
     async with services.sessions.begin() as session:
         existing = await session.get(LgAssistant, assistant_id)
         if existing is not None:

@@ -9,13 +9,15 @@ the new run from the checkpoint the cancelled runs started from).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from app.db import lg_repo, runs_repo
-from app.db.models import Run
+from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
-from app.db.thread_checkpoints import run_checkpoints
+from app.db.thread_checkpoints import RUN_ID_KEY, run_checkpoints
 from app.run_status import RunStatus
 from app.schemas.langgraph import CancelMany, RunCreate
 from app.services import lg_threads, run_state
@@ -129,8 +131,6 @@ async def create_run(
     stream_modes: list[str],
 ) -> Run:
     """Queue the run on `thread_id` (None: a stateless run on a thread of its own)."""
-    if body.after_seconds:
-        raise InvalidInput("after_seconds is not supported by this server")
     assistant = await get_assistant(services, body.assistant_id, tenant_id)
     graph = await services.registry.resolve(assistant.graph_id, tenant_id=tenant_id)
     run_input: dict[str, Any] = {}
@@ -164,6 +164,7 @@ async def create_run(
         cost_usd=0.0,
         cancel_requested=False,
         lg=lg,
+        not_before=utcnow() + timedelta(seconds=body.after_seconds) if body.after_seconds else None,
     )
     cancelled: list[str] = []
     async with services.sessions.begin() as session:
@@ -189,6 +190,9 @@ async def create_run(
     for run_id in cancelled:
         services.notifier.cancel_requested(run_id)
     services.notifier.runs_claimable()
+    if body.after_seconds:  # wake this process's worker then (others poll, or are woken)
+        loop = asyncio.get_running_loop()
+        loop.call_later(body.after_seconds, services.notifier.runs_claimable)
     return run
 
 
@@ -249,12 +253,16 @@ async def run_result(services: Services, run: Run) -> dict[str, Any]:
         return {"__error__": {"error": kind, "message": run.error or ""}}
     graph = await services.registry.resolve(run.graph, run.version, tenant_id=run.tenant_id)
     compiled = services.registry.compiled(graph)
-    thread = checkpoint_thread(run.tenant_id, run.thread_id)
-    written = await run_checkpoints(services.checkpointer, thread, run.id)
-    if not written:
-        return {}
-    checkpoint_id = written[-1].config["configurable"]["checkpoint_id"]
-    snapshot = await compiled.aget_state(state_config(run.tenant_id, run.thread_id, checkpoint_id))
+    # Usually the run wrote the thread's latest checkpoint: one read.
+    snapshot = await compiled.aget_state(state_config(run.tenant_id, run.thread_id))
+    if (snapshot.metadata or {}).get(RUN_ID_KEY) != run.id:
+        thread = checkpoint_thread(run.tenant_id, run.thread_id)
+        written = await run_checkpoints(services.checkpointer, thread, run.id)
+        if not written:
+            return {}
+        checkpoint_id = written[-1].config["configurable"]["checkpoint_id"]
+        config = state_config(run.tenant_id, run.thread_id, checkpoint_id)
+        snapshot = await compiled.aget_state(config)
     values = jsonable(snapshot.values)
     result: dict[str, Any] = values if isinstance(values, dict) else {"value": values}
     if snapshot.interrupts:

@@ -56,7 +56,22 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
             updated_at=now,
         )
         lg_repo.add_thread(session, row)
-    return await thread_json(services, row)
+    return _new_thread_json(row)
+
+
+def _new_thread_json(row: LgThread) -> dict[str, Any]:
+    """A thread just created: no runs, no state (nothing to read)."""
+    return {
+        "thread_id": row.thread_id,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "metadata": row.metadata_,
+        "status": "idle",
+        "values": None,
+        "interrupts": {},
+        "config": {},
+        "error": None,
+    }
 
 
 async def ensure_thread(
@@ -162,8 +177,13 @@ async def tag_thread(services: Services, thread: LgThread, metadata: dict[str, A
 
 
 async def delete_thread(services: Services, thread_id: str, tenant_id: str) -> None:
-    """The thread and its checkpoints; its runs stay in the ledger and the run list."""
+    """The thread and its checkpoints; its runs stay in the ledger and the run list. A busy
+    thread is refused (409): its running run would write checkpoints after they are gone."""
     await get_thread_row(services, thread_id, tenant_id)
+    async with services.sessions() as session:
+        live = await lg_repo.live_runs(session, tenant_id, thread_id)
+    if live:
+        raise ThreadConflict(f"Thread {thread_id} is busy with run {live[0].id}: cancel it first")
     await services.checkpointer.adelete_thread(checkpoint_thread(tenant_id, thread_id))
     async with services.sessions.begin() as session:
         await lg_repo.delete_thread(session, tenant_id, thread_id)

@@ -239,6 +239,11 @@ def _task_event(scope: RunScope, data: dict[str, Any]) -> bool:
     if "result" in data or "error" in data:
         error = data.get("error")
         kind = "node_failed" if error else "node_finished"
+        if not error and data.get("interrupts"):  # paused in interrupt(): not done
+            scope.add(
+                PendingEvent("node_interrupted", node=name, payload={"task_id": data.get("id")})
+            )
+            return False
         scope.add(
             PendingEvent(
                 kind,

@@ -4,7 +4,8 @@
 derived, not stored); `lg_assistant_versions` every version of each. `lg_threads` holds the
 threads clients create, with their metadata (a thread's status and state come from its
 runs and checkpoints). `runs.lg` keeps what a run started through the LangGraph API asked
-for beyond its input (command, stream modes, interrupt_before/after, checkpoint, ...).
+for beyond its input (command, stream modes, interrupt_before/after, checkpoint, ...);
+`runs.not_before` holds a queued run back until then (LangGraph's `after_seconds`).
 
 Revision ID: 0012
 Revises: 0011
@@ -34,6 +35,7 @@ def _stamps() -> list[sa.Column[object]]:
 
 def upgrade() -> None:
     op.add_column("runs", sa.Column("lg", JSON, nullable=True))
+    op.add_column("runs", sa.Column("not_before", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "lg_assistants",
         sa.Column("assistant_id", sa.String(36), primary_key=True),
@@ -76,4 +78,5 @@ def downgrade() -> None:
     op.drop_table("lg_assistant_versions")
     op.drop_index("ix_lg_assistants_tenant", "lg_assistants")
     op.drop_table("lg_assistants")
+    op.drop_column("runs", "not_before")
     op.drop_column("runs", "lg")

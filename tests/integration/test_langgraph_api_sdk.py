@@ -3,8 +3,10 @@ against a live routegraph (API + embedded worker) on loopback, SQLite and Postgr
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -211,3 +213,46 @@ async def test_debug_tasks_and_checkpoints_modes_stream_as_langgraph_does(served
     assert {t["name"] for t in tasks} >= {"answer"}
     checkpoints = [p.data for p in parts if p.event == "checkpoints"]
     assert checkpoints[-1]["values"]["messages"][-1]["type"] == "ai"
+
+
+async def test_subgraph_chunks_come_as_mode_and_namespace_and_a_run_can_start_at_a_checkpoint(
+    served: str,
+) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    parts = [
+        p
+        async for p in client.runs.stream(
+            thread, "nested", input=QUESTION, stream_mode="updates", stream_subgraphs=True
+        )
+    ]
+    nested = [p.event for p in parts if p.event.startswith("updates|")]
+    assert nested and nested[0].startswith("updates|child:")
+    assert {"child"} <= {key for p in parts if p.event == "updates" for key in p.data}
+    first = await client.threads.get_state(thread)
+    assert first["values"]["verdict"] == "inner after 1 messages"
+    for _ in range(2):
+        await client.runs.wait(thread, "nested", input=QUESTION)
+    latest = await client.threads.get_state(thread)
+    assert latest["values"]["verdict"] == "inner after 3 messages"
+    # time travel: a run from the first run's last checkpoint forks the history there
+    await client.runs.wait(thread, "nested", input=QUESTION, checkpoint_id=first["checkpoint_id"])
+    forked = await client.threads.get_state(thread)
+    assert forked["values"]["verdict"] == "inner after 2 messages"
+
+
+async def test_after_seconds_holds_the_run_back_until_then(served: str) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(thread, "nested", input=QUESTION, after_seconds=1.5)
+    await asyncio.sleep(0.5)
+    assert (await client.runs.get(thread, run["run_id"]))["status"] == "pending"
+    assert (await client.threads.get(thread))["status"] == "busy"
+    with pytest.raises(ConflictError):
+        await client.threads.delete(thread)  # its run would write after the delete
+    await client.runs.join(thread, run["run_id"])
+    async with httpx.AsyncClient(base_url=served) as raw:
+        stored = (await raw.get(f"/v1/runs/{run['run_id']}")).json()
+    started = datetime.fromisoformat(stored["started_at"])
+    created = datetime.fromisoformat(stored["created_at"])
+    assert stored["status"] == "succeeded" and (started - created).total_seconds() >= 1.5

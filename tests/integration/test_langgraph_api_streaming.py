@@ -105,3 +105,24 @@ async def test_interrupt_keeps_the_cancelled_runs_input_and_rollback_drops_it(
         else [STORY["messages"][0]["content"], "Short one."]
     )
     assert said == expected
+
+
+async def test_on_disconnect_cancel_stops_the_run_when_the_client_goes_away(served: str) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    body = {"assistant_id": "chat", "input": STORY, "on_disconnect": "cancel"}
+    async with (
+        httpx.AsyncClient(base_url=served, timeout=30) as raw,
+        raw.stream("POST", f"/threads/{thread}/runs/stream", json=body) as response,
+    ):
+        assert response.status_code == 200
+        location = response.headers["content-location"]
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                break  # the metadata event: the run exists; now hang up
+    run_id = location.rsplit("/", 1)[1]
+    for _ in range(200):
+        if (await client.runs.get(thread, run_id))["status"] == "interrupted":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run went on after its client disconnected")

@@ -2,6 +2,7 @@
 
 `review`: a model drafts an answer (one call through the gateway), a human approves or
 edits it (`interrupt()`), then a plain node finishes. `chat`: one streamed model call.
+`nested`: a subgraph as a node (its stream chunks come as `mode|namespace`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,24 @@ def make_graph():
     return builder.compile()
 
 
+def make_nested():
+    class Inner(MessagesState, total=False):
+        verdict: str
+
+    def inner_step(state: Inner) -> dict:
+        return {"verdict": f"inner after {len(state['messages'])} messages"}
+
+    child = StateGraph(Inner)
+    child.add_node("inner_step", inner_step)
+    child.add_edge(START, "inner_step")
+    child.add_edge("inner_step", END)
+    builder = StateGraph(State)
+    builder.add_node("child", child.compile())
+    builder.add_edge(START, "child")
+    builder.add_edge("child", END)
+    return builder.compile()
+
+
 def make_chat():
     async def answer(state: MessagesState) -> dict:
         return {"messages": [await llm.ainvoke(state["messages"])]}
@@ -76,6 +95,7 @@ def write_lg_config(directory: Path) -> Path:
     graphs = {
         "review": "./lg_graphs/review.py:make_graph",
         "chat": "./lg_graphs/review.py:make_chat",
+        "nested": "./lg_graphs/review.py:make_nested",
     }
     config.write_text(json.dumps({"dependencies": ["./lg_graphs"], "graphs": graphs}))
     return config

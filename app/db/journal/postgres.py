@@ -29,6 +29,7 @@ _RECOVERED = "(CASE WHEN {r}.status = 'running' AND {r}.lease_owner IS NOT NULL 
 _CANDIDATES_QUEUED = """
     SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
     WHERE r.status = 'queued' AND r.recoveries < :solo_after
+      AND (r.not_before IS NULL OR r.not_before <= statement_timestamp())
       AND NOT EXISTS (
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id
             AND o.status = 'running')

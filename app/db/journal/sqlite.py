@@ -38,7 +38,7 @@ _SUSPECT = (
 )
 _QUEUED = (
     "SELECT r.id, r.tenant_id, r.thread_id FROM runs r WHERE r.status = 'queued' "
-    "AND r.recoveries < ? AND NOT EXISTS "
+    "AND r.recoveries < ? AND (r.not_before IS NULL OR r.not_before <= ?) AND NOT EXISTS "
     "(SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id "
     "AND o.status = 'running') "
     "ORDER BY r.priority DESC, r.created_at LIMIT ?"
@@ -179,7 +179,9 @@ def _claim(
         ids.extend(row[0] for row in conn.execute(_EXPIRED, (now, solo_after, limit)))
     if len(ids) < limit and not solo:
         threads: set[tuple[str, str]] = set()
-        for run_id, tenant_id, thread_id in conn.execute(_QUEUED, (solo_after, limit - len(ids))):
+        for run_id, tenant_id, thread_id in conn.execute(
+            _QUEUED, (solo_after, now, limit - len(ids))
+        ):
             if (tenant_id, thread_id) not in threads:  # one run per thread at a time
                 threads.add((tenant_id, thread_id))
                 ids.append(run_id)

@@ -197,10 +197,12 @@ def percentile(samples: list[float], q: float) -> float:
 async def measure(url: str, args: argparse.Namespace) -> None:
     settings = Settings(database_url=url)
     async with build_services(settings) as services:
-        print("seeding ...", file=sys.stderr)
-        seeded_s = await asyncio.to_thread(
-            seed, url.replace("+psycopg", ""), args.calls, args.runs, args.feedback, args.days
-        )
+        seeded_s = float("nan")
+        if not args.reuse:
+            print("seeding ...", file=sys.stderr)
+            seeded_s = await asyncio.to_thread(
+                seed, url.replace("+psycopg", ""), args.calls, args.runs, args.feedback, args.days
+            )
         started = time.perf_counter()
         async with services.sessions.begin() as session:
             await rollup_repo.compact(session)
@@ -242,10 +244,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--reuse", metavar="DATABASE", help="time a database seeded before")
     args = parser.parse_args()
-    name = f"rg_bench_dash_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"rg_bench_dash_{uuid.uuid4().hex[:8]}"
+    if args.reuse:
+        args.keep = True
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     try:
         asyncio.run(measure(url, args))

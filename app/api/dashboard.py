@@ -14,7 +14,7 @@ from app.api.tenant import TenantDep
 from app.db.dashboard_repo import Window
 from app.services import dashboard
 from app.services.container import Services
-from app.services.dashboard_window import DATE_TIME, make_window, parse_time
+from app.services.dashboard_window import DATE_TIME, DATE_TIME_SCHEMA, make_window, parse_time
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], route_class=ProblemRoute)
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -25,13 +25,16 @@ SinceQuery = Annotated[
     str | None,
     Query(
         pattern=DATE_TIME,
+        json_schema_extra=DATE_TIME_SCHEMA,
         description="RFC 3339 date-time; rounded down to its hour (default: until - 24 h)",
     ),
 ]
 UntilQuery = Annotated[
     str | None,
     Query(
-        pattern=DATE_TIME, description="RFC 3339 date-time; rounded up to an hour (default: now)"
+        pattern=DATE_TIME,
+        json_schema_extra=DATE_TIME_SCHEMA,
+        description="RFC 3339 date-time; rounded up to an hour (default: now)",
     ),
 ]
 

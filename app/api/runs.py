@@ -26,7 +26,7 @@ from app.schemas.runs import (
 from app.schemas.storable import StorableStr
 from app.services import runs as run_service
 from app.services.container import Services
-from app.services.dashboard_window import DATE_TIME, parse_time
+from app.services.dashboard_window import DATE_TIME, DATE_TIME_SCHEMA, parse_time
 from app.services.errors import RunNotFound
 from app.services.runs import CURSOR_PATTERN
 
@@ -130,10 +130,20 @@ async def list_runs(
         Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the last page"),
     ] = None,
     since: Annotated[
-        str | None, Query(pattern=DATE_TIME, description="created at or after (RFC 3339)")
+        str | None,
+        Query(
+            pattern=DATE_TIME,
+            json_schema_extra=DATE_TIME_SCHEMA,
+            description="created at or after (RFC 3339)",
+        ),
     ] = None,
     until: Annotated[
-        str | None, Query(pattern=DATE_TIME, description="created before (RFC 3339)")
+        str | None,
+        Query(
+            pattern=DATE_TIME,
+            json_schema_extra=DATE_TIME_SCHEMA,
+            description="created before (RFC 3339)",
+        ),
     ] = None,
 ) -> RunPage:
     """Newest first; follow `next_cursor` for more."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from app.db.dashboard_repo import Window
@@ -16,6 +17,7 @@ DATE_TIME = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
+DATE_TIME_SCHEMA: dict[str, object] = {"format": "date-time"}  # the pattern alone allows 13/45
 DAY_BUCKETS_AFTER = timedelta(hours=72)  # longer ranges chart per day, shorter per hour
 
 
@@ -50,8 +52,10 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     """An RFC 3339 date-time from a query string, in UTC (422 when it names no moment)."""
     if value is None:
         return None
+    # A leap second (23:59:60, which RFC 3339 allows) is the second before the next minute.
+    text = re.sub(r"([Tt][0-9]{2}:[0-9]{2}:)60", r"\g<1>59", value).replace("z", "Z")
     try:
-        moment = datetime.fromisoformat(value.replace("z", "Z"))
+        moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc
     try:

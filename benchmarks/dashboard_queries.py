@@ -6,8 +6,9 @@ spread over `--days` days, two tenants (90% / 10%), the catalog's models, six ta
 statuses, fallbacks, cache hits, API keys, streamed calls with a TTFT; `--runs` runs and
 `--feedback` feedback rows. Then folds the rollups (as a worker's minute sweep does) and
 times each dashboard query the way the API calls it (the service function, one pooled
-connection), `--repeat` times after a warm-up, printing p50/p95 per query. Drops the
-database at the end (`--keep` keeps it).
+connection), `--repeat` times after a warm-up, printing p50/p95 per query; then what the
+rollup triggers add to writing one ledger call (with and without them, alternating). Drops
+the database at the end (`--keep` keeps it).
 
     python benchmarks/dashboard_queries.py [--calls 1000000] [--days 30] [--repeat 40]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -123,6 +125,44 @@ def seed(url: str, calls: int, runs: int, feedback: int, days: int) -> float:
     return elapsed
 
 
+TRIGGERS = ("ledger_rollup_insert", "ledger_rollup_update", "ledger_rollup_delete")
+
+
+def write_cost(url: str, calls: int, rounds: int = 4) -> tuple[float, float]:
+    """Mean ms per ledger call written as the gateway writes one (an in-flight row, then its
+    completion, each its own transaction), with the rollup triggers and without, in
+    alternating rounds."""
+    per: dict[bool, list[float]] = {True: [], False: []}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for round_ in range(rounds * 2):
+            triggers = round_ % 2 == 0
+            for name in TRIGGERS:
+                state = "ENABLE" if triggers else "DISABLE"
+                conn.execute(f"ALTER TABLE model_calls {state} TRIGGER {name}")
+            started = time.perf_counter()
+            for i in range(calls):
+                call = f"w{round_}-{i}"
+                with conn.transaction():
+                    conn.execute(
+                        "INSERT INTO model_calls (id, tenant_id, call_key, attempt, routing_reason,"
+                        " requested, tier, model, provider, request, prompt_tokens,"
+                        " completion_tokens, cached_tokens, cost_usd, latency_ms, status,"
+                        " created_at) VALUES (%s, 'acme', %s, 1, 'bench', 'edge', 'edge',"
+                        " 'edge-a', 'simulator', '{}', 100, 0, 0, 0.001, 0, 'in_flight', now())",
+                        (call, call),
+                    )
+                with conn.transaction():
+                    conn.execute(
+                        "UPDATE model_calls SET status = 'ok', completion_tokens = 40,"
+                        " cost_usd = 0.0009, latency_ms = 120, completed_at = now() WHERE id = %s",
+                        (call,),
+                    )
+            per[triggers].append((time.perf_counter() - started) * 1000 / calls)
+        for name in TRIGGERS:
+            conn.execute(f"ALTER TABLE model_calls ENABLE TRIGGER {name}")
+    return statistics.mean(per[True]), statistics.mean(per[False])
+
+
 def timed(
     name: str, make: Callable[[], Awaitable[Any]], repeat: int
 ) -> Callable[[], Awaitable[tuple[str, list[float]]]]:
@@ -197,10 +237,12 @@ def percentile(samples: list[float], q: float) -> float:
 async def measure(url: str, args: argparse.Namespace) -> None:
     settings = Settings(database_url=url)
     async with build_services(settings) as services:
-        print("seeding ...", file=sys.stderr)
-        seeded_s = await asyncio.to_thread(
-            seed, url.replace("+psycopg", ""), args.calls, args.runs, args.feedback, args.days
-        )
+        seeded_s = float("nan")
+        if not args.reuse:
+            print("seeding ...", file=sys.stderr)
+            seeded_s = await asyncio.to_thread(
+                seed, url.replace("+psycopg", ""), args.calls, args.runs, args.feedback, args.days
+            )
         started = time.perf_counter()
         async with services.sessions.begin() as session:
             await rollup_repo.compact(session)
@@ -219,6 +261,9 @@ async def measure(url: str, args: argparse.Namespace) -> None:
                 await session.execute(text("SELECT count(*) FROM ledger_latency_hist"))
             ).scalar()
         results = [await run() for run in queries(services, args.repeat)]
+        with_triggers, without = await asyncio.to_thread(
+            write_cost, url.replace("+psycopg", ""), args.write_calls
+        )
     print(
         f"\n{args.calls:,} ledger rows over {args.days} days (seeded in {seeded_s:.1f} s through "
         f"the triggers, {args.calls / seeded_s:,.0f} rows/s), {args.runs:,} runs, "
@@ -232,6 +277,11 @@ async def measure(url: str, args: argparse.Namespace) -> None:
             f"| {name:32} | {percentile(samples, 0.5):6.1f} | {percentile(samples, 0.95):6.1f} "
             f"| {max(samples):6.1f} |"
         )
+    print(
+        f"\nledger write per call (in-flight row + completion, 2 transactions), "
+        f"{args.write_calls} calls x 4 rounds each: {with_triggers:.2f} ms with the rollup "
+        f"triggers, {without:.2f} ms without (+{with_triggers - without:.2f} ms)"
+    )
 
 
 def main() -> None:
@@ -241,11 +291,16 @@ def main() -> None:
     parser.add_argument("--feedback", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--write-calls", type=int, default=500, help="per write-cost round")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--reuse", metavar="DATABASE", help="time a database seeded before")
     args = parser.parse_args()
-    name = f"rg_bench_dash_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"rg_bench_dash_{uuid.uuid4().hex[:8]}"
+    if args.reuse:
+        args.keep = True
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     try:
         asyncio.run(measure(url, args))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -28,7 +27,7 @@ from app.schemas.runs import (
 from app.schemas.storable import StorableStr
 from app.services import runs as run_service
 from app.services.container import Services
-from app.services.dashboard_window import as_utc
+from app.services.dashboard_window import DATE_TIME, DATE_TIME_SCHEMA, parse_time
 from app.services.errors import RunNotFound
 from app.services.runs import CURSOR_PATTERN
 
@@ -137,8 +136,22 @@ async def list_runs(
         str | None,
         Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the last page"),
     ] = None,
-    since: Annotated[datetime | None, Query(description="created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="created before")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=DATE_TIME,
+            json_schema_extra=DATE_TIME_SCHEMA,
+            description="created at or after (RFC 3339)",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            pattern=DATE_TIME,
+            json_schema_extra=DATE_TIME_SCHEMA,
+            description="created before (RFC 3339)",
+        ),
+    ] = None,
 ) -> RunPage:
     """Newest first; follow `next_cursor` for more."""
     rows, next_cursor = await run_service.list_runs(
@@ -148,8 +161,8 @@ async def list_runs(
         graph=graph,
         limit=limit,
         cursor=cursor,
-        created_since=as_utc(since),
-        created_until=as_utc(until),
+        created_since=parse_time(since, "since"),
+        created_until=parse_time(until, "until"),
     )
     return RunPage(items=[RunOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 

@@ -91,7 +91,7 @@ def _source(hourly: Table, daily: Table, window: Window) -> Subquery:
         rows(daily, daily.c.hour >= first, daily.c.hour < end),
         rows(hourly, h.hour >= window.since, h.hour < first),
         rows(hourly, h.hour >= end, h.hour < window.until),
-        rows(hourly, h.compacted.is_(False), h.hour >= first, h.hour < end),
+        rows(hourly, ~h.compacted, h.hour >= first, h.hour < end),  # the partial index
     ).subquery()
 
 

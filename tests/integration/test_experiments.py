@@ -6,9 +6,6 @@ the chosen arm, and `routegraph experiments show` prints it over HTTP."""
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +15,11 @@ import httpx
 import pytest
 import yaml
 from fastapi import Header
+from typer.testing import CliRunner
 
 from app.api.app import create_app
 from app.api.tenant import current_tenant
+from app.cli import cli
 from app.settings import Settings
 from tests.support.live_server import LiveServer
 
@@ -231,29 +230,25 @@ def test_bad_experiments_are_refused_with_the_field(api: httpx.Client) -> None:
     assert api.get("/v1/experiments/nope").status_code == 404
 
 
-def test_the_cli_shows_an_experiment_over_http(api: httpx.Client) -> None:
-    experiment = create(api, name="cli", arms=EDGE_VS_FRONTIER)
-    for i in range(6):
-        chat(api, f"Name a month ({i}).")
-    env = {**os.environ, "ROUTEGRAPH_URL": str(api.base_url), "COLUMNS": "200"}
-    env.pop("ROUTEGRAPH_API_KEY", None)
-    shown = subprocess.run(
-        [sys.executable, "-m", "app.cli", "experiments", "show", experiment["id"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert shown.returncode == 0, shown.stderr
-    out = shown.stdout
-    assert f"cli ({experiment['id']}): chat, split by request, running" in out, out
-    assert "control" in out and "strong" in out and "edge x1" in out and "frontier x1" in out
-    assert "cost/request" in out and "error_rate" in out and "significant" in out, out
-    missing = subprocess.run(
-        [sys.executable, "-m", "app.cli", "experiments", "show", "nope"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert missing.returncode == 1 and "404" in missing.stdout
+def test_the_cli_shows_an_experiment_over_http(
+    sqlite_url: str, simulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI is an HTTP client: the database behind the service does not matter to it.
+    settings = Settings(database_url=sqlite_url, simulator_url=simulator_url)
+    with LiveServer(create_app(settings)) as base_url, httpx.Client(base_url=base_url) as api:
+        experiment = create(api, name="cli", arms=EDGE_VS_FRONTIER)
+        for i in range(6):
+            chat(api, f"Name a month ({i}).")
+        monkeypatch.setenv("ROUTEGRAPH_URL", base_url)
+        monkeypatch.delenv("ROUTEGRAPH_API_KEY", raising=False)
+        runner = CliRunner()
+        shown = runner.invoke(cli, ["experiments", "show", experiment["id"]], terminal_width=200)
+        assert shown.exit_code == 0, shown.output
+        out = shown.output
+        assert f"cli ({experiment['id']}): chat, split by request, running" in out, out
+        assert "control" in out and "strong" in out and "edge x1" in out and "frontier x1" in out
+        assert "cost/request" in out and "error_rate" in out and "significant" in out, out
+        missing = runner.invoke(cli, ["experiments", "show", "nope"])
+        assert missing.exit_code == 1 and "404" in missing.output
+        down = runner.invoke(cli, ["experiments", "list", "--url", "http://127.0.0.1:9"])
+        assert down.exit_code == 2 and "cannot reach" in down.output

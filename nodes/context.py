@@ -28,15 +28,17 @@ class RunContext:
     scope: RunFence | None = None
     graph: str | None = None
     tenant_id: str = "default"
-    # The A/B experiment arm the run is in: its calls record it.
+    # The A/B experiment arm the run is in: its calls record it; an arm that is a policy
+    # routes every call of the run (a replay's or fork's per-node overrides still win).
     experiment: tuple[str, str] | None = None
+    policy_override: Policy | None = None
     # The loop the run executes on (synchronous nodes run in threads and call back into it).
     loop: asyncio.AbstractEventLoop | None = None
     # Model calls made so far by each task of this execution (keys: LangGraph task id).
     _calls_per_task: dict[str, int] = field(default_factory=dict, repr=False)
 
     def policy_for(self, node: str, default: Policy) -> Policy:
-        return self.policies.get(node, default)
+        return self.policies.get(node, self.policy_override or default)
 
     def call_context(self, node: str, purpose: str | None = None) -> CallContext:
         """The next call of the current LangGraph task, with its deterministic key."""

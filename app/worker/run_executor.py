@@ -30,6 +30,7 @@ from app.gateway.errors import (
     StepFailed,
 )
 from app.gateway.replay_errors import ReplayDiverged, SourceEnded
+from app.routing.policy_names import named_policy
 from app.run_status import RunStatus
 from app.services import run_state
 from app.services.container import Services
@@ -113,12 +114,16 @@ async def _execute(
             invalid = f"input no longer matches graph {claimed.graph!r}: {first['msg']}"
             return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
 
-    experiment = None
+    experiment, policy = None, None
     if branch is None:  # a replay or fork is in no experiment
         async with services.worker_sessions() as session:
-            experiment = await runs_repo.experiment_arm(session, claimed.id)
+            in_arm = await runs_repo.experiment_arm(session, claimed.id)
+        if in_arm is not None:
+            experiment = in_arm[:2]
+            policy = named_policy(in_arm[2], services.catalog) if in_arm[2] else None
     context = RunContext(
         experiment=experiment,
+        policy_override=policy,
         gateway=branch.gateway if branch else services.gateway,
         policies=branch.policies if branch else {},
         run_id=claimed.id,

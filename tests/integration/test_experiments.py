@@ -169,9 +169,13 @@ def test_runs_of_a_graph_are_split_between_spec_versions_by_thread(api: httpx.Cl
     name = v1["name"]
     bad = api.post(
         "/v1/experiments",
-        json={"name": "x", "target": name, "arms": [*EDGE_VS_FRONTIER]},
+        json={
+            "name": "x",
+            "target": name,
+            "arms": [{"name": "a", "weight": 1, "policy": "gpt-9"}, EDGE_VS_FRONTIER[1]],
+        },
     )
-    assert bad.status_code == 422 and "spec version" in bad.json()["detail"]
+    assert bad.status_code == 422 and "gpt-9" in bad.json()["detail"]
     missing = api.post(
         "/v1/experiments",
         json={
@@ -210,6 +214,41 @@ def test_runs_of_a_graph_are_split_between_spec_versions_by_thread(api: httpx.Cl
     shown = api.get(f"/v1/experiments/{experiment['id']}").json()
     served = {arm["name"]: arm["requests"] for arm in shown["arms"]}
     assert sum(served.values()) == len(runs)
+
+
+def test_a_policy_arm_routes_every_call_of_its_runs(api: httpx.Client) -> None:
+    spec = yaml.safe_load((SPECS / "speculative.yaml").read_text())
+    spec = {
+        **spec,
+        "name": "one-call",
+        "state": {"question": spec["state"]["question"], "answer": {"type": "string"}},
+        "output": ["answer"],
+        "entry": "respond",
+        "nodes": {
+            "respond": {
+                "kind": "llm",
+                "prompt": "{{ question }}",
+                "tier": "mid",
+                "output": "answer",
+            }
+        },
+        "edges": [{"from": "respond", "to": "END"}],
+    }
+    assert api.post("/v1/graphs", json=spec).status_code == 201
+    experiment = create(api, name="tiers", target="one-call", arms=EDGE_VS_FRONTIER)
+    tiers: dict[str, set[str]] = {"control": set(), "strong": set()}
+    for i in range(30):  # until both arms have served (split by request: a fair coin)
+        body = {"graph": "one-call", "input": {"question": TRIP}}
+        run = api.post("/v1/runs", params={"wait": "true"}, json=body).json()
+        assert run["status"] == "succeeded" and run["experiment_id"] == experiment["id"]
+        assert run["version"] == 1
+        calls = api.get(f"/v1/runs/{run['id']}/calls").json()
+        assert calls and all(c["experiment_arm"] == run["experiment_arm"] for c in calls)
+        tiers[run["experiment_arm"]] |= {c["tier"] for c in calls}
+        if i >= 3 and tiers["control"] and tiers["strong"]:
+            break
+    # The node asks for mid; each arm's policy decides instead.
+    assert tiers == {"control": {"edge"}, "strong": {"frontier"}}
 
 
 def test_bad_experiments_are_refused_with_the_field(api: httpx.Client) -> None:

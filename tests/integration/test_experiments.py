@@ -5,6 +5,7 @@ the chosen arm, and `routegraph experiments show` prints it over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from collections.abc import Iterator
@@ -20,8 +21,10 @@ from typer.testing import CliRunner
 from app.api.app import create_app
 from app.api.tenant import current_tenant
 from app.cli import cli
+from app.db.migrate import upgrade_database
 from app.settings import Settings
 from tests.support.live_server import LiveServer
+from tests.support.tenants import bearer, make_key
 
 SPECS = Path(__file__).resolve().parents[2] / "examples" / "specs"
 TRIP = "Flights cost 2 * 340, the hotel 5 * 120 and food 5 * 45. What is the total?"
@@ -269,17 +272,28 @@ def test_bad_experiments_are_refused_with_the_field(api: httpx.Client) -> None:
     assert api.get("/v1/experiments/nope").status_code == 404
 
 
-def test_the_cli_shows_an_experiment_over_http(
+def test_experiments_are_the_tenants_own_and_the_cli_shows_them_with_its_key(
     sqlite_url: str, simulator_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The CLI is an HTTP client: the database behind the service does not matter to it.
-    settings = Settings(database_url=sqlite_url, simulator_url=simulator_url)
-    with LiveServer(create_app(settings)) as base_url, httpx.Client(base_url=base_url) as api:
+    """With API keys (auth on): a tenant's experiment splits only its own traffic, and the
+    CLI (an HTTP client; the database behind the service does not matter to it) reads it
+    with the key in ROUTEGRAPH_API_KEY."""
+    upgrade_database(sqlite_url)
+    acme, globex = (asyncio.run(make_key(sqlite_url, tenant)) for tenant in ("acme", "globex"))
+    settings = Settings(database_url=sqlite_url, simulator_url=simulator_url, key_cache_seconds=0)
+    with LiveServer(create_app(settings)) as base_url:
+        api = httpx.Client(base_url=base_url, headers=bearer(acme), timeout=60)
+        other = httpx.Client(base_url=base_url, headers=bearer(globex), timeout=60)
         experiment = create(api, name="cli", arms=EDGE_VS_FRONTIER)
         for i in range(6):
-            chat(api, f"Name a month ({i}).")
+            assert "x-routegraph-experiment" in chat(api, f"Name a month ({i}).").headers
+        assert "x-routegraph-experiment" not in chat(other, "Name a month.").headers
+        assert other.get(f"/v1/experiments/{experiment['id']}").status_code == 404
+        api.close()
+        other.close()
+
         monkeypatch.setenv("ROUTEGRAPH_URL", base_url)
-        monkeypatch.delenv("ROUTEGRAPH_API_KEY", raising=False)
+        monkeypatch.setenv("ROUTEGRAPH_API_KEY", acme)
         runner = CliRunner()
         shown = runner.invoke(cli, ["experiments", "show", experiment["id"]], terminal_width=200)
         assert shown.exit_code == 0, shown.output
@@ -287,7 +301,11 @@ def test_the_cli_shows_an_experiment_over_http(
         assert f"cli ({experiment['id']}): chat, split by request, running" in out, out
         assert "control" in out and "strong" in out and "edge x1" in out and "frontier x1" in out
         assert "cost/request" in out and "error_rate" in out and "significant" in out, out
-        missing = runner.invoke(cli, ["experiments", "show", "nope"])
-        assert missing.exit_code == 1 and "404" in missing.output
+        monkeypatch.setenv("ROUTEGRAPH_API_KEY", globex)
+        hidden = runner.invoke(cli, ["experiments", "show", experiment["id"]])
+        assert hidden.exit_code == 1 and "404" in hidden.output
+        monkeypatch.delenv("ROUTEGRAPH_API_KEY")
+        anonymous = runner.invoke(cli, ["experiments", "list"])
+        assert anonymous.exit_code == 1 and "401" in anonymous.output
         down = runner.invoke(cli, ["experiments", "list", "--url", "http://127.0.0.1:9"])
         assert down.exit_code == 2 and "cannot reach" in down.output

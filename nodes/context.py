@@ -30,8 +30,10 @@ class RunContext:
     scope: RunFence | None = None
     graph: str | None = None
     tenant_id: str = "default"
-    # The A/B experiment arm the run is in: its calls record it.
+    # The A/B experiment arm the run is in: its calls record it; an arm that is a policy
+    # routes every call of the run (a replay's or fork's per-node overrides still win).
     experiment: tuple[str, str] | None = None
+    policy_override: Policy | None = None
     # The API key the run was submitted with (its provider rules apply with the tenant's).
     key_id: str | None = None
     # The operator's MCP servers, and (in a replay) the recorded results of tool calls.
@@ -46,7 +48,7 @@ class RunContext:
     _calls_per_task: dict[str, int] = field(default_factory=dict, repr=False)
 
     def policy_for(self, node: str, default: Policy) -> Policy:
-        return self.policies.get(node, default)
+        return self.policies.get(node, self.policy_override or default)
 
     def call_context(self, node: str, purpose: str | None = None) -> CallContext:
         """The next call of the current LangGraph task, with its deterministic key."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Run
+from app.db.routing_models import Experiment
 
 
 def new_run_id() -> str:
@@ -31,14 +33,19 @@ async def remaining_budget(session: AsyncSession, run_id: str) -> float | None:
     return max(0.0, float(row[1]) - float(row[0]))
 
 
-async def experiment_arm(session: AsyncSession, run_id: str) -> tuple[str, str] | None:
-    """The A/B experiment and arm a run was put in, if any."""
+async def experiment_arm(session: AsyncSession, run_id: str) -> tuple[str, str, str | None] | None:
+    """The A/B experiment and arm a run was put in, and the arm's policy, if any."""
     row = (
-        await session.execute(select(Run.experiment_id, Run.experiment_arm).where(Run.id == run_id))
+        await session.execute(
+            select(Run.experiment_id, Run.experiment_arm, Experiment.arms)
+            .join(Experiment, Experiment.id == Run.experiment_id)
+            .where(Run.id == run_id)
+        )
     ).one_or_none()
-    if row is None or row[0] is None:
+    if row is None:
         return None
-    return str(row[0]), str(row[1])
+    arm: dict[str, Any] = next((a for a in row[2] if a.get("name") == row[1]), {})
+    return str(row[0]), str(row[1]), arm.get("policy")
 
 
 async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> Run | None:

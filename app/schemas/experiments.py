@@ -14,7 +14,7 @@ ARM_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class ArmIn(BaseModel):
-    """One arm: a routing policy (target "chat") or a spec version (target a graph)."""
+    """One arm: a routing policy, or (target a graph) a spec version."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -27,7 +27,8 @@ class ArmIn(BaseModel):
         min_length=1,
         max_length=100,
         examples=["auto"],
-        description='target "chat": auto, cascade, a tier or a catalog model',
+        description="auto, cascade, a tier or a catalog model (for a graph: every model call "
+        "of its runs uses it, the latest version runs)",
     )
     version: JSONInt | None = Field(
         None, ge=1, le=1_000_000, description="target a graph: the spec version runs get"
@@ -51,7 +52,8 @@ class ExperimentIn(BaseModel):
         min_length=1,
         max_length=100,
         description='"chat": /v1/chat/completions requests for model "auto" (arms are '
-        "policies); a graph name: its runs submitted without @version (arms are versions)",
+        "policies); a graph name: its runs submitted without @version (arms are spec "
+        "versions or policies)",
     )
     split: Literal["request", "thread", "user"] = Field(
         "request",

@@ -17,6 +17,7 @@ from app.routing.ab_stats import (
     welch_test,
     wilson_interval,
 )
+from app.routing.policy_names import policy_names
 from app.schemas.experiments import (
     ArmIn,
     ArmStats,
@@ -69,21 +70,17 @@ async def create_experiment(services: Services, tenant_id: str, body: Experiment
 
 
 async def _check_arms(services: Services, tenant_id: str, body: ExperimentIn) -> None:
-    if body.target == CHAT:
-        catalog = services.catalog
-        known = {"auto", "cascade", *catalog.tiers, *catalog.models}
-        for arm in body.arms:
+    known = policy_names(services.catalog)
+    for arm in body.arms:
+        if arm.policy is not None and arm.policy not in known:
+            raise InvalidExperiment(
+                f"arm {arm.name!r}: unknown policy {arm.policy!r} (auto, cascade, a tier "
+                "or a catalog model)"
+            )
+        if body.target == CHAT:
             if arm.policy is None:
                 raise InvalidExperiment(f"arm {arm.name!r}: chat arms name a policy")
-            if arm.policy not in known:
-                raise InvalidExperiment(
-                    f"arm {arm.name!r}: unknown policy {arm.policy!r} (auto, cascade, a tier "
-                    "or a catalog model)"
-                )
-        return
-    for arm in body.arms:
-        if arm.version is None:
-            raise InvalidExperiment(f"arm {arm.name!r}: graph arms name a spec version")
+            continue
         try:
             await services.registry.resolve(body.target, arm.version, tenant_id=tenant_id)
         except ServiceError as exc:

@@ -32,6 +32,7 @@ from app.gateway.errors import (
     StepFailed,
 )
 from app.gateway.replay_errors import ReplayDiverged, SourceEnded
+from app.routing.policy_names import named_policy
 from app.run_status import RunStatus
 from app.services import run_state
 from app.services.container import Services
@@ -135,14 +136,17 @@ async def _execute(
             return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
     config["metadata"][CALL_KEYS_KEY] = prefix
 
-    experiment = None
-    if branch is None:  # a replay or fork is in no experiment
-        async with services.worker_sessions() as session:
-            experiment = await runs_repo.experiment_arm(session, claimed.id)
+    experiment, policy = None, None
     async with services.worker_sessions() as session:
-        key_id = await rules_repo.run_key(session, claimed.id)  # its provider rules apply
+        # A replay or fork is in no experiment; every run obeys its key's provider rules.
+        in_arm = None if branch else await runs_repo.experiment_arm(session, claimed.id)
+        key_id = await rules_repo.run_key(session, claimed.id)
+    if in_arm is not None:
+        experiment = in_arm[:2]
+        policy = named_policy(in_arm[2], services.catalog) if in_arm[2] else None
     context = RunContext(
         experiment=experiment,
+        policy_override=policy,
         gateway=branch.gateway if branch else services.gateway,
         policies=branch.policies if branch else {},
         run_id=claimed.id,

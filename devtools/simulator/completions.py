@@ -118,7 +118,10 @@ def completion_json(completion: Completion) -> dict[str, Any]:
         message["tool_calls"] = [_tool_call_json(call) for call in answer.tool_calls]
     logprobs = None
     if completion.top_logprobs is not None:
-        logprobs = {"content": token_logprobs(answer.content, completion.top_logprobs)}
+        logprobs = {
+            "content": token_logprobs(answer.content, completion.top_logprobs),
+            "refusal": None,
+        }
     return {
         "id": completion.id,
         "object": "chat.completion",
@@ -166,7 +169,10 @@ def chunk_json(
     probabilities of its text when they were asked for)."""
     logprobs = None
     if completion.top_logprobs is not None and delta.get("content"):
-        logprobs = {"content": token_logprobs(delta["content"], completion.top_logprobs)}
+        logprobs = {
+            "content": token_logprobs(delta["content"], completion.top_logprobs),
+            "refusal": None,
+        }
     chunk: dict[str, Any] = {
         "id": completion.id,
         "object": "chat.completion.chunk",

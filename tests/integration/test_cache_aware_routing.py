@@ -19,7 +19,7 @@ from app.db.models import ModelCall
 from app.gateway.gateway import Gateway
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
-from app.routing.policy import FixedTier
+from app.routing.policy import FixedModel, FixedTier
 from tests.conftest import SimulatorAdmin
 from tests.support.ledger_rig import LedgerRig
 
@@ -193,3 +193,39 @@ async def test_without_cache_aware_routing_the_chain_order_stands(
     finally:
         await rig.gateway.aclose()
         await rig.sessions.kw["bind"].dispose()
+
+
+async def test_through_litellm_the_markers_arrive_and_reads_and_writes_are_booked(
+    sqlite_url: str, simulator: SimulatorAdmin
+) -> None:
+    """The same through LiteLLM (as a real provider is called): its usage carries the
+    cache writes as `cache_creation_input_tokens` (the database plays no part here)."""
+    await asyncio.to_thread(upgrade_database, sqlite_url)
+    sessions = create_session_factory(create_engine(sqlite_url))
+    gateway = Gateway(
+        catalog=load_catalog(),
+        session_factory=sessions,
+        simulator_url=simulator.base_url,
+        timeout_s=30,
+        direct_client=False,
+    )
+    try:
+        messages: list[dict[str, object]] = [system_prompt(), {"role": "user", "content": "hi"}]
+        usages = []
+        for turn in range(2):
+            result = await gateway.complete(
+                ModelRequest(messages=list(messages)),
+                FixedModel("mid-b"),
+                CallContext(call_key=f"litellm-{uuid.uuid4().hex}", new_call=True),
+            )
+            usages.append(result.usage)
+            messages += [result.assistant_message(), {"role": "user", "content": f"more {turn}"}]
+        first, second = usages
+        assert first.cached_tokens == 0 and first.cache_write_tokens > 3000
+        assert second.cached_tokens == first.cache_write_tokens
+        assert 0 < second.cache_write_tokens < 50
+        (*_, sent) = await simulator.requests("mid-b")
+        assert sent["messages"][-1]["content"][-1]["cache_control"]["ttl"] == "1h"
+    finally:
+        await gateway.aclose()
+        await sessions.kw["bind"].dispose()

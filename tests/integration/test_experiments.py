@@ -5,10 +5,8 @@ the chosen arm, and `routegraph experiments show` prints it over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +16,15 @@ import httpx
 import pytest
 import yaml
 from fastapi import Header
+from typer.testing import CliRunner
 
 from app.api.app import create_app
 from app.api.tenant import current_tenant
+from app.cli import cli
+from app.db.migrate import upgrade_database
 from app.settings import Settings
 from tests.support.live_server import LiveServer
+from tests.support.tenants import bearer, make_key
 
 SPECS = Path(__file__).resolve().parents[2] / "examples" / "specs"
 TRIP = "Flights cost 2 * 340, the hotel 5 * 120 and food 5 * 45. What is the total?"
@@ -170,9 +172,13 @@ def test_runs_of_a_graph_are_split_between_spec_versions_by_thread(api: httpx.Cl
     name = v1["name"]
     bad = api.post(
         "/v1/experiments",
-        json={"name": "x", "target": name, "arms": [*EDGE_VS_FRONTIER]},
+        json={
+            "name": "x",
+            "target": name,
+            "arms": [{"name": "a", "weight": 1, "policy": "gpt-9"}, EDGE_VS_FRONTIER[1]],
+        },
     )
-    assert bad.status_code == 422 and "spec version" in bad.json()["detail"]
+    assert bad.status_code == 422 and "gpt-9" in bad.json()["detail"]
     missing = api.post(
         "/v1/experiments",
         json={
@@ -213,6 +219,41 @@ def test_runs_of_a_graph_are_split_between_spec_versions_by_thread(api: httpx.Cl
     assert sum(served.values()) == len(runs)
 
 
+def test_a_policy_arm_routes_every_call_of_its_runs(api: httpx.Client) -> None:
+    spec = yaml.safe_load((SPECS / "speculative.yaml").read_text())
+    spec = {
+        **spec,
+        "name": "one-call",
+        "state": {"question": spec["state"]["question"], "answer": {"type": "string"}},
+        "output": ["answer"],
+        "entry": "respond",
+        "nodes": {
+            "respond": {
+                "kind": "llm",
+                "prompt": "{{ question }}",
+                "tier": "mid",
+                "output": "answer",
+            }
+        },
+        "edges": [{"from": "respond", "to": "END"}],
+    }
+    assert api.post("/v1/graphs", json=spec).status_code == 201
+    experiment = create(api, name="tiers", target="one-call", arms=EDGE_VS_FRONTIER)
+    tiers: dict[str, set[str]] = {"control": set(), "strong": set()}
+    for i in range(30):  # until both arms have served (split by request: a fair coin)
+        body = {"graph": "one-call", "input": {"question": TRIP}}
+        run = api.post("/v1/runs", params={"wait": "true"}, json=body).json()
+        assert run["status"] == "succeeded" and run["experiment_id"] == experiment["id"]
+        assert run["version"] == 1
+        calls = api.get(f"/v1/runs/{run['id']}/calls").json()
+        assert calls and all(c["experiment_arm"] == run["experiment_arm"] for c in calls)
+        tiers[run["experiment_arm"]] |= {c["tier"] for c in calls}
+        if i >= 3 and tiers["control"] and tiers["strong"]:
+            break
+    # The node asks for mid; each arm's policy decides instead.
+    assert tiers == {"control": {"edge"}, "strong": {"frontier"}}
+
+
 def test_bad_experiments_are_refused_with_the_field(api: httpx.Client) -> None:
     cases = [
         {"name": "x", "arms": [EDGE_VS_FRONTIER[0]]},
@@ -231,29 +272,40 @@ def test_bad_experiments_are_refused_with_the_field(api: httpx.Client) -> None:
     assert api.get("/v1/experiments/nope").status_code == 404
 
 
-def test_the_cli_shows_an_experiment_over_http(api: httpx.Client) -> None:
-    experiment = create(api, name="cli", arms=EDGE_VS_FRONTIER)
-    for i in range(6):
-        chat(api, f"Name a month ({i}).")
-    env = {**os.environ, "ROUTEGRAPH_URL": str(api.base_url), "COLUMNS": "200"}
-    env.pop("ROUTEGRAPH_API_KEY", None)
-    shown = subprocess.run(
-        [sys.executable, "-m", "app.cli", "experiments", "show", experiment["id"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert shown.returncode == 0, shown.stderr
-    out = shown.stdout
-    assert f"cli ({experiment['id']}): chat, split by request, running" in out, out
-    assert "control" in out and "strong" in out and "edge x1" in out and "frontier x1" in out
-    assert "cost/request" in out and "error_rate" in out and "significant" in out, out
-    missing = subprocess.run(
-        [sys.executable, "-m", "app.cli", "experiments", "show", "nope"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert missing.returncode == 1 and "404" in missing.stdout
+def test_experiments_are_the_tenants_own_and_the_cli_shows_them_with_its_key(
+    sqlite_url: str, simulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With API keys (auth on): a tenant's experiment splits only its own traffic, and the
+    CLI (an HTTP client; the database behind the service does not matter to it) reads it
+    with the key in ROUTEGRAPH_API_KEY."""
+    upgrade_database(sqlite_url)
+    acme, globex = (asyncio.run(make_key(sqlite_url, tenant)) for tenant in ("acme", "globex"))
+    settings = Settings(database_url=sqlite_url, simulator_url=simulator_url, key_cache_seconds=0)
+    with LiveServer(create_app(settings)) as base_url:
+        api = httpx.Client(base_url=base_url, headers=bearer(acme), timeout=60)
+        other = httpx.Client(base_url=base_url, headers=bearer(globex), timeout=60)
+        experiment = create(api, name="cli", arms=EDGE_VS_FRONTIER)
+        for i in range(6):
+            assert "x-routegraph-experiment" in chat(api, f"Name a month ({i}).").headers
+        assert "x-routegraph-experiment" not in chat(other, "Name a month.").headers
+        assert other.get(f"/v1/experiments/{experiment['id']}").status_code == 404
+        api.close()
+        other.close()
+
+        monkeypatch.setenv("ROUTEGRAPH_URL", base_url)
+        monkeypatch.setenv("ROUTEGRAPH_API_KEY", acme)
+        runner = CliRunner()
+        shown = runner.invoke(cli, ["experiments", "show", experiment["id"]], terminal_width=200)
+        assert shown.exit_code == 0, shown.output
+        out = shown.output
+        assert f"cli ({experiment['id']}): chat, split by request, running" in out, out
+        assert "control" in out and "strong" in out and "edge x1" in out and "frontier x1" in out
+        assert "cost/request" in out and "error_rate" in out and "significant" in out, out
+        monkeypatch.setenv("ROUTEGRAPH_API_KEY", globex)
+        hidden = runner.invoke(cli, ["experiments", "show", experiment["id"]])
+        assert hidden.exit_code == 1 and "404" in hidden.output
+        monkeypatch.delenv("ROUTEGRAPH_API_KEY")
+        anonymous = runner.invoke(cli, ["experiments", "list"])
+        assert anonymous.exit_code == 1 and "401" in anonymous.output
+        down = runner.invoke(cli, ["experiments", "list", "--url", "http://127.0.0.1:9"])
+        assert down.exit_code == 2 and "cannot reach" in down.output

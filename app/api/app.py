@@ -9,7 +9,17 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import chat_completions, feedback, graphs, health, models, replay, runs, threads
+from app.api import (
+    chat_completions,
+    feedback,
+    graphs,
+    health,
+    metrics,
+    models,
+    replay,
+    runs,
+    threads,
+)
 from app.api.admission import Admission
 from app.api.body_limit import BodySizeLimit
 from app.api.openai_errors import install_openai_error_handler, rest_resources
@@ -17,6 +27,7 @@ from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.request_id import RequestId
 from app.api.server_errors import ServerErrorGuard
+from app.observability.http_metrics import HttpMetrics
 from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
@@ -70,7 +81,9 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     # (that 500 too) carries its x-request-id.
     app.add_middleware(ServerErrorGuard)
     app.add_middleware(RequestId)
+    app.add_middleware(HttpMetrics)  # outermost: every response is counted
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
+    app.include_router(metrics.router)
     rest.append(threads.router)
     for router in [*rest, chat_completions.router, models.router]:
         app.include_router(router)

@@ -33,6 +33,7 @@ from app.gateway.retry_prompts import (
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
+from app.observability.telemetry import Telemetry
 from app.routing.agreement import COMPARABLE_FORMS, expected_form
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.classifier import Classification
@@ -44,6 +45,7 @@ from app.routing.policy import (
     Policy,
     Route,
     RouteInputs,
+    policy_name,
     route_request,
 )
 
@@ -85,8 +87,10 @@ class Gateway:
         learner: OnlineLearner | None = None,
         direct_client: bool = True,
         journal: RunJournal | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.catalog = catalog
+        self.telemetry = telemetry
         self.classifier = classifier
         # With a learner, auto and the cascade decide on estimates learned from feedback.
         self.learning = (
@@ -101,8 +105,8 @@ class Gateway:
         # The service passes its database's journal; tools and tests may let it be chosen
         # here, once, from the database the sessions are bound to.
         self.journal = journal or journal_for(str(session_factory.kw["bind"].url))
-        self.ledger = Ledger(session_factory, self.journal)
-        self.batch_ledger = BatchLedger(session_factory)
+        self.ledger = Ledger(session_factory, self.journal, telemetry)
+        self.batch_ledger = BatchLedger(session_factory, telemetry)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
         self.providers = Providers(simulator_url, direct_client=direct_client)
 
@@ -147,7 +151,7 @@ class Gateway:
         # Only the data-driven policy pays for classification and a budget read.
         inputs = await self._route_inputs(request, ctx) if isinstance(policy, Auto) else None
         route = route_request(policy, self.catalog, node=ctx.node, inputs=inputs)
-        return capable_route(route, request)
+        return replace(capable_route(route, request), policy=policy_name(policy))
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a

@@ -143,10 +143,13 @@ async def serve_stream(
         attempt = _Attempt()
         repeat = RepeatFilter(sent)
         started = time.perf_counter()
+        first_token_ms: float | None = None
         try:
             continuing = bool(sent)
             async for chunk in gateway.providers.stream(model, attempt_request, gateway.timeout_s):
                 raw = attempt.add(chunk)
+                if first_token_ms is None and (raw or attempt.tool_calls):
+                    first_token_ms = (time.perf_counter() - started) * 1000
                 text = repeat.feed(raw)
                 if text:
                     sent += text
@@ -159,7 +162,9 @@ async def serve_stream(
             rejected = None if sent else request_fault(exc, model.name)
             if rejected is not None:  # the request's own fault: no other model would help
                 latency = (time.perf_counter() - started) * 1000
-                done = Completion("rejected", latency, 0.0, estimate.cost_usd, error=str(rejected))
+                done = Completion(
+                    "rejected", latency, 0.0, estimate.cost_usd, error=str(rejected), stream=True
+                )
                 await ledger.complete(ctx, begun, record, done)
                 raise rejected from exc
             tokens = estimate_tokens(attempt.text) if attempt.text else 0
@@ -184,6 +189,8 @@ async def serve_stream(
                 completion_tokens=tokens,
                 response=_response(attempt) if attempt.text else None,
                 error=error,
+                first_token_ms=first_token_ms,
+                stream=True,
             )
             await ledger.complete(ctx, begun, record, done)
             chain.failed(model, error)
@@ -199,6 +206,8 @@ async def serve_stream(
                 prompt_tokens=estimate.prompt_tokens,
                 completion_tokens=tokens,
                 error=f"interrupted after {tokens} tokens (client went away or shutdown)",
+                first_token_ms=first_token_ms,
+                stream=True,
             )
             await asyncio.shield(ledger.complete(ctx, begun, record, done))
             raise
@@ -222,6 +231,8 @@ async def serve_stream(
             cached_tokens=usage.cached_tokens,
             response=_response(attempt),
             finish_reason=attempt.finish_reason,
+            first_token_ms=first_token_ms,
+            stream=True,
         )
         await ledger.complete(ctx, begun, record, done)
         total = Usage(

@@ -21,6 +21,8 @@ from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.gateway.providers import uses_litellm
+from app.observability.setup import build_telemetry
+from app.observability.telemetry import Telemetry
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
@@ -50,6 +52,7 @@ class Services:
     notifier: Notifier
     auth: Authenticator
     chat: ChatService
+    telemetry: Telemetry
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -76,8 +79,11 @@ def online_config(settings: Settings) -> OnlineConfig:
 
 
 @asynccontextmanager
-async def build_services(settings: Settings) -> AsyncIterator[Services]:
-    """Everything a server or worker process needs, built once and passed down."""
+async def build_services(
+    settings: Settings, *, telemetry: Telemetry | None = None
+) -> AsyncIterator[Services]:
+    """Everything a server or worker process needs, built once and passed down (tests may
+    pass their own telemetry, e.g. traces to an in-memory exporter)."""
     catalog = load_catalog(settings.catalog_path)
     direct = settings.direct_provider_client
     if any(uses_litellm(model, direct_client=direct) for model in catalog.models.values()):
@@ -90,6 +96,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         await asyncio.to_thread(upgrade_database, settings.database_url)
     busy = settings.sqlite_busy_timeout_ms
     pool = settings.db_pool_size
+    telemetry = telemetry or build_telemetry(settings)
     notifier = Notifier()
     database = open_database(
         settings.database_url,
@@ -122,6 +129,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             prior_output_tokens=settings.prior_output_tokens,
             direct_client=settings.direct_provider_client,
             journal=database.journal,
+            telemetry=telemetry,
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)
@@ -153,6 +161,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 notifier=notifier,
                 auth=auth,
                 chat=chat,
+                telemetry=telemetry,
             )
     finally:
         if chat is not None:
@@ -162,3 +171,4 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         if listener is not None:
             await listener.stop()
         await database.dispose()
+        telemetry.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,7 +75,7 @@ claimed AS (
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.epoch,
         runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id, runs.crashes,
-        runs.solo
+        runs.solo, runs.created_at
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
@@ -85,7 +86,7 @@ events AS (
     RETURNING run_id, seq, at, kind, payload
 )
 SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.epoch, c.event_seq, c.budget_usd,
-    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload
+    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload, c.created_at
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
 
@@ -161,7 +162,7 @@ async def _claim(
     result = await session.execute(statement, params)
     claimed = []
     for row in result.all():
-        run = ClaimedRun(*row[:12])
+        run = replace(ClaimedRun(*row[:12]), created_at=row[15])
         claimed.append(run)
         event = {"seq": run.event_seq, "at": row[12], "kind": row[13], "node": None}
         remember_committed(session, run.id, [{**event, "payload": row[14]}])

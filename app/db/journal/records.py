@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -32,6 +33,7 @@ class ClaimedRun:
     # Worker deaths blamed on the run; `solo`: this claim runs alone on its worker.
     crashes: int = 0
     solo: bool = False
+    created_at: datetime | None = None  # when it was submitted (queue wait metrics)
 
     @property
     def checkpoint_thread(self) -> str:

@@ -11,6 +11,7 @@ from opentelemetry.trace import Span
 
 from app.observability.calls import CallObservation
 from app.observability.metrics import Metrics
+from app.observability.multiprocess import process_exiting
 from app.observability.tracing import Tracing
 
 
@@ -20,8 +21,10 @@ class Telemetry:
         self.tracing = tracing
 
     def close(self) -> None:
+        """Shutdown: export the spans still queued; drop this process's live gauges."""
         if self.tracing is not None:
             self.tracing.shutdown()
+        process_exiting()
 
     def model_call(self, call: CallObservation) -> None:
         """One attempt is on the books: count it, and trace it when tracing is on."""

@@ -3,7 +3,6 @@ on SQLite and Postgres, with the openai SDK and REST runs on a live server."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
@@ -17,7 +16,7 @@ from tests.conftest import SimulatorAdmin
 from tests.support.chat_rig import ChatService
 from tests.support.live_server import LiveServer
 from tests.support.prometheus import scrape
-from tests.support.tenants import bearer, make_key
+from tests.support.tenants import make_key
 
 QUESTION = [{"role": "user", "content": "Name three uses of a paperclip"}]
 STORY = [{"role": "user", "content": "Tell a short story about a lighthouse keeper and a cat"}]
@@ -77,7 +76,7 @@ async def test_model_call_metrics_add_up_to_the_ledger(
     assert "routegraph_model_call_duration_seconds_bucket" in names
 
 
-async def test_run_metrics_count_runs_their_wait_and_the_worker_slots(
+def test_run_metrics_count_runs_their_wait_and_the_worker_slots(
     database_url: str, simulator_url: str
 ) -> None:
     settings = Settings(database_url=database_url, simulator_url=simulator_url)
@@ -90,7 +89,7 @@ async def test_run_metrics_count_runs_their_wait_and_the_worker_slots(
         deadline = time.monotonic() + 60
         while any(client.get(f"/v1/runs/{i}").json()["status"] != "succeeded" for i in ids):
             assert time.monotonic() < deadline, "runs did not finish"
-            await asyncio.sleep(0.1)
+            time.sleep(0.1)
         metrics = scrape(root)
         calls = [c for i in ids for c in client.get(f"/v1/runs/{i}/calls").json()]
     assert metrics.total("routegraph_runs_finished_total", status="succeeded") == 2

@@ -14,9 +14,11 @@ from app.api import (
     feedback,
     graphs,
     health,
+    keys,
     metrics,
     models,
     replay,
+    routing_stats,
     runs,
     threads,
 )
@@ -85,6 +87,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
     app.include_router(metrics.router)
     rest.append(threads.router)
+    rest.append(keys.router)
+    rest.append(routing_stats.router)
     for router in [*rest, chat_completions.router, models.router]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.

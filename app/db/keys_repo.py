@@ -104,3 +104,8 @@ async def budget_spend(
             row = (key_id, tenant, float(budget), float(spent or 0.0))
         totals[key_id] = row
     return list(totals.values())
+
+
+async def key_of_tenant(session: AsyncSession, key_id: str, tenant_id: str) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id)
+    return (await session.execute(query)).scalar_one_or_none()

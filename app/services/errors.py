@@ -73,3 +73,13 @@ class CallNotFound(ServiceError):
 class NoAnswerToRate(ServiceError):
     status = 409
     title = "No answer to rate"
+
+
+class KeyNotFound(ServiceError):
+    status = 404
+    title = "API key not found"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    title = "Forbidden"

@@ -182,6 +182,12 @@ class Settings(BaseSettings):
         "reach anyway, e.g. 10.1.0.0/16; loopback, private, link-local and metadata "
         "addresses are refused otherwise",
     )
+    metrics_dir: Path | None = Field(
+        None,
+        description="a directory the processes of one host (serve, workers) share for their "
+        "Prometheus metrics, so /metrics adds them all up (multiprocess mode; "
+        "PROMETHEUS_MULTIPROC_DIR works too); unset: /metrics shows its own process",
+    )
     log_level: str = "INFO"
 
     @field_validator("tool_allowed_hosts", "tool_allowed_networks", mode="before")

@@ -1,6 +1,6 @@
 """Load client for gateway_overhead.py: sequential latencies (c=1) and throughput (c=32).
 
-    python benchmarks/bench_client.py MODE BASE_URL MODEL API_KEY SEQUENTIAL SECONDS
+    python benchmarks/bench_client.py MODE BASE_URL MODEL API_KEY SEQUENTIAL SECONDS [C]
 
 MODE: `openai` (the SDK against BASE_URL) or `litellm` (litellm.acompletion against the
 upstream at BASE_URL). Every request has its own prompt (no cache can answer it). Prints
@@ -79,4 +79,6 @@ async def measure(mode: str, base_url: str, model: str, api_key: str, n: int, se
 
 if __name__ == "__main__":
     mode, base_url, model, api_key, n, secs = sys.argv[1:7]
+    if len(sys.argv) > 7:
+        CONCURRENCY = int(sys.argv[7])
     asyncio.run(measure(mode, base_url, model, api_key, int(n), float(secs)))

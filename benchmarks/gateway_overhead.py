@@ -74,9 +74,12 @@ def server(
             process.wait()
 
 
-def run_client(mode: str, base_url: str, model: str, key: str, n: int, secs: float) -> dict:
+def run_client(
+    mode: str, base_url: str, model: str, key: str, n: int, secs: float, concurrency: int = 32
+) -> dict:
     script = str(HERE / "bench_client.py")
     command = [sys.executable, script, mode, base_url, model, key, str(n), str(secs)]
+    command.append(str(concurrency))
     env = {**os.environ, **QUIET_LITELLM}
     output = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if output.returncode != 0:
@@ -163,12 +166,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def print_table(results: dict[str, dict]) -> None:
+def print_table(results: dict[str, dict], concurrency: int = 32) -> None:
     base = results["openai SDK -> upstream (direct)"]["latencies_ms"]
     base50, base99 = statistics.median(base), percentile(base, 0.99)
     header = (
         f"{'client':<44} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'+p99 ms':>8} "
-        f"{'req/s c=32':>10} {'load1':>6}"
+        f"{f'req/s c={concurrency}':>10} {'load1':>6}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for name, result in results.items():
@@ -184,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=600, help="sequential requests (c=1)")
     parser.add_argument("--seconds", type=float, default=12.0, help="duration at c=32")
+    parser.add_argument("--concurrency", type=int, default=32, help="clients of the load phase")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per client")
     parser.add_argument("--database-url", help="routegraph's database (default: temp SQLite)")
     parser.add_argument("--skip-proxy", action="store_true", help="no LiteLLM Proxy row")
@@ -218,7 +222,7 @@ def main() -> None:
         for round_number in range(args.rounds):
             print(f"round {round_number + 1}/{args.rounds}", flush=True)
             for name, (mode, base_url, model, key) in targets.items():
-                result = run_client(mode, base_url, model, key, n, secs)
+                result = run_client(mode, base_url, model, key, n, secs, args.concurrency)
                 merged = results.setdefault(
                     name, {"latencies_ms": [], "requests": 0, "seconds": 0.0, "loads": []}
                 )
@@ -229,7 +233,7 @@ def main() -> None:
     for merged in results.values():
         merged["rps"] = merged["requests"] / merged["seconds"]
         merged["load"] = statistics.mean(merged["loads"])
-    print_table(results)
+    print_table(results, args.concurrency)
     (OUT / "gateway_overhead.json").write_text(json.dumps(results))
 
 

@@ -17,6 +17,8 @@ from app.api import (
     graphs,
     health,
     interrupts,
+    keys,
+    metrics,
     models,
     replay,
     routing,
@@ -32,6 +34,7 @@ from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.request_id import RequestId
 from app.api.server_errors import ServerErrorGuard
+from app.observability.http_metrics import HttpMetrics
 from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
@@ -85,9 +88,11 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     # (that 500 too) carries its x-request-id.
     app.add_middleware(ServerErrorGuard)
     app.add_middleware(RequestId)
+    app.add_middleware(HttpMetrics)  # outermost: every response is counted
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
+    app.include_router(metrics.router)
     rest.extend([threads.router, interrupts.router, dashboard.router, routing.router])
-    rest.extend([experiments.router, rules.router])
+    rest.extend([experiments.router, rules.router, keys.router])
     for router in [*rest, chat_completions.router, models.router, *langgraph_routers()]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.

@@ -83,3 +83,29 @@ def _insert(session: AsyncSession) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert
     return sqlite.insert
+
+
+async def budget_spend(
+    session: AsyncSession, periods: dict[str, str]
+) -> list[tuple[str, str, float, float]]:
+    """(key id, tenant, budget, spent this period) of each active key with a budget;
+    `periods` maps a budget period (day, month) to its current period key."""
+    spend = ApiKeySpend
+    query = (
+        select(ApiKey.id, ApiKey.tenant_id, ApiKey.budget_usd, ApiKey.budget_period, spend.period)
+        .add_columns(spend.spent_usd)
+        .outerjoin(spend, (spend.key_id == ApiKey.id) & spend.period.in_(set(periods.values())))
+        .where(ApiKey.budget_usd.is_not(None), ApiKey.revoked_at.is_(None))
+    )
+    totals: dict[str, tuple[str, str, float, float]] = {}
+    for key_id, tenant, budget, budget_period, period, spent in await session.execute(query):
+        row = totals.get(key_id) or (key_id, tenant, float(budget), 0.0)
+        if period is not None and period == periods.get(budget_period or "month"):
+            row = (key_id, tenant, float(budget), float(spent or 0.0))
+        totals[key_id] = row
+    return list(totals.values())
+
+
+async def key_of_tenant(session: AsyncSession, key_id: str, tenant_id: str) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id)
+    return (await session.execute(query)).scalar_one_or_none()

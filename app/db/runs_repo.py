@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Run
@@ -116,3 +116,12 @@ async def list_runs(
     rows = list((await session.execute(query)).scalars())
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+async def live_run_counts(session: AsyncSession) -> dict[str, int]:
+    """Runs queued and running now (answered from the partial claim indexes)."""
+    counts = {"queued": 0, "running": 0}
+    for status in counts:
+        query = select(func.count()).select_from(Run).where(Run.status == status)
+        counts[status] = int((await session.execute(query)).scalar() or 0)
+    return counts

@@ -17,6 +17,7 @@ from app.gateway.capabilities import capable_route
 from app.gateway.errors import AllModelsFailed
 from app.gateway.learning import stage_context
 from app.gateway.types import CallContext, ModelRequest, ModelResult
+from app.observability.telemetry import Telemetry
 from app.routing.agreement import AgreementVerdict, compare_answers
 from app.routing.cascade import CascadeStep, cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
@@ -40,6 +41,9 @@ class StageServer(Protocol):
 
     @property
     def learning(self) -> RoutingLearning | None: ...
+
+    @property
+    def telemetry(self) -> Telemetry | None: ...
 
     async def serve(
         self,
@@ -127,7 +131,8 @@ async def walk_cascade(
     result: ModelResult | None = None
     for index in range(len(policy.tiers)):
         stage = replace(ctx, call_key=f"{ctx.call_key}/cascade-{index}")
-        route = capable_route(stage_route(gateway.catalog, policy, index, why, task_class), request)
+        staged = stage_route(gateway.catalog, policy, index, why, task_class)
+        route = replace(capable_route(staged, request), policy="cascade")
         if view is not None and classification is not None:
             route = replace(route, learning=stage_context(view, classification, route.tier))
         result = await gateway.serve(request, route, stage, validate)
@@ -168,6 +173,8 @@ async def walk_cascade(
                 )
         if step.keep:
             break
+        if gateway.telemetry is not None:
+            gateway.telemetry.cascade_escalated(route.tier, next_tier, task_class)
         why = f"cascade stage {index + 2}/{len(policy.tiers)} on {next_tier}: {step.reason}"
     assert result is not None
     return result
@@ -201,6 +208,7 @@ async def _agreement(
         reason=why,
         task_class=route.task_class,
         learning=route.learning,
+        policy="cascade",
     )
     second_ctx = replace(stage, call_key=f"{stage.call_key}/agree")
     try:

@@ -51,6 +51,7 @@ class FallbackChain:
             fallback_of=self.previous_id,
             request=request.to_json(),
             routing=learning.to_json() if learning is not None else None,
+            policy=self.route.policy,
         )
 
     def booked(self, call_id: str, number: int) -> None:

@@ -41,6 +41,7 @@ from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
 from app.gateway.warmth import PrefixWarmth
+from app.observability.telemetry import Telemetry
 from app.routing.agreement import COMPARABLE_FORMS, expected_form
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.classifier import Classification
@@ -52,6 +53,7 @@ from app.routing.policy import (
     Policy,
     Route,
     RouteInputs,
+    policy_name,
     route_request,
 )
 from app.routing.provider_rules import NO_RULES, EffectiveRules
@@ -99,8 +101,10 @@ class Gateway:
         cache_hints: bool = True,
         clock: Callable[[], float] = time.time,
         rules: RulesSource | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.catalog = catalog
+        self.telemetry = telemetry
         self.classifier = classifier
         # With a learner, auto and the cascade decide on estimates learned from feedback.
         self.learning = (
@@ -115,8 +119,8 @@ class Gateway:
         # The service passes its database's journal; tools and tests may let it be chosen
         # here, once, from the database the sessions are bound to.
         self.journal = journal or journal_for(str(session_factory.kw["bind"].url))
-        self.ledger = Ledger(session_factory, self.journal)
-        self.batch_ledger = BatchLedger(session_factory)
+        self.ledger = Ledger(session_factory, self.journal, telemetry)
+        self.batch_ledger = BatchLedger(session_factory, telemetry)
         self.estimator = CostEstimator(session_factory, prior_output_tokens)
         self.providers = Providers(
             simulator_url, direct_client=direct_client, cache_hints=cache_hints
@@ -176,11 +180,18 @@ class Gateway:
 
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
         """The models a call under `policy` tries, in order (Cascade is walked by complete),
-        chosen among those the provider rules allow."""
+        chosen among those the provider rules allow, a warm prefix first where cheaper."""
+        route = await self._allowed_route(request, policy, ctx)
+        if self._cache_aware:
+            route = await self._prefer_warm(route, request, ctx)
+        return replace(route, policy=policy_name(policy))
+
+    async def _allowed_route(
+        self, request: ModelRequest, policy: Policy, ctx: CallContext
+    ) -> Route:
         if not isinstance(policy, Auto):  # what the caller named: within the rules or refused
             fixed = route_request(policy, self.catalog, node=ctx.node)
-            route = capable_route((await self.within_rules(request, fixed, ctx))[1], request)
-            return await self._prefer_warm(route, request, ctx) if self._cache_aware else route
+            return capable_route((await self.within_rules(request, fixed, ctx))[1], request)
         rules = await self.rules_for(ctx)
         check_content(rules, request)
         limit = self._default_max_output_tokens
@@ -190,8 +201,7 @@ class Gateway:
         route = route_request(policy, catalog, node=ctx.node, inputs=inputs)
         if excluded:
             route = replace(route, reason=f"{route.reason}; {excluded_text(excluded)}")
-        route = capable_route(route, request)
-        return await self._prefer_warm(route, request, ctx) if self._cache_aware else route
+        return capable_route(route, request)
 
     async def _prefer_warm(self, route: Route, request: ModelRequest, ctx: CallContext) -> Route:
         """Within a tier, a model holding this conversation's prefix first when cheaper (a

@@ -28,9 +28,11 @@ from app.db.events_repo import PendingEvent
 from app.db.journal import RunJournal
 from app.db.models import ModelCall
 from app.gateway.call_records import call_event, call_row
+from app.gateway.call_telemetry import observe_call
 from app.gateway.errors import BudgetExceeded, LeaseLost, RunCancelled
 from app.gateway.estimate import Estimate
 from app.gateway.types import CallContext
+from app.observability.telemetry import Telemetry
 from app.routing.catalog import ModelSpec
 
 
@@ -46,6 +48,7 @@ class AttemptRecord:
     fallback_of: str | None
     request: dict[str, Any]
     routing: dict[str, Any] | None = None  # `RoutingContext.to_json()`: for feedback later
+    policy: str = ""  # auto | cascade | tier | model (metrics and traces)
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,19 @@ class Completion:
     error: str | None = None
     finish_reason: str | None = None
     ttft_ms: float | None = None  # a streamed attempt's time to its first token
+    stream: bool = False
 
 
 class Ledger:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], journal: RunJournal) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        journal: RunJournal,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._sessions = sessions
         self._journal = journal
+        self._telemetry = telemetry
 
     @contextlib.asynccontextmanager
     async def _transaction(self, ctx: CallContext) -> AsyncIterator[AsyncSession]:
@@ -161,6 +171,7 @@ class Ledger:
         events = fence.take_events() if fence is not None else []
         async with self._transaction(ctx) as session:
             still_ours = await self._complete(session, ctx, begun, attempt, done, events)
+        observe_call(self._telemetry, ctx, begun.call_id, attempt, done)
         if fence is not None and not still_ours:
             fence.mark_lost()
 

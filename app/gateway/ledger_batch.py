@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import ledger_repo
 from app.db.models import utcnow
+from app.gateway.call_telemetry import observe_call
 from app.gateway.errors import BudgetExceeded
 from app.gateway.estimate import Estimate
 from app.gateway.ledger import AttemptRecord, Begun, Completion, in_flight_row
 from app.gateway.types import CallAccount, CallContext
+from app.observability.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,11 @@ class _Op:
 class BatchLedger:
     """`begin`/`complete` of `app.gateway.ledger.Ledger` for calls with no run."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], telemetry: Telemetry | None = None
+    ) -> None:
         self._sessions = sessions
+        self._telemetry = telemetry
         self._queue: list[_Op] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -82,6 +87,7 @@ class BatchLedger:
         # leaves the call on the books at its estimate (as a call cut by a crash is).
         op.future.add_done_callback(_log_failure)
         self._enqueue(op)
+        observe_call(self._telemetry, ctx, begun.call_id, attempt, done)
 
     async def settled(self) -> None:
         """Wait until every queued row is written (shutdown, tests)."""

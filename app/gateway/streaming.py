@@ -174,7 +174,9 @@ async def serve_stream(
             rejected = None if sent else request_fault(exc, model.name)
             if rejected is not None:  # the request's own fault: no other model would help
                 latency = (time.perf_counter() - started) * 1000
-                done = Completion("rejected", latency, 0.0, estimate.cost_usd, error=str(rejected))
+                done = Completion(
+                    "rejected", latency, 0.0, estimate.cost_usd, error=str(rejected), stream=True
+                )
                 await ledger.complete(ctx, begun, record, done)
                 raise rejected from exc
             tokens = estimate_tokens(attempt.text) if attempt.text else 0
@@ -199,6 +201,8 @@ async def serve_stream(
                 completion_tokens=tokens,
                 response=_response(attempt) if attempt.text else None,
                 error=error,
+                ttft_ms=attempt.ttft_ms(started),
+                stream=True,
             )
             await ledger.complete(ctx, begun, record, done)
             chain.failed(model, error)
@@ -214,6 +218,8 @@ async def serve_stream(
                 prompt_tokens=estimate.prompt_tokens,
                 completion_tokens=tokens,
                 error=f"interrupted after {tokens} tokens (client went away or shutdown)",
+                ttft_ms=attempt.ttft_ms(started),
+                stream=True,
             )
             await asyncio.shield(ledger.complete(ctx, begun, record, done))
             raise
@@ -244,6 +250,7 @@ async def serve_stream(
             response=_response(attempt),
             finish_reason=attempt.finish_reason,
             ttft_ms=attempt.ttft_ms(started),
+            stream=True,
         )
         await ledger.complete(ctx, begun, record, done)
         await gateway.warmth.record(attempt_request, ctx.tenant_id, model, usage)

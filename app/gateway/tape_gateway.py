@@ -36,6 +36,7 @@ from app.gateway.tape_keys import parse_tape_key, tape_key_of
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import InvalidOutput, check_answer
+from app.observability.telemetry import Telemetry
 from app.routing.catalog import Catalog
 from app.routing.policy import (
     Auto,
@@ -107,6 +108,11 @@ class TapeGateway:
     @property
     def estimator(self) -> CostEstimator:
         return self.live.estimator
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """None: a replay's decisions come from its tape, not from traffic."""
+        return None
 
     async def expected_cost_usd(
         self, tier: str, request: ModelRequest, *, graph: str | None, node: str | None

@@ -24,6 +24,7 @@ class Route:
     explored: bool = False  # auto sent it to another model to learn (online exploration)
     learning: RoutingContext | None = None  # with online estimates: what feedback will need
     verify: Cascade | None = None  # auto chose to verify a cheap answer: walk this cascade
+    policy: str = ""  # the policy that chose it (auto, cascade, tier, model): metrics label
 
 
 @dataclass(frozen=True)
@@ -222,3 +223,12 @@ def auto_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, where: str) 
         f"complexity={classification.complexity:.2f}; considered {'; '.join(considered)}"
     )
     return fixed_tier_route(catalog, chosen, summary, task_class=classification.task_class)
+
+
+def policy_name(policy: Policy) -> str:
+    """The short name metrics and traces label a call's policy with."""
+    if isinstance(policy, FixedTier):
+        return "tier"
+    if isinstance(policy, FixedModel):
+        return "model"
+    return "auto" if isinstance(policy, Auto) else "cascade"

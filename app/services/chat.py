@@ -177,6 +177,7 @@ class ChatService:
                     reason=reason,
                     request=request.to_json(),
                 )
+                self._count_lookup("hit")
                 return ChatCall(
                     _one(StreamEnd(_from_cache(hit, row))), name, None, "hit", _arm_name(arm)
                 )
@@ -209,13 +210,20 @@ class ChatService:
 
         flight, new = self.flights.join(key, produce)
         if new:
+            if caching:
+                self._count_lookup("miss")
             label = "miss" if caching else "off"
             return ChatCall(_until_end(flight), name, route, label, _arm_name(arm))
         # Joined after the answer was complete (its cache write under way): a cache hit.
         answered = any(isinstance(event, StreamEnd) for event in flight.items)
         label = "hit" if answered else "shared"
+        self._count_lookup(label)
         events = self._follow_shared(flight, ctx, name, request, label)
         return ChatCall(events, name, route, label, _arm_name(arm))
+
+    def _count_lookup(self, result: str) -> None:
+        if self.gateway.telemetry is not None:
+            self.gateway.telemetry.cache_lookup(result)
 
     async def _follow_shared(
         self, flight: Flight, ctx: CallContext, name: str, request: ModelRequest, label: str

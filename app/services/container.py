@@ -22,6 +22,8 @@ from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
 from app.gateway.providers import uses_litellm
 from app.gateway.rules_guard import RulesSource
+from app.observability.setup import build_telemetry
+from app.observability.telemetry import Telemetry
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
@@ -55,6 +57,7 @@ class Services:
     chat: ChatService
     assigner: ArmAssigner
     mcp: McpHub
+    telemetry: Telemetry
 
 
 def load_graphs(settings: Settings) -> dict[str, GraphDefinition]:
@@ -81,8 +84,11 @@ def online_config(settings: Settings) -> OnlineConfig:
 
 
 @asynccontextmanager
-async def build_services(settings: Settings) -> AsyncIterator[Services]:
-    """Everything a server or worker process needs, built once and passed down."""
+async def build_services(
+    settings: Settings, *, telemetry: Telemetry | None = None
+) -> AsyncIterator[Services]:
+    """Everything a server or worker process needs, built once and passed down (tests may
+    pass their own telemetry, e.g. traces to an in-memory exporter)."""
     catalog = load_catalog(settings.catalog_path)
     direct = settings.direct_provider_client
     if any(uses_litellm(model, direct_client=direct) for model in catalog.models.values()):
@@ -95,6 +101,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         await asyncio.to_thread(upgrade_database, settings.database_url)
     busy = settings.sqlite_busy_timeout_ms
     pool = settings.db_pool_size
+    telemetry = telemetry or build_telemetry(settings)
     notifier = Notifier()
     database = open_database(
         settings.database_url,
@@ -130,6 +137,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
             cache_aware=settings.cache_aware_routing,
             cache_hints=settings.cache_hints,
             rules=RulesSource(sessions, settings.rules_cache_seconds),
+            telemetry=telemetry,
         )
         cache: CacheStore = (
             RedisCache(settings.redis_url)
@@ -171,6 +179,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 chat=chat,
                 assigner=assigner,
                 mcp=mcp,
+                telemetry=telemetry,
             )
     finally:
         if chat is not None:
@@ -180,3 +189,4 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         if listener is not None:
             await listener.stop()
         await database.dispose()
+        telemetry.close()

@@ -81,6 +81,7 @@ class Worker:
             scopes=lambda: [scope for _, scope in self._active.values()],
         )
         beating = asyncio.create_task(heartbeat.run(), name="heartbeat")
+        self._count_slots()
         try:
             await self._claim_loop(stop)
         finally:
@@ -192,6 +193,7 @@ class Worker:
                 solo_after=settings.solo_after_recoveries,
             )
         for run in claimed:
+            self.services.telemetry.run_claimed(run.epoch, run.created_at)
             log.info(
                 "worker %s claimed run %s (attempt %d%s)",
                 self.worker_id,
@@ -207,6 +209,10 @@ class Worker:
         task = asyncio.create_task(self._execute(claimed, scope), name=f"run-{claimed.id}")
         self._active[claimed.id] = (task, scope)
         task.add_done_callback(self._run_done)
+        self._count_slots()
+
+    def _count_slots(self) -> None:
+        self.services.telemetry.worker_slots(len(self._active), self.concurrency)
 
     def _scope(self, claimed: ClaimedRun) -> RunScope:
         return RunScope(
@@ -225,8 +231,10 @@ class Worker:
         return await self._execute(claimed, scope)
 
     async def _execute(self, claimed: ClaimedRun, scope: RunScope) -> str:
+        outcome = "interrupted"
         try:
-            return await execute_run(self.services, claimed, scope)
+            outcome = await execute_run(self.services, claimed, scope)
+            return outcome
         except DATABASE_ERRORS as exc:
             # Not the run's fault, nor a worker's death: hand it back once the database
             # answers again (a worker resumes it from its checkpoint at once, and no
@@ -242,6 +250,8 @@ class Worker:
             return "interrupted"
         finally:
             self._active.pop(claimed.id, None)
+            self.services.telemetry.run_ended(outcome)
+            self._count_slots()
 
     def _hand_back_later(self, scope: RunScope) -> None:
         task = asyncio.create_task(self._hand_back(scope), name=f"hand-back-{scope.run_id}")

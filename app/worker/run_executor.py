@@ -48,6 +48,7 @@ from app.worker.lg_options import (
     stream_event,
 )
 from app.worker.run_scope import RunScope
+from app.worker.run_tracing import trace_task
 from graphs.registry import GraphInputInvalid
 from nodes.context import RunContext
 
@@ -88,7 +89,14 @@ async def execute_run(services: Services, claimed: ClaimedRun, scope: RunScope) 
             )
         except ServiceError as exc:  # e.g. queued for code this worker no longer runs
             return await _finish(services, scope, RunStatus.FAILED, {}, exc.detail)
-        return await _execute(services, claimed, scope, graph)
+        telemetry = services.telemetry
+        with telemetry.run_span(
+            claimed.id, claimed.graph, claimed.tenant_id, claimed.epoch
+        ) as span:
+            outcome = await _execute(services, claimed, scope, graph)
+            if span is not None and telemetry.tracing is not None:
+                telemetry.tracing.run_outcome(span, outcome)
+            return outcome
     finally:
         await scope.close()
         current_lease.reset(lease)  # run_once executes in its caller's task
@@ -186,7 +194,10 @@ async def _execute(
                 if branch is not None:  # replays only
                     branch.on_checkpoint(chunk)
             else:
-                finished = _task_event(scope, cast(dict[str, Any], chunk))
+                task = cast(dict[str, Any], chunk)
+                if services.telemetry.tracing is not None:
+                    trace_task(services.telemetry.tracing, claimed.id, task)
+                finished = _task_event(scope, task)
                 if finished:
                     _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
         if values.get("__interrupt__"):  # paused for human input: the thread waits

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.api.app import create_app
 from app.db import ledger_repo
 from app.schemas.feedback import FeedbackIn
 from app.schemas.runs import SubmitRun
@@ -15,8 +16,9 @@ from app.services.container import build_services
 from app.settings import Settings
 from app.worker.loop import Worker
 from tests.conftest import SimulatorAdmin
-from tests.e2e.test_cli import routegraph
 from tests.support.learning import PEACHES
+from tests.support.live_server import LiveServer
+from tests.support.processes import client_cli
 
 
 async def test_two_processes_share_feedback_and_routing_stats_shows_it_after_they_stop(
@@ -38,7 +40,11 @@ async def test_two_processes_share_feedback_and_routing_stats_shows_it_after_the
             (call,) = await ledger_repo.calls_for_run(session, second.id)
         assert "from 1 events in cluster, 1 in class, 1 overall" in call.routing_reason
 
-    shown = routegraph(database_url, "routing", "stats", "--json")
+    # The CLI asks a service on the same database (GET /v1/routing/stats).
+    with LiveServer(create_app(settings)) as url:
+        shown = client_cli(url, "routing", "stats", "--json")
+        table = client_cli(url, "routing", "stats")
+
     assert shown.returncode == 0, shown.stderr
     rows = json.loads(shown.stdout)
     assert {(r["arm"], r["cluster"]) for r in rows} == {
@@ -52,7 +58,6 @@ async def test_two_processes_share_feedback_and_routing_stats_shows_it_after_the
         assert row["task_class"] in ("*", "math")
         assert row["prior"] == pytest.approx(rated.prior_p, abs=1e-4)
 
-    table = routegraph(database_url, "routing", "stats")
     assert table.returncode == 0, table.stderr
     assert "Learned routing table (6 cells with feedback)" in table.stdout
     assert "tier:edge" in table.stdout and "user 1" in table.stdout

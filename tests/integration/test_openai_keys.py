@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -23,7 +24,7 @@ from devtools.simulator.server import SimulatorServer
 from tests.conftest import SimulatorAdmin
 from tests.support.chat_rig import ChatService, chat_service
 from tests.support.live_server import LiveServer
-from tests.support.processes import run_cli as routegraph
+from tests.support.processes import client_cli, run_cli
 from tests.support.tenants import bearer, make_key
 
 QUESTION = [{"role": "user", "content": "Which is heavier, a kilo of feathers or of lead?"}]
@@ -214,37 +215,39 @@ async def test_get_principal_answers_problem_json_on_rest_routes(database_url: s
 
 @pytest.mark.slow
 async def test_keys_cli_creates_lists_and_revokes(service: ChatService) -> None:
+    """`keys create` is an admin command on the database; `keys list|revoke` ask the
+    service with a key of the tenant."""
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(service.database_url, "keys", "create", "--tenant", "acme", *args)
+
     created = await asyncio.to_thread(
-        routegraph,
-        service.database_url,
-        "keys",
-        "create",
-        "--tenant",
-        "acme",
-        "--budget-usd",
-        "2",
-        "--period",
-        "day",
-        "--manage-rules",
+        admin, "--budget-usd", "2", "--period", "day", "--manage-rules"
     )
     assert created.returncode == 0, created.stderr
     assert "manages provider rules" in created.stdout
     token = created.stdout.strip().splitlines()[-1]
     key_id = created.stdout.split()[1]
     assert token.startswith("rg-") and len(token) > 40
+    owner = (await asyncio.to_thread(admin)).stdout.strip().splitlines()[-1]
     await asyncio.sleep(2.1)
     async with client(service, token) as sdk:
         await sdk.chat.completions.create(model="edge", messages=QUESTION)
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as rest:
         rules = await rest.put(f"{service.base_url}/rules", json={"allowed_regions": ["eu"]})
     assert rules.status_code == 200, rules.text  # --manage-rules: this key may set them
-    listed = await asyncio.to_thread(routegraph, service.database_url, "keys", "list")
+    root = service.base_url.removesuffix("/v1")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return client_cli(root, "keys", *args, key=owner)
+
+    listed = await asyncio.to_thread(cli, "list")
     assert key_id in listed.stdout and "$2/day" in listed.stdout and "active" in listed.stdout
     assert token not in listed.stdout and token[10:] not in listed.stdout
-    revoked = await asyncio.to_thread(routegraph, service.database_url, "keys", "revoke", key_id)
+    revoked = await asyncio.to_thread(cli, "revoke", key_id)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
     async with client(service, token) as sdk:
         with pytest.raises(openai.AuthenticationError):
             await sdk.models.list()
-    missing = await asyncio.to_thread(routegraph, service.database_url, "keys", "revoke", "nope")
-    assert missing.returncode == 1
+    missing = await asyncio.to_thread(cli, "revoke", "nope")
+    assert missing.returncode == 1 and "404" in missing.stderr

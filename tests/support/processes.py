@@ -96,12 +96,31 @@ async def wait_until(
         await asyncio.sleep(poll)
 
 
-def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`routegraph ARGS` against `database_url`, to the end; its output captured."""
-    env = {**os.environ, "ROUTEGRAPH_DATABASE_URL": database_url, "COLUMNS": "200"}
+def run_cli(
+    database_url: str, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """An admin command `routegraph ARGS` against `database_url`, to the end; its output
+    captured."""
+    return _cli(args, {"ROUTEGRAPH_DATABASE_URL": database_url}, cwd)
+
+
+def client_cli(
+    url: str, *args: str, key: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`routegraph ARGS` as a client of the service at `url` (ROUTEGRAPH_URL), with no
+    ROUTEGRAPH_DATABASE_URL at all; `key` goes in ROUTEGRAPH_API_KEY."""
+    env = {"ROUTEGRAPH_URL": url, **({"ROUTEGRAPH_API_KEY": key} if key else {})}
+    return _cli(args, env, cwd)
+
+
+def _cli(
+    args: tuple[str, ...], settings: dict[str, str], cwd: Path | None
+) -> subprocess.CompletedProcess[str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ROUTEGRAPH_")}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
-        env=env,
+        env={**inherited, **settings, "COLUMNS": "200"},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,

@@ -76,7 +76,7 @@ claimed AS (
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.epoch,
         runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id, runs.crashes,
-        runs.solo, runs.lg
+        runs.solo, runs.lg, runs.created_at
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
@@ -87,7 +87,8 @@ events AS (
     RETURNING run_id, seq, at, kind, payload
 )
 SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.epoch, c.event_seq, c.budget_usd,
-    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload, c.lg
+    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload, c.lg,
+    c.created_at
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
 
@@ -163,7 +164,7 @@ async def _claim(
     result = await session.execute(statement, params)
     claimed = []
     for row in result.all():
-        run = replace(ClaimedRun(*row[:12]), lg=row[15])
+        run = replace(ClaimedRun(*row[:12]), lg=row[15], created_at=row[16])
         claimed.append(run)
         event = {"seq": run.event_seq, "at": row[12], "kind": row[13], "node": None}
         remember_committed(session, run.id, [{**event, "payload": row[14]}])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -34,6 +35,7 @@ class ClaimedRun:
     solo: bool = False
     # A run started through the LangGraph API: what it asked for beyond its input.
     lg: dict[str, Any] | None = None
+    created_at: datetime | None = None  # when it was submitted (queue wait metrics)
 
     @property
     def checkpoint_thread(self) -> str:

@@ -23,7 +23,7 @@ from app.db.events_repo import remember_committed
 from app.db.journal.contract import RunJournal
 from app.db.journal.records import ClaimedRun
 from app.db.models import utcnow
-from app.db.timestamps import sqlite_time
+from app.db.timestamps import parse_sqlite_time, sqlite_time
 
 # A run whose lease expired while a worker still held it: that worker vanished.
 _RECOVERED = "(status = 'running' AND lease_owner IS NOT NULL)"
@@ -50,7 +50,7 @@ _TAKE = (
     f"WHEN {_RECOVERED} AND solo AND steps_done = steps_at_claim THEN crashes + 1 "
     "WHEN steps_done > steps_at_claim THEN 0 ELSE crashes END, steps_at_claim = steps_done, "
     "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, epoch, event_seq, "
-    "budget_usd, cancel_requested, tenant_id, crashes, solo, lg"
+    "budget_usd, cancel_requested, tenant_id, crashes, solo, lg, created_at"
 )
 _EVENT = (
     "INSERT INTO run_events (run_id, seq, at, kind, node, payload) VALUES (?, ?, ?, ?, NULL, ?)"
@@ -136,6 +136,7 @@ async def _claim_runs(
             crashes=row[10],
             solo=bool(row[11]),
             lg=json.loads(row[12]) if row[12] is not None else None,
+            created_at=parse_sqlite_time(row[13]),
         )
         claimed.append(run)
         event = {

@@ -1,47 +1,15 @@
-"""`routegraph runs timeline|replay|fork` and `routegraph prune`: debugging runs from a shell."""
+"""A run's timeline (`GET /v1/runs/{id}/timeline`) as a tree in the terminal."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from app.run_status import RunStatus, is_terminal
 from app.schemas.timeline import LogicalCallOut, StepOut, TaskOut, TimelineOut
-from app.services.container import Services, build_services
-from app.services.errors import ServiceError
-from app.settings import Settings
 
 STATUS_STYLE = {"succeeded": "green", "ok": "green", "replayed": "cyan", "running": "yellow"}
-
-
-@asynccontextmanager
-async def cli_services(settings: Settings) -> AsyncIterator[Services]:
-    async with build_services(settings) as services:
-        yield services
-
-
-async def print_timeline(
-    console: Console, settings: Settings, run_id: str, *, tenant: str, as_json: bool, max_chars: int
-) -> bool:
-    from app.services.timeline import run_timeline
-
-    async with cli_services(settings) as services:
-        try:
-            timeline = await run_timeline(services, run_id, tenant, max_chars)
-        except ServiceError as exc:
-            console.print(f"[red]{escape(exc.detail)}[/]")
-            return False
-    if as_json:
-        console.print_json(timeline.model_dump_json())
-    else:
-        console.print(timeline_tree(timeline))
-    return True
 
 
 def timeline_tree(timeline: TimelineOut) -> Tree:
@@ -118,52 +86,3 @@ def _add_call(parent: Tree, call: LogicalCallOut) -> None:
                 + (f" ({escape((attempt.error or '')[:120])})" if attempt.error else "")
                 + "[/]"
             )
-
-
-async def queue_branch(
-    console: Console,
-    settings: Settings,
-    kind: str,
-    run_id: str,
-    body: dict[str, Any],
-    *,
-    tenant: str,
-    wait_s: float,
-) -> bool:
-    """Queue a replay or fork (a worker executes it); with `wait_s`, wait and report."""
-    from app.schemas.replay import ForkRequest, ReplayRequest
-    from app.services.forks import submit_fork
-    from app.services.replays import submit_replay
-    from app.services.runs import wait_for_run
-
-    async with cli_services(settings) as services:
-        try:
-            if kind == "replay":
-                run = await submit_replay(services, run_id, ReplayRequest(**body), tenant)
-            else:
-                run = await submit_fork(services, run_id, ForkRequest(**body), tenant)
-        except ServiceError as exc:
-            console.print(f"[red]{escape(exc.detail)}[/]")
-            return False
-        console.print(f"queued {kind} [bold]{run.id}[/] of {run_id}")
-        if wait_s <= 0:
-            return True
-        run = await wait_for_run(services, run.id, wait_s)
-    if not is_terminal(run.status):
-        console.print(f"[yellow]still {run.status} after {wait_s:.0f}s[/]: is a worker running?")
-        return False
-    console.print(f"{kind} {run.id}: [bold]{run.status}[/]  ${run.cost_usd:.6f}")
-    verdict = run.replay or {}
-    if kind == "replay":
-        if verdict.get("reproduced"):
-            console.print("[green]reproduced the run[/]")
-            return True
-        found = verdict.get("divergence") or {}
-        console.print(
-            f"[red]diverged at step {found.get('step')} ({found.get('node')}): "
-            f"{found.get('kind')}: {escape(str(found.get('detail')))}[/]"
-        )
-        return False
-    if run.error:
-        console.print(f"[red]{escape(run.error)}[/]")
-    return run.status == RunStatus.SUCCEEDED

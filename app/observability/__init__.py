@@ -1,0 +1,1 @@
+"""Metrics (Prometheus) and traces (OpenTelemetry): built at start-up, handed down."""

@@ -21,8 +21,8 @@ function legend(names) {
     el("span", {}, el("span", { class: "swatch", style: `background:${colorFor(n, i)}` }), n)));
 }
 
-function shortTime(iso, unit) {
-  const d = new Date(iso);
+function shortTime(at, unit) {
+  const d = new Date(at);
   return unit === "day" ? d.toISOString().slice(5, 10) : d.toISOString().slice(11, 16);
 }
 
@@ -38,31 +38,49 @@ function frame(max, format) {
   return g;
 }
 
-// series: [{name, points: [{at, value}]}]; one x position per distinct `at`.
-export function lineChart(series, { unit = "hour", format = (v) => v.toFixed(2), title = "" } = {}) {
-  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p.at)))].sort();
+// Every bucket start (ms) of a range {since, until, bucket}: the x axis, empty buckets too.
+export function bucketsOf(range) {
+  const step = range.bucket === "day" ? 86400000 : 3600000;
+  const out = [];
+  for (let t = Date.parse(range.since); t < Date.parse(range.until) && out.length < 1000; t += step) {
+    out.push(range.bucket === "day" ? t - (t % 86400000) : t);
+  }
+  return [...new Set(out)];
+}
+
+// series: [{name, points: [{at, value}]}] over the range's buckets (missing ones are 0).
+export function lineChart(series, { range, format = (v) => v.toFixed(2), title = "" } = {}) {
+  const unit = range.bucket;
+  const xs = bucketsOf(range);
   const max = Math.max(1e-9, ...series.flatMap((s) => s.points.map((p) => p.value)));
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": title });
   chart.append(frame(max, format));
   const x = (i) => PAD.l + (xs.length <= 1 ? (W - PAD.l - PAD.r) / 2 : (i * (W - PAD.l - PAD.r)) / (xs.length - 1));
   const y = (v) => PAD.t + (H - PAD.t - PAD.b) * (1 - v / max);
   series.forEach((s, si) => {
-    const byAt = new Map(s.points.map((p) => [p.at, p.value]));
+    const byAt = new Map(s.points.map((p) => [Date.parse(p.at), p.value]));
     const coords = xs.map((at, i) => [x(i), y(byAt.get(at) || 0)]);
     const color = colorFor(s.name, si);
     chart.append(svg("polyline", { points: coords.map((c) => c.join(",")).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
-    coords.forEach(([cx, cy], i) => chart.append(svg("circle", { cx, cy, r: 2.5, fill: color },
-      svg("title", {}, `${s.name} ${xs[i]}: ${format(byAt.get(xs[i]) || 0)}`))));
+    xs.forEach((at, i) => {
+      if (!byAt.has(at)) return;
+      chart.append(svg("circle", { cx: coords[i][0], cy: coords[i][1], r: 2.5, fill: color },
+        svg("title", {}, `${s.name} ${new Date(at).toISOString()}: ${format(byAt.get(at))}`)));
+    });
   });
   const step = Math.max(1, Math.ceil(xs.length / 8));
   xs.forEach((at, i) => {
-    if (i % step === 0) chart.append(svg("text", { x: x(i), y: H - 6, "text-anchor": "middle" }, shortTime(at, unit)));
+    const anchor = x(i) > W - 40 ? "end" : "middle"; // the last label stays inside
+    if (i % step === 0) chart.append(svg("text", { x: x(i), y: H - 6, "text-anchor": anchor }, shortTime(at, unit)));
   });
   return el("figure", { class: "chart", "data-chart": title }, chart, legend(series.map((s) => s.name)));
 }
 
-// buckets: [{at, parts: {category: value}}]: one stacked bar per bucket.
-export function stackedBars(buckets, categories, { unit = "hour", title = "" } = {}) {
+// buckets: [{at, parts: {category: value}}]: one stacked bar per bucket of the range.
+export function stackedBars(given, categories, { range, title = "" } = {}) {
+  const unit = range.bucket;
+  const byAt = new Map(given.map((b) => [Date.parse(b.at), b]));
+  const buckets = bucketsOf(range).map((at) => byAt.get(at) || { at, parts: {} });
   const totals = buckets.map((b) => categories.reduce((sum, c) => sum + (b.parts[c] || 0), 0));
   const max = Math.ceil(Math.max(1, ...totals) / 4) * 4; // whole numbers on the axis
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": title });

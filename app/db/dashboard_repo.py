@@ -241,7 +241,7 @@ async def keys_with_spend(
     period key per budget period, e.g. {"day": "2026-12-07", "month": "2026-12"})."""
     period = case(
         *((ApiKey.budget_period == name, value) for name, value in periods.items()),
-        else_=periods.get("month", ""),
+        else_=periods.get("day", ""),  # a key without a period books per day (`period_key`)
     )
     spend = (
         select(func.coalesce(func.sum(ApiKeySpend.spent_usd), 0.0))

@@ -104,7 +104,8 @@ async def _open(page: Page, base: str, view: str) -> None:
     """A fresh load of the view (a hash change alone would leave the last view's marker)."""
     await page.goto("about:blank")
     await page.goto(f"{base}/dashboard/#/{view}")
-    await page.wait_for_selector(f"#view[data-loaded='{view}']", timeout=15_000)
+    name = view.split("/")[0]
+    await page.wait_for_selector(f"#view[data-loaded='{name}']", timeout=15_000)
 
 
 async def _shoot(page: Page, name: str) -> None:
@@ -263,3 +264,24 @@ async def _run_page_replays(page: Page, base: str, key: str) -> None:
     await page.wait_for_selector(f"h2:text-is('Run {replay_id}')")
     assert await _figure(page, "cost_usd") == "$0.0000"
     assert "reproduced" in await page.inner_text("#view")
+    await _fork_from_the_page(page, base, key, source)
+
+
+async def _fork_from_the_page(page: Page, base: str, key: str, source: str) -> None:
+    """Fork after the execute step with the synthesis moved to the frontier tier: a live run."""
+    await _open(page, base, f"run/{source}")
+    await page.select_option("#fork-step", "2")
+    await page.fill("#fork-node", "synthesize")
+    await page.select_option("#fork-tier", "frontier")
+    await page.click("#fork")
+    fork_id = await (await page.wait_for_selector("#fork-link")).inner_text()
+    async with httpx.AsyncClient(base_url=base, headers=bearer(key), timeout=30) as client:
+        for _ in range(300):
+            fork = (await client.get(f"/v1/runs/{fork_id}")).json()
+            if fork["status"] not in ("queued", "running"):
+                break
+            await asyncio.sleep(0.1)
+        assert fork["status"] == "succeeded" and fork["parent_run_id"] == source, fork
+        calls = (await client.get(f"/v1/runs/{fork_id}/calls")).json()
+    assert [(c["node"], c["tier"]) for c in calls] == [("synthesize", "frontier")]
+    assert fork["cost_usd"] > 0

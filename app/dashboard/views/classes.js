@@ -15,7 +15,7 @@ export async function classes(hours) {
     }
     const tiers = [...new Set([...TIERS, ...Object.keys(c.requests_by_tier)])].filter((t) => c.requests_by_tier[t]);
     return panel(`Routing mix: ${c.task_class}`,
-      stackedBars([...buckets.values()], tiers, { unit: d.range.bucket, title: `mix ${c.task_class}` }));
+      stackedBars([...buckets.values()], tiers, { range: d.range, title: `mix ${c.task_class}` }));
   });
   return el("div", {},
     el("h2", {}, "Task classes"),

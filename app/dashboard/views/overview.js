@@ -4,7 +4,6 @@ import { card, el, num, panel, pct, usd } from "../dom.js";
 
 export async function overview(hours) {
   const d = await api(`/v1/dashboard/overview?${rangeQuery(hours)}`);
-  const unit = d.range.bucket;
   return el("div", {},
     el("h2", {}, "Overview"),
     el("div", { class: "cards" },
@@ -21,12 +20,12 @@ export async function overview(hours) {
     ),
     panel("Spend over time",
       lineChart([{ name: "spend", points: d.series.map((p) => ({ at: p.at, value: p.spend_usd })) }],
-        { unit, format: (v) => `$${v.toFixed(4)}`, title: "spend" })),
+        { range: d.range, format: (v) => `$${v.toFixed(4)}`, title: "spend" })),
     panel("Calls and errors over time",
       lineChart([
         { name: "calls", points: d.series.map((p) => ({ at: p.at, value: p.calls })) },
         { name: "errors", points: d.series.map((p) => ({ at: p.at, value: p.errors })) },
-      ], { unit, format: (v) => v.toFixed(0), title: "calls" })),
+      ], { range: d.range, format: (v) => v.toFixed(0), title: "calls" })),
     panel("Runs by status",
       el("div", { class: "cards" }, Object.entries(d.runs_by_status).map(([s, n]) => card(s, num(n), `runs_${s}`)))),
   );

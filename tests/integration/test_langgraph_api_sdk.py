@@ -270,3 +270,18 @@ async def test_after_seconds_holds_the_run_back_until_then(served: str) -> None:
     started = datetime.fromisoformat(stored["started_at"])
     created = datetime.fromisoformat(stored["created_at"])
     assert stored["status"] == "succeeded" and (started - created).total_seconds() >= 1.5
+
+
+async def test_a_failed_run_streams_an_error_event_and_ends_in_error(served: str) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    parts = [
+        p
+        async for p in client.runs.stream(
+            thread, "chat", input=QUESTION, context={"budget_usd": 1e-9}, stream_mode="values"
+        )
+    ]
+    assert parts[-1].event == "error"
+    assert parts[-1].data["error"] == "BudgetExceeded" and "budget" in parts[-1].data["message"]
+    runs = await client.runs.list(thread, status="error")
+    assert len(runs) == 1 and (await client.threads.get(thread))["status"] == "error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from app.services.container import Services
@@ -25,9 +26,18 @@ def graph_schemas(services: Services, graph: ResolvedGraph) -> dict[str, Any]:
         "input_schema": graph.definition.input_schema,
         "output_schema": compiled.get_output_jsonschema(),
         "state_schema": compiled.get_output_jsonschema(),
-        "config_schema": compiled.get_config_jsonschema(),
+        "config_schema": _config_schema(compiled),
         "context_schema": _context_schema(compiled),
     }
+
+
+def _config_schema(compiled: Any) -> dict[str, Any]:
+    # Deprecated in LangGraph 1.0 in favour of the context schema; LangGraph's server
+    # still answers both, and so do we.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        schema: dict[str, Any] = compiled.get_config_jsonschema()
+    return schema
 
 
 def _context_schema(compiled: Any) -> dict[str, Any] | None:

@@ -32,9 +32,10 @@ async def test_resume_after_the_pausing_worker_was_killed_pays_nothing_twice(
             lease_seconds=3,
             poll_seconds=0.2,
         )
+        # Both workers start with the API (their start-ups overlap); whichever pauses the
+        # run is killed, and the other must resume it.
+        workers = [Child(["worker"], env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
         api, base_url = start_api(env, tmp_path / "api.log", worker=False)
-        first = Child(["worker"], env, tmp_path / "worker-1.log")
-        second = None
         simulator = SimulatorAdmin(sim_url)
         try:
             client = get_client(url=base_url)
@@ -45,14 +46,19 @@ async def test_resume_after_the_pausing_worker_was_killed_pays_nothing_twice(
             assert paused["__interrupt__"], paused
             paid = len(await simulator.requests())
             assert paid == 1
-            first.signal(signal.SIGKILL)
-            first.process.wait(timeout=10)
-            second = Child(["worker"], env, tmp_path / "worker-2.log")
+            runs = await client.runs.list(thread["thread_id"])
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as raw:
+                timeline = (await raw.get(f"/v1/runs/{runs[0]['run_id']}/timeline")).json()
+            started = next(e for e in timeline["lifecycle"] if e["kind"] == "started")
+            pid = int(started["payload"]["worker"].split(":")[1])
+            pausing = next(w for w in workers if w.pid == pid)
+            pausing.signal(signal.SIGKILL)
+            pausing.process.wait(timeout=10)
+            second = next(w for w in workers if w is not pausing)
 
             async with httpx.AsyncClient(base_url=base_url, timeout=30) as raw:
                 waiting = (await raw.get(f"/v1/threads/{thread['thread_id']}/interrupts")).json()
                 assert waiting["tasks"][0]["node"] == "review"
-                runs = await client.runs.list(thread["thread_id"])
                 resumed = await raw.post(
                     f"/v1/runs/{runs[0]['run_id']}/resume", json={"resume": "ship it"}
                 )
@@ -66,12 +72,14 @@ async def test_resume_after_the_pausing_worker_was_killed_pays_nothing_twice(
                     await asyncio.sleep(0.1)
                 assert done["status"] == "succeeded", (done, second.tail())
                 timeline = (await raw.get(f"/v1/runs/{runs[0]['run_id']}/timeline")).json()
+                after = (await raw.get(f"/v1/runs/{run['id']}/timeline")).json()
+            resumed_by = next(e for e in after["lifecycle"] if e["kind"] == "started")
+            assert int(resumed_by["payload"]["worker"].split(":")[1]) == second.pid
             state = await client.threads.get_state(thread["thread_id"])
             assert state["values"]["notes"] == ["draft", "review", "finish:ship it"]
             assert len(await simulator.requests()) == paid  # the draft was not paid again
             assert "interrupted" in [e["kind"] for e in timeline["lifecycle"]]
         finally:
-            for child in (first, second, api):
-                if child is not None:
-                    child.stop()
+            for child in (*workers, api):
+                child.stop()
             await simulator.close()

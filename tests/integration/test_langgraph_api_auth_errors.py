@@ -78,3 +78,35 @@ async def test_the_sdks_api_key_acts_for_its_tenant_and_budgets_apply(
         with pytest.raises(AuthenticationError) as refused:
             await get_client(url=base_url, api_key="rg-nope").threads.search()
         assert set(refused.value.body) == {"detail"}  # type: ignore[arg-type]
+
+
+async def test_bad_input_on_langgraph_paths_is_a_4xx_detail_never_a_5xx(
+    database_url: str, simulator: SimulatorAdmin, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        simulator_url=simulator.base_url,
+        config=write_lg_config(tmp_path),
+    )
+    with LiveServer(create_app(settings, embedded_worker=True)) as base_url:
+        client = get_client(url=base_url)
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "chat", input=QUESTION)
+        async with httpx.AsyncClient(base_url=base_url) as raw:
+            answers = [
+                await raw.post(f"/threads/{thread}/state", json={"values": {}, "as_node": "nope"}),
+                await raw.post(f"/threads/{thread}/state", json={"values": "not a dict"}),
+                await raw.get("/threads/a%00b"),
+                await raw.post(
+                    "/threads", content=b"{not json", headers={"content-type": "application/json"}
+                ),
+                await raw.post("/threads/search", json={"limit": -1}),
+                await raw.post(
+                    f"/threads/{thread}/runs", json={"assistant_id": "chat", "input": []}
+                ),
+                await raw.get(f"/threads/{thread}/state/not-a-checkpoint"),
+            ]
+    for answer in answers[:-1]:
+        assert 400 <= answer.status_code < 500, (answer.request.url, answer.text)
+        assert set(answer.json()) == {"detail"}
+    assert answers[-1].status_code == 200 and answers[-1].json()["values"] == {}

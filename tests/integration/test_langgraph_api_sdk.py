@@ -26,8 +26,7 @@ from tests.support.simulator_admin import SimulatorAdmin
 QUESTION = {"messages": [{"role": "user", "content": "Name a prime number below ten."}]}
 
 
-@pytest.fixture
-def served(database_url: str, simulator: SimulatorAdmin, tmp_path: Path) -> Iterator[str]:
+def serve(database_url: str, simulator: SimulatorAdmin, tmp_path: Path) -> Iterator[str]:
     settings = Settings(
         database_url=database_url,
         simulator_url=simulator.base_url,
@@ -37,8 +36,21 @@ def served(database_url: str, simulator: SimulatorAdmin, tmp_path: Path) -> Iter
         yield base_url
 
 
-async def test_default_assistants_are_found_by_langgraphs_id_and_by_graph_name(served: str) -> None:
-    client = get_client(url=served)
+@pytest.fixture
+def served(database_url: str, simulator: SimulatorAdmin, tmp_path: Path) -> Iterator[str]:
+    yield from serve(database_url, simulator, tmp_path)
+
+
+@pytest.fixture
+def served_sqlite(sqlite_url: str, simulator: SimulatorAdmin, tmp_path: Path) -> Iterator[str]:
+    """For tests whose subject is not storage (graph metadata, stream formats)."""
+    yield from serve(sqlite_url, simulator, tmp_path)
+
+
+async def test_default_assistants_are_found_by_langgraphs_id_and_by_graph_name(
+    served_sqlite: str,
+) -> None:
+    client = get_client(url=served_sqlite)
     derived = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), "review"))
     by_id = await client.assistants.get(derived)
     by_name = await client.assistants.get("review")
@@ -199,8 +211,10 @@ async def test_thread_state_updates_copies_searches_and_deletes(served: str) -> 
     assert again["thread_id"] == copy["thread_id"]
 
 
-async def test_debug_tasks_and_checkpoints_modes_stream_as_langgraph_does(served: str) -> None:
-    client = get_client(url=served)
+async def test_debug_tasks_and_checkpoints_modes_stream_as_langgraph_does(
+    served_sqlite: str,
+) -> None:
+    client = get_client(url=served_sqlite)
     parts = [
         part
         async for part in client.runs.stream(
@@ -256,3 +270,18 @@ async def test_after_seconds_holds_the_run_back_until_then(served: str) -> None:
     started = datetime.fromisoformat(stored["started_at"])
     created = datetime.fromisoformat(stored["created_at"])
     assert stored["status"] == "succeeded" and (started - created).total_seconds() >= 1.5
+
+
+async def test_a_failed_run_streams_an_error_event_and_ends_in_error(served: str) -> None:
+    client = get_client(url=served)
+    thread = (await client.threads.create())["thread_id"]
+    parts = [
+        p
+        async for p in client.runs.stream(
+            thread, "chat", input=QUESTION, context={"budget_usd": 1e-9}, stream_mode="values"
+        )
+    ]
+    assert parts[-1].event == "error"
+    assert parts[-1].data["error"] == "BudgetExceeded" and "budget" in parts[-1].data["message"]
+    runs = await client.runs.list(thread, status="error")
+    assert len(runs) == 1 and (await client.threads.get(thread))["status"] == "error"

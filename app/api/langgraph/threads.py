@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from langgraph.errors import InvalidUpdateError
 
 from app.api.deps import get_services
 from app.api.tenant import TenantDep
@@ -139,7 +140,7 @@ async def update_thread_state(
             as_node=body.as_node,
             checkpoint_id=checkpoint_id,
         )
-    except (ValueError, KeyError) as exc:  # LangGraph: ambiguous or unknown node, bad values
+    except (InvalidUpdateError, ValueError, KeyError, TypeError) as exc:  # unknown node, bad values
         raise InvalidInput(f"cannot update the state: {exc}") from exc
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import quote
 
 import typer
@@ -36,10 +36,9 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
         return text, parse_spec_text(text, fmt)
     except SpecInvalid as exc:
         _print_against(text, exc.errors, path)
-    raise AssertionError("unreachable")
 
 
-def _print_against(text: str, errors: list[dict[str, Any]], path: Path) -> None:
+def _print_against(text: str, errors: list[dict[str, Any]], path: Path) -> NoReturn:
     from graphs.spec import format_errors_against_source
 
     console.print(format_errors_against_source(text, errors, filename=str(path)), markup=False)

@@ -6,19 +6,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.json_numbers import JSONInt
 from app.schemas.storable import StorableStr
 from app.schemas.timestamps import UtcDateTime
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: `"budget_usd": false` or `"rpm_limit": "5"` is a 422, not silently coerced.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: StorableStr | None = Field(None, max_length=200, description="a label for listings")
     budget_usd: float | None = Field(
         None, ge=0, le=1e9, description="spend allowed per period (none: no budget)"
     )
     period: Literal["day", "month"] = "month"
-    rpm_limit: int | None = Field(None, ge=1, le=1_000_000, description="requests per minute")
+    rpm_limit: JSONInt | None = Field(None, ge=1, le=1_000_000, description="requests per minute")
 
 
 class KeyOut(BaseModel):

@@ -1,8 +1,9 @@
 """A tenant's own API keys over REST: list them, create one, revoke one.
 
 Any key of a tenant may list the tenant's keys. Creating and revoking take a key with no
-budget and no rate limit (a limited key cannot mint itself an unlimited one); with auth
-off (loopback, no key yet) the caller is the default tenant and may create its first key.
+budget and no rate limit (a limited key cannot mint itself an unlimited one). With auth
+off (loopback, no key yet) there is no key to act with: the first key is made by the
+admin command `routegraph keys create` (a REST call must not turn auth on for everyone).
 Keys of other tenants answer 404, as if they did not exist.
 """
 
@@ -34,7 +35,12 @@ def key_out(key: ApiKey, spent_usd: float) -> KeyOut:
 
 def _require_unlimited(principal: Principal, what: str) -> None:
     key = principal.key
-    if key is not None and (key.budget_usd is not None or key.rpm_limit is not None):
+    if key is None:
+        raise Forbidden(
+            f"auth is off (no API key exists): only `routegraph keys create` can {what} "
+            "until the first key is made"
+        )
+    if key.budget_usd is not None or key.rpm_limit is not None:
         raise Forbidden(f"a key with a budget or a rate limit cannot {what}")
 
 

@@ -231,7 +231,7 @@ async def serve_stream(
             finish_reason=attempt.finish_reason,
         )
         await ledger.complete(ctx, begun, record, done)
-        await gateway.warmth.record(attempt_request, ctx.tenant_id, model, usage)
+        gateway.warmth.record_behind(attempt_request, ctx.tenant_id, model, usage)
         total = Usage(
             usage.prompt_tokens + delivered_prompt,
             usage.completion_tokens + delivered,

@@ -119,6 +119,7 @@ async def run_variant(
                     CallContext(call_key=key, new_call=True),
                 )
                 messages.append({"role": "assistant", "content": result.content or ""})
+                await gateway.warmth.settled()  # a user's next turn comes seconds later
                 good = row.weak_good if result.tier == "edge" else row.strong_good
                 totals.turns += 1
                 totals.correct += int(good)

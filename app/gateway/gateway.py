@@ -155,6 +155,7 @@ class Gateway:
     async def aclose(self) -> None:
         """Write the ledger rows still queued, close the provider connections (shutdown)."""
         await self.batch_ledger.settled()
+        await self.warmth.settled()
         await self.providers.aclose()
 
     async def complete(
@@ -417,7 +418,7 @@ class Gateway:
             )
         done = completion_of("ok", answer, latency, cost, estimate.cost_usd, None)
         await ledger.complete(ctx, begun, record, done)
-        await self.warmth.record(request, ctx.tenant_id, model, usage)
+        self.warmth.record_behind(request, ctx.tenant_id, model, usage)
         if verdict is not None and self.learning is not None:
             await self.learning.output_verdict(ctx, record, begun.call_id, verdict)
         return _Outcome(begun.call_id, begun.number, result=result)

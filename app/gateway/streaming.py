@@ -253,7 +253,7 @@ async def serve_stream(
             stream=True,
         )
         await ledger.complete(ctx, begun, record, done)
-        await gateway.warmth.record(attempt_request, ctx.tenant_id, model, usage)
+        gateway.warmth.record_behind(attempt_request, ctx.tenant_id, model, usage)
         total = Usage(
             usage.prompt_tokens + delivered_prompt,
             usage.completion_tokens + delivered,

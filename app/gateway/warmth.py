@@ -4,10 +4,13 @@ prefer a model whose cache would make the call cheaper (`app.routing.warm_route`
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import prefix_repo
@@ -17,6 +20,8 @@ from app.routing.catalog import ModelSpec
 from app.routing.warm_route import WarmPrefix
 
 PURGE_EVERY = 500  # recorded calls between purges of cold prefixes
+
+log = logging.getLogger(__name__)
 
 
 class PrefixWarmth:
@@ -30,6 +35,7 @@ class PrefixWarmth:
         self._sessions = sessions
         self._clock = clock
         self._recorded = 0
+        self._pending: set[asyncio.Task[None]] = set()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -61,6 +67,31 @@ class PrefixWarmth:
             model: WarmPrefix(tokens, (expires_at - now).total_seconds())
             for model, (tokens, expires_at) in rows.items()
         }
+
+    def record_behind(
+        self, request: ModelRequest, tenant_id: str, model: ModelSpec, usage: Usage
+    ) -> None:
+        """`record`, written behind the answer (as its ledger completion is): the caller
+        does not wait for it. `settled` waits for every such write."""
+        cache = model.prompt_cache
+        if cache is None or usage.prompt_tokens < cache.min_tokens:
+            return
+        task = asyncio.create_task(self._record_logged(request, tenant_id, model, usage))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def settled(self) -> None:
+        """Every warm prefix recorded so far is written (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def _record_logged(
+        self, request: ModelRequest, tenant_id: str, model: ModelSpec, usage: Usage
+    ) -> None:
+        try:
+            await self.record(request, tenant_id, model, usage)
+        except (SQLAlchemyError, OSError):  # a lost record costs money, never the answer
+            log.warning("could not record the warm prefix on %s", model.name, exc_info=True)
 
     async def record(
         self, request: ModelRequest, tenant_id: str, model: ModelSpec, usage: Usage

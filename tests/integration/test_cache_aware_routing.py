@@ -97,6 +97,7 @@ class Chat:
         )
         self.messages.append(result.assistant_message())
         await gateway.batch_ledger.settled()
+        await gateway.warmth.settled()  # the next turn comes later than its write
         async with env.sessions() as session:
             rows = (
                 await session.execute(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.json_numbers import JSONInt
+
+# Bounds on the int itself, so the OpenAPI document states them as JSON Schema keywords.
+SpecVersion = Annotated[int, Field(ge=1, le=1_000_000), *JSONInt.__metadata__]
 from app.schemas.storable import StorableStr
 from app.schemas.timestamps import UtcDateTime
 
@@ -30,8 +33,8 @@ class ArmIn(BaseModel):
         description="auto, cascade, a tier or a catalog model (for a graph: every model call "
         "of its runs uses it, the latest version runs)",
     )
-    version: JSONInt | None = Field(
-        None, ge=1, le=1_000_000, description="target a graph: the spec version runs get"
+    version: SpecVersion | None = Field(
+        None, description="target a graph: the spec version runs get"
     )
 
     @model_validator(mode="after")

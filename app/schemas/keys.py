@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.json_numbers import JSONInt
 from app.schemas.storable import StorableStr
 from app.schemas.timestamps import UtcDateTime
+
+# The bounds go on the int itself (on JSONInt inside an Optional, pydantic would write them
+# as keywords JSON Schema does not know).
+RequestsPerMinute = Annotated[int, Field(ge=1, le=1_000_000), *JSONInt.__metadata__]
 
 
 class KeyIn(BaseModel):
@@ -20,7 +24,7 @@ class KeyIn(BaseModel):
         None, ge=0, le=1e9, description="spend allowed per period (none: no budget)"
     )
     period: Literal["day", "month"] = "month"
-    rpm_limit: JSONInt | None = Field(None, ge=1, le=1_000_000, description="requests per minute")
+    rpm_limit: RequestsPerMinute | None = Field(None, description="requests per minute")
 
 
 class KeyOut(BaseModel):

@@ -52,13 +52,35 @@ def api_schema(service_url: str) -> OpenApiSchema:
             "request-timeout": 30,
             "checks": {"enabled": True},
             "generation": {"mode": "all", "max-examples": EXAMPLES},
+            # Each entry names its operations (`include-name`: separate include-* keys would
+            # match any operation that has either the path or the method).
             # A graph spec's meaning (nodes that exist, reachable, known models and tools,
             # template variables in the state...) is beyond JSON Schema: a schema-valid spec
             # may still be a 422, with every problem and its pointer.
             "operations": [
+                # An experiment's arms must have distinct names, each one policy or one
+                # version the target can use, and one experiment runs per target: beyond
+                # JSON Schema, a 422 (or 409) naming the problem.
                 {
-                    "include-path": ["/v1/graphs", "/v1/graphs/validate"],
-                    "include-method": "POST",
+                    "include-name": ["POST /v1/experiments"],
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": ["2xx", "409", "422"]}
+                    },
+                },
+                # With auth off (no key exists) keys are made by `routegraph keys create`:
+                # creating or revoking one over REST is a 403.
+                {
+                    "include-name": ["POST /v1/keys"],
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "403"]}},
+                },
+                {
+                    "include-name": ["DELETE /v1/keys/{key_id}"],
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "404"]}
+                    },
+                },
+                {
+                    "include-name": ["POST /v1/graphs", "POST /v1/graphs/validate"],
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "404", "409", "422"]
@@ -68,26 +90,11 @@ def api_schema(service_url: str) -> OpenApiSchema:
                 # Provider rules name the catalog's providers, models and regions: a
                 # schema-valid name the catalog does not have is a 422 naming it.
                 {
-                    "include-path": ["/v1/rules", "/v1/keys/{key_id}/rules"],
-                    "include-method": "PUT",
+                    "include-name": ["PUT /v1/rules", "PUT /v1/keys/{key_id}/rules"],
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "403", "404", "422"]
                         }
-                    },
-                },
-                # With auth off (no key exists) keys are made by `routegraph keys create`:
-                # creating or revoking one over REST is a 403.
-                {
-                    "include-path": ["/v1/keys"],
-                    "include-method": "POST",
-                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "403"]}},
-                },
-                {
-                    "include-path": ["/v1/keys/{key_id}"],
-                    "include-method": "DELETE",
-                    "checks": {
-                        "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "404"]}
                     },
                 },
             ],

@@ -7,12 +7,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.json_numbers import JSONInt
-
-# Bounds on the int itself, so the OpenAPI document states them as JSON Schema keywords.
-SpecVersion = Annotated[int, Field(ge=1, le=1_000_000), *JSONInt.__metadata__]
 from app.schemas.storable import StorableStr
 from app.schemas.timestamps import UtcDateTime
 
+# Bounds on the int itself, so the OpenAPI document states them as JSON Schema keywords.
+SpecVersion = Annotated[int, Field(ge=1, le=1_000_000), *JSONInt.__metadata__]
 ARM_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 

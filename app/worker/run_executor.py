@@ -87,7 +87,7 @@ async def _execute(
     services: Services, claimed: ClaimedRun, scope: RunScope, graph: ResolvedGraph
 ) -> str:
     definition = graph.definition
-    compiled = services.registry.compiled(graph)
+    compiled = services.registry.compiled(graph, claimed.tenant_id)
     config: RunnableConfig = {
         "configurable": {"thread_id": claimed.checkpoint_thread},
         "recursion_limit": definition.recursion_limit,

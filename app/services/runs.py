@@ -33,6 +33,7 @@ __all__ = [
     "cancel_run",
     "get_run",
     "list_runs",
+    "prepare_run",
     "run_calls",
     "submit_run",
     "wait_for_run",
@@ -51,34 +52,16 @@ async def submit_run(
     tenant_id: str = DEFAULT_TENANT,
 ) -> tuple[Run, bool]:
     """Queue a run (never execute it here); returns (run, created). Same key, same run."""
-    name, version = parse_graph_ref(body.graph)
-    graph = await services.registry.resolve(name, version, tenant_id=tenant_id)
-    try:
-        graph.definition.validate_input(body.input)
-    except GraphInputInvalid as exc:
-        raise InvalidInput(str(exc), errors=exc.errors) from exc
     fingerprint = _fingerprint(body)
     # The key is the tenant's own: another tenant's run under the same key is never found.
     stored_key = scoped(tenant_id, idempotency_key) if idempotency_key else None
+    run = await prepare_run(services, body, tenant_id=tenant_id)
     if idempotency_key:
         existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
         if existing is not None:
             return existing, False
-    run = Run(
-        id=runs_repo.new_run_id(),
-        tenant_id=tenant_id,
-        thread_id=body.thread_id or str(uuid.uuid4()),
-        graph=graph.name,
-        version=graph.version,
-        input=body.input,
-        priority=body.priority,
-        idempotency_key=stored_key,
-        request_fingerprint=fingerprint,
-        budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
-        epoch=0,
-        cost_usd=0.0,
-        cancel_requested=False,
-    )
+    run.idempotency_key = stored_key
+    run.request_fingerprint = fingerprint
     try:
         async with services.sessions.begin() as session:
             await services.journal.enqueue(
@@ -93,6 +76,30 @@ async def submit_run(
         raise
     services.notifier.runs_claimable()
     return run, True
+
+
+async def prepare_run(services: Services, body: SubmitRun, *, tenant_id: str) -> Run:
+    """A new run's row, its graph resolved and its input checked (InvalidInput), not yet
+    queued: `services.journal.enqueue` it in the transaction that decides it is due."""
+    name, version = parse_graph_ref(body.graph)
+    graph = await services.registry.resolve(name, version, tenant_id=tenant_id)
+    try:
+        graph.definition.validate_input(body.input)
+    except GraphInputInvalid as exc:
+        raise InvalidInput(str(exc), errors=exc.errors) from exc
+    return Run(
+        id=runs_repo.new_run_id(),
+        tenant_id=tenant_id,
+        thread_id=body.thread_id or str(uuid.uuid4()),
+        graph=graph.name,
+        version=graph.version,
+        input=body.input,
+        priority=body.priority,
+        budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
+        epoch=0,
+        cost_usd=0.0,
+        cancel_requested=False,
+    )
 
 
 async def _existing_for_key(

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("end_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_run_date", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_run_id", sa.String(64), nullable=True),
+        sa.Column("fired", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )

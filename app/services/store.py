@@ -93,6 +93,10 @@ async def search_items(
 ) -> dict[str, Any]:
     """`{"items": [...]}` under the prefix, filtered by exact values of their fields."""
     _check_page(limit, offset)
+    if query is not None and getattr(services.store, "index_config", None) is None:
+        # Without an embedding index the store would ignore the query and answer as if
+        # none was given: refuse it instead.
+        raise InvalidInput("query: semantic search needs an embedding index; this store has none")
     items = await tenant_store(services, tenant_id).asearch(
         namespace_of(namespace_prefix, field="namespace_prefix"),
         filter=filter,

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="safety-net poll of an idle worker (wake-ups are pushed; this also sweeps "
         "runs whose lease expired)",
     )
+    cron_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="how often a worker looks for due crons (a firing is claimed in the "
+        "database, so any number of workers start each firing once)",
+    )
     push_safety_poll_seconds: float = Field(
         2.0,
         gt=0,

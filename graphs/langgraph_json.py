@@ -1,5 +1,5 @@
 """Loads the user's own LangGraph graphs from a `langgraph.json`, the file LangGraph's server
-reads: `{"graphs": {"name": "./path/file.py:attr"}, "dependencies": ["."]}`.
+reads: `{"graphs": {"name": "./path/file.py:attr"}, "dependencies": ["."], "env": ".env"}`.
 
 `attr` may be a compiled graph, a `StateGraph` builder, or a factory function (called once
 per process, with no arguments or with a config) returning either. routegraph compiles
@@ -23,6 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from graphs.config_env import ConfigEnvError, load_config_env
 from graphs.input_schema import input_contract
 from graphs.json_values import state_output
 from graphs.registry import Compiled, GraphDefinition
@@ -46,6 +47,10 @@ def load_config_graphs(config_path: str | Path) -> dict[str, GraphDefinition]:
     if not isinstance(config, dict) or not isinstance(config.get("graphs"), dict):
         raise GraphLoadError(f'{path}: needs a "graphs" object mapping names to "file.py:attr"')
     base = path.parent
+    try:
+        load_config_env(path, config.get("env"))
+    except ConfigEnvError as exc:
+        raise GraphLoadError(str(exc)) from exc
     _add_dependencies(path, base, config.get("dependencies", []))
     definitions = {}
     for name, target in config["graphs"].items():

@@ -22,7 +22,14 @@ class GraphInputInvalid(ValueError):
     """A run's input does not match its graph's input schema; `errors` say where."""
 
     def __init__(self, graph: str, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"input does not match graph {graph!r}'s input schema")
+        # The message names each field too: some clients (the LangGraph API's `detail`)
+        # show only the message.
+        where = "; ".join(
+            f"{'.'.join(str(part) for part in e.get('loc') or ()) or 'input'}: {e.get('msg')}"
+            for e in errors[:10]
+        )
+        message = f"input does not match graph {graph!r}'s input schema"
+        super().__init__(f"{message}: {where}" if where else message)
         self.errors = errors
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.checkpoints import open_checkpointer
@@ -17,6 +18,7 @@ from app.db.journal import RunJournal
 from app.db.migrate import upgrade_database
 from app.db.routing_stats_repo import DbStatsStore
 from app.db.schema_version import schema_is_current
+from app.db.store import open_store
 from app.gateway.cache import CacheStore, DatabaseCache, RedisCache
 from app.gateway.gateway import Gateway
 from app.gateway.litellm_client import start_loading_litellm
@@ -52,6 +54,7 @@ class Services:
     gateway: Gateway
     journal: RunJournal
     checkpointer: BaseCheckpointSaver[Any]
+    store: BaseStore  # every tenant's items; a tenant's view is app.db.store.TenantStore
     notifier: Notifier
     auth: Authenticator
     chat: ChatService
@@ -154,14 +157,22 @@ async def build_services(
         )
         auth = Authenticator(sessions, host=settings.host, cache_seconds=settings.key_cache_seconds)
         mcp = McpHub(load_mcp_servers(settings.mcp_servers_path), tool_egress(settings))
-        async with open_checkpointer(
-            settings.database_url,
-            busy_timeout_ms=busy,
-            pool_size=min(settings.worker_concurrency, pool),
-            sqlite_write_lock=database.write_lock,
-        ) as checkpointer:
+        async with (
+            open_checkpointer(
+                settings.database_url,
+                busy_timeout_ms=busy,
+                pool_size=min(settings.worker_concurrency, pool),
+                sqlite_write_lock=database.write_lock,
+            ) as checkpointer,
+            open_store(
+                settings.database_url,
+                busy_timeout_ms=busy,
+                pool_size=min(settings.worker_concurrency, pool),
+                sqlite_write_lock=database.write_lock,
+            ) as store,
+        ):
             registry = GraphRegistry(
-                graphs, sessions, checkpointer, catalog, spec_tools(settings, mcp)
+                graphs, sessions, checkpointer, catalog, spec_tools(settings, mcp), store
             )
             await registry.register_loaded()
             yield Services(
@@ -174,6 +185,7 @@ async def build_services(
                 gateway=gateway,
                 journal=database.journal,
                 checkpointer=checkpointer,
+                store=store,
                 notifier=notifier,
                 auth=auth,
                 chat=chat,

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import graphs_repo
 from app.db.models import GraphVersion
+from app.db.store import TenantStore
 from app.routing.catalog import Catalog
 from app.services.errors import GraphVersionNotFound, UnknownGraph, UnknownGraphVersion
 from app.services.graph_specs import SpecCompiler, spec_definition
@@ -56,13 +58,15 @@ class GraphRegistry:
         checkpointer: BaseCheckpointSaver[Any],
         catalog: Catalog,
         tools: Mapping[str, SpecTool],
+        store: BaseStore | None = None,
     ) -> None:
         self._loaded = loaded
+        self._store = store
         self._sessions = sessions
         self._checkpointer = checkpointer
         self._versions: dict[str, int] = {}
         self._specs: dict[tuple[str, str, int], GraphDefinition] = {}
-        self._compiled: dict[tuple[str, str, int], Compiled] = {}
+        self._compiled: dict[tuple[str, str, int, str | None], Compiled] = {}
         self.specs = SpecCompiler(catalog, sessions, tools)
 
     async def register_loaded(self) -> None:
@@ -139,11 +143,15 @@ class GraphRegistry:
             self._specs[key] = definition
         return ResolvedGraph(definition, row.version, tenant_id)
 
-    def compiled(self, graph: ResolvedGraph) -> Compiled:
-        """Compiled once per process and version, with the process's checkpointer."""
-        key = (graph.tenant_id, graph.name, graph.version)
+    def compiled(self, graph: ResolvedGraph, run_tenant: str | None = None) -> Compiled:
+        """Compiled once per process and version, with the process's checkpointer; with
+        `run_tenant`, once per tenant too, with that tenant's view of the store as the
+        graph's `store` (LangGraph's server replaces a graph's own store the same way)."""
+        key = (graph.tenant_id, graph.name, graph.version, run_tenant)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = graph.definition.build(self._checkpointer)
+            if run_tenant is not None and self._store is not None:
+                compiled.store = TenantStore(self._store, run_tenant)
             self._compiled[key] = compiled
         return compiled

@@ -37,6 +37,7 @@ __all__ = [
     "cancel_run",
     "get_run",
     "list_runs",
+    "prepare_run",
     "run_calls",
     "submit_run",
     "wait_for_run",
@@ -56,7 +57,43 @@ async def submit_run(
     user: str | None = None,
     key_id: str | None = None,
 ) -> tuple[Run, bool]:
-    """Queue a run (never execute it here); returns (run, created). Same key, same run.
+    """Queue a run (never execute it here); returns (run, created). Same key, same run."""
+    fingerprint = _fingerprint(body)
+    # The key is the tenant's own: another tenant's run under the same key is never found.
+    stored_key = scoped(tenant_id, idempotency_key) if idempotency_key else None
+    run = await prepare_run(services, body, tenant_id=tenant_id, user=user, key_id=key_id)
+    if idempotency_key:
+        existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
+        if existing is not None:
+            return existing, False
+    run.idempotency_key = stored_key
+    run.request_fingerprint = fingerprint
+    try:
+        async with services.sessions.begin() as session:
+            await services.journal.enqueue(
+                session, run, {"graph": run.graph, "version": run.version}
+            )
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its run.
+        if idempotency_key:
+            existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
+            if existing is not None:
+                return existing, False
+        raise
+    services.notifier.runs_claimable()
+    return run, True
+
+
+async def prepare_run(
+    services: Services,
+    body: SubmitRun,
+    *,
+    tenant_id: str,
+    user: str | None = None,
+    key_id: str | None = None,
+) -> Run:
+    """A new run's row, its graph resolved and its input checked (InvalidInput), not yet
+    queued: `services.journal.enqueue` it in the transaction that decides it is due.
     A run of a graph under an A/B experiment, with no version pinned, gets its arm's.
     Its model calls obey the tenant's and `key_id`'s provider rules; an input holding a
     blocked term is refused now (RuleRefused) rather than failing the run later."""
@@ -76,14 +113,7 @@ async def submit_run(
         raise RuleRefused(
             f"the run's input is refused by {breach.text()}", status=422, rule=breach.rule
         )
-    fingerprint = _fingerprint(body)
-    # The key is the tenant's own: another tenant's run under the same key is never found.
-    stored_key = scoped(tenant_id, idempotency_key) if idempotency_key else None
-    if idempotency_key:
-        existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
-        if existing is not None:
-            return existing, False
-    run = Run(
+    return Run(
         id=runs_repo.new_run_id(),
         tenant_id=tenant_id,
         thread_id=body.thread_id or str(uuid.uuid4()),
@@ -91,8 +121,6 @@ async def submit_run(
         version=graph.version,
         input=body.input,
         priority=body.priority,
-        idempotency_key=stored_key,
-        request_fingerprint=fingerprint,
         budget_usd=body.budget_usd if body.budget_usd is not None else graph.definition.budget_usd,
         epoch=0,
         cost_usd=0.0,
@@ -101,20 +129,6 @@ async def submit_run(
         experiment_arm=arm.arm if arm is not None else None,
         api_key_id=key_id,
     )
-    try:
-        async with services.sessions.begin() as session:
-            await services.journal.enqueue(
-                session, run, {"graph": run.graph, "version": run.version}
-            )
-    except IntegrityError:
-        # Another request with the same key won the race: answer with its run.
-        if idempotency_key:
-            existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
-            if existing is not None:
-                return existing, False
-        raise
-    services.notifier.runs_claimable()
-    return run, True
 
 
 async def _existing_for_key(

@@ -253,7 +253,7 @@ def _task(
         task_id=task.id,
         path=path,
         status=status,  # type: ignore[arg-type]
-        error=str(task.error)
+        error=(execution.error if execution and execution.error else _described(task.error))
         if task.error is not None
         else (execution.error if execution else None),
         started_at=execution.starts[-1] if execution and execution.starts else None,
@@ -367,3 +367,10 @@ def _totals(groups: list[CallGroup]) -> TimelineTotals:
         prompt_tokens=sum(r.prompt_tokens for r in rows),
         completion_tokens=sum(r.completion_tokens for r in rows),
     )
+
+
+def _described(error: object) -> str:
+    """A node's error as its event wrote it (`KeyError: 'question'`)."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return str(error)

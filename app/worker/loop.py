@@ -21,6 +21,7 @@ import uuid
 from app.db import ledger_repo, rollup_repo
 from app.db.journal import ClaimedRun
 from app.services.container import Services
+from app.worker.cron_scheduler import run_cron_scheduler
 from app.worker.heartbeat import Heartbeat
 from app.worker.run_executor import DATABASE_ERRORS, execute_run
 from app.worker.run_scope import RunScope
@@ -82,12 +83,14 @@ class Worker:
         )
         beating = asyncio.create_task(heartbeat.run(), name="heartbeat")
         self._count_slots()
+        crons = asyncio.create_task(run_cron_scheduler(self.services, stop), name="crons")
         try:
             await self._claim_loop(stop)
         finally:
             await self._drain()
             beating.cancel()
-            await asyncio.gather(beating, return_exceptions=True)
+            crons.cancel()
+            await asyncio.gather(beating, crons, return_exceptions=True)
         log.info("worker %s stopped", self.worker_id)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:

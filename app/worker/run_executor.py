@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any, cast
 
@@ -106,7 +107,7 @@ async def _execute(
     services: Services, claimed: ClaimedRun, scope: RunScope, graph: ResolvedGraph
 ) -> str:
     definition = graph.definition
-    compiled = services.registry.compiled(graph)
+    compiled = services.registry.compiled(graph, claimed.tenant_id)
     lg = LgOptions.from_json(claimed.lg) if claimed.lg is not None else None
     config: RunnableConfig = {
         "configurable": {"thread_id": claimed.checkpoint_thread},
@@ -174,6 +175,7 @@ async def _execute(
     modes = [*own_modes, *(branch.stream_modes if branch else [])]
     if lg is not None:
         modes = list(dict.fromkeys([*modes, *lg.native_modes()]))
+    failed_node: str | None = None
     try:
         # durability="sync": each step's checkpoint is on disk before the next step starts,
         # so a killed worker loses at most the step in flight.
@@ -197,8 +199,9 @@ async def _execute(
                 task = cast(dict[str, Any], chunk)
                 if services.telemetry.tracing is not None:
                     trace_task(services.telemetry.tracing, claimed.id, task)
-                finished = _task_event(scope, task)
-                if finished:
+                if task.get("error") is not None:
+                    failed_node = task.get("name")
+                if _task_event(scope, task):
                     _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
         if values.get("__interrupt__"):  # paused for human input: the thread waits
             scope.add(interrupted_event(values["__interrupt__"]))
@@ -229,8 +232,11 @@ async def _execute(
     except (asyncio.CancelledError, *DATABASE_ERRORS):
         raise
     except Exception as exc:  # a node bug must fail the run, not kill the worker
-        log.exception("run %s failed", claimed.id)
-        status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        node = failed_node or _node_of(exc)
+        log.exception("run %s failed in node %s", claimed.id, node)
+        status, error = RunStatus.FAILED, _described(exc)
+        if node:
+            error = f"node {node!r} failed: {error}"
     output = definition.output_of(values)
     verdict = branch.verdict(status, output, error) if branch else None
     return await _finish(services, scope, status, output, error, replay=verdict)
@@ -263,12 +269,26 @@ def _task_event(scope: RunScope, data: dict[str, Any]) -> bool:
             PendingEvent(
                 kind,
                 node=name,
-                payload={"task_id": data.get("id"), "error": str(error) if error else None},
+                payload={"task_id": data.get("id"), "error": _described(error) if error else None},
             )
         )
         return not error
     scope.add(PendingEvent("node_started", node=name, payload={"task_id": data.get("id")}))
     return False
+
+
+def _described(exc: BaseException) -> str:
+    """`KeyError: 'question'`, not `'question'` as `str()` gives."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _node_of(exc: BaseException) -> str | None:
+    """The node LangGraph names in the note it adds to a task's exception."""
+    for note in getattr(exc, "__notes__", None) or ():
+        found = re.match(r"During task with name '([^']+)'", note)
+        if found:
+            return found.group(1)
+    return None
 
 
 def _custom_event(chunk: Any) -> PendingEvent:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.langgraph import assistants, runs, threads
+from app.api.langgraph import assistants, crons, runs, store, threads
 
 
 def langgraph_routers() -> list[APIRouter]:
     """The routers, in the order their paths must be matched."""
-    return [assistants.router, runs.router, threads.router]
+    return [assistants.router, runs.router, threads.router, store.router, crons.router]

@@ -58,6 +58,21 @@ def api_schema(service_url: str) -> OpenApiSchema:
             # template variables in the state...) is beyond JSON Schema: a schema-valid spec
             # may still be a 422, with every problem and its pointer.
             "operations": [
+                # A fork's state_patch is checked against the graph's state schema (a key
+                # the state does not have, a value of the wrong type: 422 naming it), and a
+                # checkpoint or a paused run must exist in the run: beyond JSON Schema.
+                {
+                    "include-name": [
+                        "POST /v1/runs/{run_id}/fork",
+                        "POST /v1/runs/{run_id}/replay",
+                        "POST /v1/runs/{run_id}/resume",
+                    ],
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "404", "409", "422"]
+                        }
+                    },
+                },
                 # An experiment's arms must have distinct names, each one policy or one
                 # version the target can use, and one experiment runs per target: beyond
                 # JSON Schema, a 422 (or 409) naming the problem.

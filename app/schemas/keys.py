@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.json_numbers import JSONInt
+from app.schemas.json_numbers import IntegralFloat
 from app.schemas.storable import StorableStr
 from app.schemas.timestamps import UtcDateTime
 
@@ -20,7 +20,10 @@ class KeyIn(BaseModel):
         None, ge=0, le=1e9, description="spend allowed per period (none: no budget)"
     )
     period: Literal["day", "month"] = "month"
-    rpm_limit: JSONInt | None = Field(None, ge=1, le=1_000_000, description="requests per minute")
+    # The bounds before the float-to-int step, so the JSON Schema carries them.
+    rpm_limit: Annotated[int, Field(ge=1, le=1_000_000), IntegralFloat] | None = Field(
+        None, description="requests per minute"
+    )
 
 
 class KeyOut(BaseModel):

@@ -52,10 +52,23 @@ def api_schema(service_url: str) -> OpenApiSchema:
             "request-timeout": 30,
             "checks": {"enabled": True},
             "generation": {"mode": "all", "max-examples": EXAMPLES},
-            # A graph spec's meaning (nodes that exist, reachable, known models and tools,
-            # template variables in the state...) is beyond JSON Schema: a schema-valid spec
-            # may still be a 422, with every problem and its pointer.
             "operations": [
+                # With auth off (no key exists) keys are made by `routegraph keys create`:
+                # creating or revoking one over REST is a 403. (Include filters are OR'ed and the
+                # first matching entry wins: these paths alone, before the POST rule below.)
+                {
+                    "include-path": ["/v1/keys"],
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "403"]}},
+                },
+                {
+                    "include-path": ["/v1/keys/{key_id}"],
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "404"]}
+                    },
+                },
+                # A graph spec's meaning (nodes that exist, reachable, known models and tools,
+                # template variables in the state...) is beyond JSON Schema: a schema-valid
+                # spec may still be a 422, with every problem and its pointer.
                 {
                     "include-path": ["/v1/graphs", "/v1/graphs/validate"],
                     "include-method": "POST",
@@ -63,20 +76,6 @@ def api_schema(service_url: str) -> OpenApiSchema:
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "404", "409", "422"]
                         }
-                    },
-                },
-                # With auth off (no key exists) keys are made by `routegraph keys create`:
-                # creating or revoking one over REST is a 403.
-                {
-                    "include-path": ["/v1/keys"],
-                    "include-method": "POST",
-                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "403"]}},
-                },
-                {
-                    "include-path": ["/v1/keys/{key_id}"],
-                    "include-method": "DELETE",
-                    "checks": {
-                        "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "404"]}
                     },
                 },
             ],

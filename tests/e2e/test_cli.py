@@ -48,6 +48,8 @@ def test_without_a_service_every_client_command_says_so_in_one_line(empty_dir: P
     for command in (("runs", "list"), ("graphs", "list"), ("keys", "list"), ("routing", "stats")):
         done = client_cli(url, *command, cwd=empty_dir)
         assert_one_line_error(done, f"cannot reach the routegraph service at {url}")
+    bad_url = client_cli("ftp://example.org", "runs", "list", cwd=empty_dir)
+    assert_one_line_error(bad_url, "is not an http(s) URL")
     # Admin commands on a database that is not there refuse rather than create it.
     missing = f"sqlite+aiosqlite:///{empty_dir / 'routegraph.db'}"
     admin: tuple[tuple[str, ...], ...] = (

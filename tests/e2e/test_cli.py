@@ -87,7 +87,11 @@ def test_the_cli_sees_what_the_service_sees(
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
             body = {"graph": "plan_execute", "input": {"question": "What is 6 * 7 + 1?"}}
             run = api.post("/v1/runs", params={"wait": "true"}, json=body).json()
-        assert run["status"] == "succeeded"
+            notes = {"graph": "notes", "input": {"note": "The meeting moved to Tuesday."}}
+            mine = api.post("/v1/runs", params={"wait": "true"}, json=notes).json()
+        assert run["status"] == "succeeded" and mine["status"] == "succeeded"
+        # The service's own langgraph.json graph: no ROUTEGRAPH_CONFIG in the CLI's env.
+        assert "summarise" in cli("runs", "timeline", mine["id"]).stdout
 
         listed = cli("runs", "list", "--status", "succeeded")
         assert listed.returncode == 0, listed.stderr

@@ -27,6 +27,12 @@ class ServiceClient:
 
     def __init__(self, url: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S) -> None:
         self.url = url.rstrip("/")
+        try:
+            scheme = httpx.URL(self.url).scheme
+        except httpx.InvalidURL as exc:
+            fail(f"--url / ROUTEGRAPH_URL {url!r} is not a URL: {exc}")
+        if scheme not in ("http", "https"):
+            fail(f"--url / ROUTEGRAPH_URL {url!r} is not an http(s) URL")
         key = api_key if api_key is not None else os.environ.get("ROUTEGRAPH_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)

@@ -17,4 +17,5 @@ def _integral_float_to_int(value: Any) -> Any:
     return value
 
 
-JSONInt = Annotated[int, BeforeValidator(_integral_float_to_int), Strict()]
+IntegralFloat = BeforeValidator(_integral_float_to_int)
+JSONInt = Annotated[int, IntegralFloat, Strict()]

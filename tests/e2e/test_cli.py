@@ -48,6 +48,8 @@ def test_without_a_service_every_client_command_says_so_in_one_line(empty_dir: P
     for command in (("runs", "list"), ("graphs", "list"), ("keys", "list"), ("routing", "stats")):
         done = client_cli(url, *command, cwd=empty_dir)
         assert_one_line_error(done, f"cannot reach the routegraph service at {url}")
+    bad_url = client_cli("ftp://example.org", "runs", "list", cwd=empty_dir)
+    assert_one_line_error(bad_url, "is not an http(s) URL")
     # Admin commands on a database that is not there refuse rather than create it.
     missing = f"sqlite+aiosqlite:///{empty_dir / 'routegraph.db'}"
     admin: tuple[tuple[str, ...], ...] = (
@@ -85,7 +87,11 @@ def test_the_cli_sees_what_the_service_sees(
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
             body = {"graph": "plan_execute", "input": {"question": "What is 6 * 7 + 1?"}}
             run = api.post("/v1/runs", params={"wait": "true"}, json=body).json()
-        assert run["status"] == "succeeded"
+            notes = {"graph": "notes", "input": {"note": "The meeting moved to Tuesday."}}
+            mine = api.post("/v1/runs", params={"wait": "true"}, json=notes).json()
+        assert run["status"] == "succeeded" and mine["status"] == "succeeded"
+        # The service's own langgraph.json graph: no ROUTEGRAPH_CONFIG in the CLI's env.
+        assert "summarise" in cli("runs", "timeline", mine["id"]).stdout
 
         listed = cli("runs", "list", "--status", "succeeded")
         assert listed.returncode == 0, listed.stderr

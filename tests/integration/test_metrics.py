@@ -3,19 +3,29 @@ on SQLite and Postgres, with the openai SDK and REST runs on a live server."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import openai
 import pytest
+from prometheus_client import generate_latest
 
 from app.api.app import create_app
+from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
+from app.gateway.types import CallContext, ModelRequest
+from app.observability.metrics import Metrics
+from app.observability.telemetry import Telemetry
+from app.routing.agreement import compare_answers
+from app.routing.policy import Cascade
 from app.settings import Settings
+from devtools.routing.datasets import Row
 from tests.conftest import SimulatorAdmin
 from tests.support.chat_rig import ChatService
+from tests.support.learning import learning_gateway
 from tests.support.live_server import LiveServer
-from tests.support.prometheus import scrape
+from tests.support.prometheus import Scrape, scrape
 from tests.support.tenants import make_key
 
 QUESTION = [{"role": "user", "content": "Name three uses of a paperclip"}]
@@ -105,3 +115,38 @@ def test_run_metrics_count_runs_their_wait_and_the_worker_slots(
         sum(c["cost_usd"] for c in calls)
     )
     assert metrics.total("routegraph_http_requests_total", route="/v1/runs/{run_id}") >= 2
+
+
+async def test_a_cascade_that_escalates_is_counted_with_its_tiers(
+    database_url: str, recorded_simulator: str, gsm8k: list[Row]
+) -> None:
+    """The agreement verifier on real recorded answers: edge-a and mid-a disagree, so the
+    cascade goes on to the frontier tier."""
+
+    def asked(row: Row) -> ModelRequest:
+        system = {"role": "system", "content": "Answer the user's question."}
+        messages = [system, {"role": "user", "content": row.prompt}]
+        return ModelRequest(messages=messages, max_tokens=600)
+
+    def disagree(row: Row) -> bool:
+        verdict = compare_answers(row.weak_response, row.strong_response, asked(row).messages)
+        return verdict.comparable and not verdict.accepted
+
+    request = asked(next(row for row in gsm8k if disagree(row)))
+    await asyncio.to_thread(upgrade_database, database_url)
+    engine = create_engine(database_url)
+    telemetry = Telemetry(Metrics())
+    try:
+        gateway = learning_gateway(
+            create_session_factory(engine), recorded_simulator, telemetry=telemetry
+        )
+        policy = Cascade(verifier="agreement", agree_with="mid-a")
+        result = await gateway.complete(request, policy, CallContext(call_key="esc"))
+    finally:
+        await engine.dispose()
+    assert result.tier == "frontier"
+    scrape = Scrape(generate_latest(telemetry.metrics.registry).decode())
+    (escalation,) = scrape.labelsets("routegraph_cascade_escalations_total")
+    assert (escalation["from_tier"], escalation["to_tier"]) == ("edge", "frontier")
+    assert scrape.total("routegraph_cascade_escalations_total") == 1
+    assert scrape.total("routegraph_model_calls_total", policy="cascade") == 3

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.routing_stats_repo import DbStatsStore
 from app.gateway.gateway import Gateway
+from app.observability.telemetry import Telemetry
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
@@ -23,6 +24,7 @@ def learning_gateway(
     sessions: async_sessionmaker[AsyncSession],
     simulator_url: str,
     config: OnlineConfig | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Gateway:
     """As `build_services` builds it: classifier, topic clusters and a DbStatsStore."""
     learner = OnlineLearner(
@@ -35,4 +37,5 @@ def learning_gateway(
         timeout_s=10,
         classifier=TaskClassifier.load(),
         learner=learner,
+        telemetry=telemetry,
     )

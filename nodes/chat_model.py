@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.messages.tool import tool_call as make_tool_call
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -31,6 +31,7 @@ from pydantic import Field, model_validator
 
 from app.gateway.types import ModelRequest, ModelResult
 from app.routing.policy import Auto, Cascade, FixedModel, FixedTier, Policy
+from nodes.chat_stream import stream_chunks
 from nodes.context import RunContext
 
 
@@ -78,6 +79,33 @@ class RoutegraphChatModel(BaseChatModel):
             kwargs["tool_choice"] = _tool_choice(tool_choice)
         return self.bind(tools=formatted, **kwargs)
 
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ModelRequest:
+        return ModelRequest(
+            messages=list(convert_to_openai_messages(messages)),
+            tools=kwargs.get("tools") or None,
+            tool_choice=kwargs.get("tool_choice"),
+            max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            temperature=kwargs.get("temperature", self.temperature),
+            stop=stop,
+        )
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Used when a caller listens for tokens (LangGraph's `messages` stream mode)."""
+        context, node = _run_context()
+        policy = context.policy_for(node, self.routing_policy())
+        request = self._request(messages, stop, kwargs)
+        ctx = context.call_context(node)
+        async for chunk in stream_chunks(context, request, policy, ctx, _ai_message):
+            yield chunk
+
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -86,14 +114,7 @@ class RoutegraphChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         context, node = _run_context()
-        request = ModelRequest(
-            messages=list(convert_to_openai_messages(messages)),
-            tools=kwargs.get("tools") or None,
-            tool_choice=kwargs.get("tool_choice"),
-            max_tokens=kwargs.get("max_tokens", self.max_tokens),
-            temperature=kwargs.get("temperature", self.temperature),
-            stop=stop,
-        )
+        request = self._request(messages, stop, kwargs)
         result = await context.gateway.complete(
             request,
             context.policy_for(node, self.routing_policy()),

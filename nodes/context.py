@@ -30,6 +30,9 @@ class RunContext:
     tenant_id: str = "default"
     # The loop the run executes on (synchronous nodes run in threads and call back into it).
     loop: asyncio.AbstractEventLoop | None = None
+    # Call keys start with this run id (a resumed run's: the interrupted run's, so the
+    # node that runs again finds the calls it already paid for); None: `run_id`.
+    call_key_prefix: str | None = None
     # Model calls made so far by each task of this execution (keys: LangGraph task id).
     _calls_per_task: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -39,7 +42,8 @@ class RunContext:
     def call_context(self, node: str, purpose: str | None = None) -> CallContext:
         """The next call of the current LangGraph task, with its deterministic key."""
         config = get_config()
-        key = f"{self.run_id}:{tape_key(config, node, self._next_index(config))}"
+        prefix = self.call_key_prefix or self.run_id
+        key = f"{prefix}:{tape_key(config, node, self._next_index(config))}"
         return CallContext(
             call_key=key,
             run_id=self.run_id,

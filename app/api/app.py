@@ -9,9 +9,20 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import chat_completions, feedback, graphs, health, models, replay, runs, threads
+from app.api import (
+    chat_completions,
+    feedback,
+    graphs,
+    health,
+    interrupts,
+    models,
+    replay,
+    runs,
+    threads,
+)
 from app.api.admission import Admission
 from app.api.body_limit import BodySizeLimit
+from app.api.langgraph.mount import langgraph_routers
 from app.api.openai_errors import install_openai_error_handler, rest_resources
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
@@ -71,8 +82,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(ServerErrorGuard)
     app.add_middleware(RequestId)
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
-    rest.append(threads.router)
-    for router in [*rest, chat_completions.router, models.router]:
+    rest.extend([threads.router, interrupts.router])
+    for router in [*rest, chat_completions.router, models.router, *langgraph_routers()]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.
     app.state.rest_resources = rest_resources(rest)

@@ -1,7 +1,9 @@
 """The `get_principal` dependency: the tenant (and API key) a request acts for.
 
-REST routes answer 401 problem+json for a missing or bad key; the OpenAI-compatible
-routes use `get_openai_principal`, which answers in OpenAI's error shape.
+The key comes as `Authorization: Bearer <key>` or as `x-api-key: <key>` (what
+`langgraph_sdk`'s `api_key=` sends); both name the same keys and tenants. REST routes answer
+401 problem+json for a missing or bad key (`{"detail"}` on the LangGraph API's paths); the
+OpenAI-compatible routes use `get_openai_principal`, which answers in OpenAI's error shape.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ __all__ = ["Principal", "get_openai_principal", "get_principal"]
 
 
 async def get_principal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    """Authorization: Bearer <key>, unless auth is off (loopback and no key exists)."""
-    return await request.app.state.services.auth.authenticate(authorization)  # type: ignore[no-any-return]
+    """Authorization: Bearer <key> or x-api-key, unless auth is off (loopback, no key)."""
+    auth = request.app.state.services.auth
+    return await auth.authenticate(authorization, api_key=x_api_key)  # type: ignore[no-any-return]
 
 
 async def get_openai_principal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
 ) -> Principal:
     try:
-        return await get_principal(request, authorization)
+        return await get_principal(request, authorization, x_api_key)
     except Unauthenticated as exc:
         raise OpenAIError(
             401,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.langgraph.errors import detail_response, is_langgraph_path
 from app.api.openai_errors import http_error, is_openai_path
 from app.api.problems import HTTPProblem, problem
 
@@ -51,6 +52,8 @@ class BodySizeLimit:
         error = _TooLarge(self.max_bytes)
         if is_openai_path(scope["path"], scope.get("app")):
             return http_error(413, error.detail, scope["method"], scope["path"]).response()
+        if is_langgraph_path(scope["path"]):
+            return detail_response(413, error.detail)
         return problem(error.status_code, error.title, error.detail)
 
 

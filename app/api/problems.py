@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.api.langgraph.errors import detail_response, is_langgraph_path, validation_detail
 from app.api.openai_errors import http_error, is_openai_path
 from app.services.errors import ServiceError
 
@@ -132,14 +133,21 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if is_langgraph_path(request.url.path):
+            return detail_response(exc.status, exc.detail, headers)
         return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _jsonable_errors(exc.errors())
-        if any(e["type"] == "json_invalid" for e in errors):
+        malformed = any(e["type"] == "json_invalid" for e in errors)
+        if is_langgraph_path(request.url.path):
+            if malformed:
+                return detail_response(400, "the request body is not valid JSON")
+            return detail_response(422, validation_detail(errors))
+        if malformed:
             return problem(400, "Malformed JSON", "the request body is not valid JSON")
         return problem(
             422, "Invalid request", "the request does not match the schema", errors=errors
@@ -158,6 +166,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             # Starlette names only the first route on the path; list every method.
             headers["Allow"] = ", ".join(allowed_methods(request))
         path = request.url.path
+        if is_langgraph_path(path):
+            return detail_response(exc.status_code, str(exc.detail), headers)
         if is_openai_path(path, request.app):
             error = http_error(exc.status_code, str(exc.detail), request.method, path)
             error.headers.update(headers)
@@ -167,6 +177,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def server_error_response(path: str, app: Any) -> JSONResponse:
     """The one 500 a client gets when a handler raised: OpenAI's shape on OpenAI paths."""
+    if is_langgraph_path(path):
+        return detail_response(500, "Internal Server Error")
     if is_openai_path(path, app):
         return http_error(
             500, "The server had an error while processing your request.", "", path

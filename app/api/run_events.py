@@ -28,6 +28,23 @@ async def open_run_events(
     """The stream of a run's events after `after_seq`, or None if there is no such run.
     The watch is registered before the first read, so nothing committed in between is
     missed."""
+    events = await open_event_feed(services, run_id, after_seq)
+    return None if events is None else _as_sse(events)
+
+
+async def _as_sse(events: AsyncIterator[dict[str, Any] | None]) -> AsyncIterator[str]:
+    async for event in events:
+        if event is None:
+            yield ": keep-alive\n\n"
+        else:
+            yield f"id: {event['seq']}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
+
+
+async def open_event_feed(
+    services: Services, run_id: str, after_seq: int
+) -> AsyncIterator[dict[str, Any] | None] | None:
+    """A run's events after `after_seq` as they commit (None: a heartbeat is due), ending
+    with its terminal event; None if there is no such run."""
     watch = services.notifier.open_watch(run_id)
     try:
         first = await events_since(services, run_id, after_seq)
@@ -37,29 +54,29 @@ async def open_run_events(
     except BaseException:
         services.notifier.close_watch(run_id, watch)
         raise
-    return _stream(services, run_id, after_seq, watch, first)
+    return _feed(services, run_id, after_seq, watch, first)
 
 
-async def _stream(
+async def _feed(
     services: Services,
     run_id: str,
     after_seq: int,
     watch: RunWatch,
     pending: list[dict[str, Any]],
-) -> AsyncIterator[str]:
+) -> AsyncIterator[dict[str, Any] | None]:
     last_sent = time.monotonic()
     try:
         while True:
             for event in pending:
                 after_seq = event["seq"]
-                yield f"id: {after_seq}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
+                yield event
                 last_sent = time.monotonic()
                 if event["kind"] in TERMINAL:
                     return  # the terminal event is always a run's last
             if not pending and await all_sent(services, run_id, after_seq):
                 return
             if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
-                yield ": keep-alive\n\n"
+                yield None
                 last_sent = time.monotonic()
             watch.changed.clear()
             pushed = watch.take()

@@ -118,6 +118,11 @@ class Run(Base):
     branch: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # A replay's verdict: reproduced or not, and the first divergence.
     replay: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # What a run started through the LangGraph API asked for beyond its input (command,
+    # stream modes, interrupt_before/after, checkpoint, assistant, ...); NULL otherwise.
+    lg: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # A queued run is not claimed before this time (LangGraph's `after_seconds`).
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When `routegraph prune` removed the run's checkpoints and request/response bodies.
     payloads_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

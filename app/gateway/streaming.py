@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from app.gateway.chain import FallbackChain
 from app.gateway.continuation import RepeatFilter, continuation_request
 from app.gateway.ledger import Completion
+from app.gateway.ledger_rows import recorded_result
 from app.gateway.provider_answer import TOP_LEVEL
 from app.gateway.provider_faults import request_fault
 from app.gateway.provider_http import StreamCut
@@ -31,6 +32,7 @@ from app.routing.features import estimate_tokens
 from app.routing.policy import Route
 
 if TYPE_CHECKING:
+    from app.db.models import ModelCall
     from app.gateway.gateway import Gateway
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,10 @@ async def serve_stream(
         await gateway.providers.ready(model)
         ledger = gateway.ledger_for(ctx)
         begun = await ledger.begin(ctx, record, estimate)
+        if begun.recorded is not None:  # a resumed run's call, paid before: its answer again
+            async for event in _replayed(begun.recorded):
+                yield event
+            return
         chain.booked(begun.call_id, begun.number)
         attempt = _Attempt()
         repeat = RepeatFilter(sent)
@@ -246,6 +252,15 @@ async def serve_stream(
         )
         return
     raise chain.exhausted()
+
+
+async def _replayed(row: ModelCall) -> AsyncIterator[StreamEvent]:
+    result = recorded_result(row)
+    if result.content:
+        yield TextDelta(result.content, result.model)
+    if result.tool_calls:
+        yield ToolCalls(result.tool_calls, result.model)
+    yield StreamEnd(result)
 
 
 def _cap(request: ModelRequest, model: ModelSpec) -> int | None:

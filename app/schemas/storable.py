@@ -143,3 +143,4 @@ class _StorableJSON:
 
 StorableStr = Annotated[str, _StorableText()]
 StorableJSONObject = Annotated[dict[str, Any], _StorableJSON()]
+StorableJSON = Annotated[Any, _StorableJSON()]

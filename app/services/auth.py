@@ -87,8 +87,12 @@ class Authenticator:
     def enabled(self) -> bool:
         return self._enabled
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        """The caller's principal; Unauthenticated for a missing, unknown or revoked key."""
+    async def authenticate(
+        self, authorization: str | None, *, api_key: str | None = None
+    ) -> Principal:
+        """The caller's principal; Unauthenticated for a missing, unknown or revoked key.
+
+        The key is `Authorization: Bearer <key>` or, when that is absent, `x-api-key`."""
         if not self._enabled:  # any Authorization header is ignored: no key exists
             if time.monotonic() - self._checked_at < RECHECK_WHILE_OFF_S:
                 return Principal(DEFAULT_TENANT)
@@ -97,9 +101,11 @@ class Authenticator:
                 return Principal(DEFAULT_TENANT)
             self._enabled = True
             log.info("auth is on: an API key was created")
-        token = _bearer(authorization)
+        token = _bearer(authorization) if authorization else _plain_key(api_key)
         if token is None:
-            raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
+            raise Unauthenticated(
+                "send an API key as `Authorization: Bearer <key>` or `x-api-key: <key>`"
+            )
         key = await self._lookup(token)
         if key is None:
             raise Unauthenticated("the API key is unknown or revoked")
@@ -132,6 +138,13 @@ def _bearer(authorization: str | None) -> str | None:
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 200:
+        return None
+    return token
+
+
+def _plain_key(api_key: str | None) -> str | None:
+    token = (api_key or "").strip()
+    if not token or len(token) > 200:
         return None
     return token
 

@@ -38,7 +38,8 @@ from app.services.timeline_calls import (
     group_calls,
 )
 
-LIFECYCLE_SKIP = ("node_started", "node_finished", "node_failed", "model_call")
+# "stream": the LangGraph API's stream chunks (their content is in the steps already).
+LIFECYCLE_SKIP = ("node_started", "node_finished", "node_failed", "model_call", "stream")
 
 
 async def run_timeline(

@@ -17,6 +17,7 @@ import psycopg
 import sqlalchemy.exc
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
+from langgraph.types import StreamMode
 
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
@@ -36,6 +37,14 @@ from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
 from app.worker.branch_run import BranchUnavailable, load_branch
+from app.worker.lg_options import (
+    CALL_KEYS_KEY,
+    LgOptions,
+    call_key_prefix,
+    interrupted_event,
+    rollback_start,
+    stream_event,
+)
 from app.worker.run_scope import RunScope
 from graphs.registry import GraphInputInvalid
 from nodes.context import RunContext
@@ -88,6 +97,7 @@ async def _execute(
 ) -> str:
     definition = graph.definition
     compiled = services.registry.compiled(graph, claimed.tenant_id)
+    lg = LgOptions.from_json(claimed.lg) if claimed.lg is not None else None
     config: RunnableConfig = {
         "configurable": {"thread_id": claimed.checkpoint_thread},
         "recursion_limit": definition.recursion_limit,
@@ -105,13 +115,24 @@ async def _execute(
         resuming = (
             bool(snapshot.next) and (snapshot.metadata or {}).get("routegraph_run_id") == claimed.id
         )
-    if not resuming and (branch is None or branch.from_input):
+    prefix = claimed.id
+    if lg is not None:
+        config = lg.config(config, resuming=resuming)
+        if lg.rollback_runs and not resuming and not lg.checkpoint_id:
+            await rollback_start(compiled, config, lg.rollback_runs)
+    if lg is not None and lg.command is not None:
+        prefix = await call_key_prefix(compiled, config, claimed.id)
+        graph_input = None if resuming else lg.graph_command()
+    elif lg is not None and not lg.has_input:
+        graph_input = None  # continue from the thread's checkpoint
+    elif not resuming and (branch is None or branch.from_input):
         try:
             graph_input = definition.initial_state(definition.validate_input(claimed.input))
         except GraphInputInvalid as exc:  # the graph's input schema changed since submit
             first = exc.errors[0] if exc.errors else {"msg": "invalid"}
             invalid = f"input no longer matches graph {claimed.graph!r}: {first['msg']}"
             return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
+    config["metadata"][CALL_KEYS_KEY] = prefix
 
     context = RunContext(
         gateway=branch.gateway if branch else services.gateway,
@@ -121,33 +142,43 @@ async def _execute(
         graph=claimed.graph,
         tenant_id=claimed.tenant_id,
         loop=asyncio.get_running_loop(),
+        call_key_prefix=prefix,
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds
     values: dict[str, Any] = {}
     status, error = RunStatus.SUCCEEDED, None
     failed_node: str | None = None
+    own_modes: list[StreamMode] = ["tasks", "values", "custom"]
+    modes = [*own_modes, *(branch.stream_modes if branch else [])]
+    if lg is not None:
+        modes = list(dict.fromkeys([*modes, *lg.native_modes()]))
     try:
         # durability="sync": each step's checkpoint is on disk before the next step starts,
         # so a killed worker loses at most the step in flight.
-        async for mode, chunk in compiled.astream(
-            graph_input,
-            config,
-            context=context,
-            stream_mode=["tasks", "values", "custom", *(branch.stream_modes if branch else [])],
-            durability="sync",
+        stream_kwargs = lg.astream_kwargs() if lg is not None else {"durability": "sync"}
+        async for part in compiled.astream(
+            graph_input, config, context=context, stream_mode=modes, **stream_kwargs
         ):
+            namespace, mode, chunk = part if len(part) == 3 else ((), *part)
+            if lg is not None and lg.wants(mode):
+                scope.add(stream_event(mode, namespace, chunk), urgent=mode == "messages")
+            if namespace or mode not in (*own_modes, "checkpoints"):
+                continue
             if mode == "values":
                 values = cast(dict[str, Any], chunk)
             elif mode == "custom":
                 scope.add(_custom_event(chunk))
-            elif mode == "checkpoints" and branch is not None:  # replays only
-                branch.on_checkpoint(chunk)
+            elif mode == "checkpoints":
+                if branch is not None:  # replays only
+                    branch.on_checkpoint(chunk)
             else:
                 task = cast(dict[str, Any], chunk)
                 if task.get("error") is not None:
                     failed_node = task.get("name")
                 if _task_event(scope, task):
                     _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
+        if values.get("__interrupt__"):  # paused for human input: the thread waits
+            scope.add(interrupted_event(values["__interrupt__"]))
     except LeaseLost:
         log.warning(
             "run %s: lease epoch %d lost; another worker continues it", claimed.id, claimed.epoch
@@ -196,6 +227,11 @@ def _task_event(scope: RunScope, data: dict[str, Any]) -> bool:
     if "result" in data or "error" in data:
         error = data.get("error")
         kind = "node_failed" if error else "node_finished"
+        if not error and data.get("interrupts"):  # paused in interrupt(): not done
+            scope.add(
+                PendingEvent("node_interrupted", node=name, payload={"task_id": data.get("id")})
+            )
+            return False
         scope.add(
             PendingEvent(
                 kind,

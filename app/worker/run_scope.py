@@ -47,6 +47,7 @@ class RunScope:
         self._journal = journal
         self._flush_delay = flush_delay
         self._pending: list[PendingEvent] = []
+        self._urgent = False
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
 
@@ -59,6 +60,7 @@ class RunScope:
 
     def take_events(self) -> list[PendingEvent]:
         events, self._pending = self._pending, []
+        self._urgent = False
         return events
 
     def put_back(self, events: Sequence[PendingEvent]) -> None:
@@ -75,16 +77,25 @@ class RunScope:
         self._pending.clear()
 
     # Events ---------------------------------------------------------------------------------
-    def add(self, event: PendingEvent) -> None:
+    def add(self, event: PendingEvent, *, urgent: bool = False) -> None:
+        """Buffer an event; `urgent` (a streamed token) goes out with the next flush, which
+        starts at once (tokens that arrive meanwhile follow in the one after)."""
         if self.lost.is_set():
             return
         self._pending.append(event)
-        self._schedule()
+        self._urgent = self._urgent or urgent
+        self._schedule(0.0 if urgent else self._flush_delay)
 
-    def _schedule(self) -> None:
-        if self._timer is None and self._flusher is None:
+    def _schedule(self, delay: float | None = None) -> None:
+        delay = self._flush_delay if delay is None else delay
+        if self._flusher is not None:
+            return
+        if self._timer is not None and delay < self._flush_delay:
+            self._timer.cancel()
+            self._timer = None
+        if self._timer is None:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._flush_delay, self._start_flush)
+            self._timer = loop.call_later(delay, self._start_flush)
 
     def _start_flush(self) -> None:
         self._timer = None
@@ -100,7 +111,7 @@ class RunScope:
         finally:
             self._flusher = None
             if self._pending and not self.lost.is_set():
-                self._schedule()
+                self._schedule(0.0 if self._urgent else None)
 
     async def flush(self) -> None:
         """Write the buffered events now, fenced (raises LeaseLost when the lease moved on)."""

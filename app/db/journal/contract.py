@@ -60,6 +60,13 @@ class RunJournal(ABC):
         await session.flush()
         await insert_events(session, run.id, 1, [PendingEvent("queued", payload=payload)])
 
+    async def mark_deleted(self, session: AsyncSession, run_id: str) -> None:
+        """A finished LangGraph API run leaves its thread's run list (`lg.deleted`); the run,
+        its events and its ledger rows stay, so costs and timelines still add up."""
+        run = await session.get(Run, run_id, with_for_update=True)
+        if run is not None:
+            run.lg = {**(run.lg or {}), "deleted": True}
+
     @abstractmethod
     async def claim(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ _RECOVERED = "(CASE WHEN {r}.status = 'running' AND {r}.lease_owner IS NOT NULL 
 _CANDIDATES_QUEUED = """
     SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
     WHERE r.status = 'queued' AND r.recoveries < :solo_after
+      AND (r.not_before IS NULL OR r.not_before <= statement_timestamp())
       AND NOT EXISTS (
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id
             AND o.status = 'running')
@@ -74,7 +76,7 @@ claimed AS (
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.epoch,
         runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id, runs.crashes,
-        runs.solo
+        runs.solo, runs.lg
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
@@ -85,7 +87,7 @@ events AS (
     RETURNING run_id, seq, at, kind, payload
 )
 SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.epoch, c.event_seq, c.budget_usd,
-    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload
+    c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload, c.lg
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
 
@@ -161,7 +163,7 @@ async def _claim(
     result = await session.execute(statement, params)
     claimed = []
     for row in result.all():
-        run = ClaimedRun(*row[:12])
+        run = replace(ClaimedRun(*row[:12]), lg=row[15])
         claimed.append(run)
         event = {"seq": run.event_seq, "at": row[12], "kind": row[13], "node": None}
         remember_committed(session, run.id, [{**event, "payload": row[14]}])

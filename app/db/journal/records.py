@@ -32,6 +32,8 @@ class ClaimedRun:
     # Worker deaths blamed on the run; `solo`: this claim runs alone on its worker.
     crashes: int = 0
     solo: bool = False
+    # A run started through the LangGraph API: what it asked for beyond its input.
+    lg: dict[str, Any] | None = None
 
     @property
     def checkpoint_thread(self) -> str:

@@ -38,7 +38,7 @@ _SUSPECT = (
 )
 _QUEUED = (
     "SELECT r.id, r.tenant_id, r.thread_id FROM runs r WHERE r.status = 'queued' "
-    "AND r.recoveries < ? AND NOT EXISTS "
+    "AND r.recoveries < ? AND (r.not_before IS NULL OR r.not_before <= ?) AND NOT EXISTS "
     "(SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id "
     "AND o.status = 'running') "
     "ORDER BY r.priority DESC, r.created_at LIMIT ?"
@@ -50,7 +50,7 @@ _TAKE = (
     f"WHEN {_RECOVERED} AND solo AND steps_done = steps_at_claim THEN crashes + 1 "
     "WHEN steps_done > steps_at_claim THEN 0 ELSE crashes END, steps_at_claim = steps_done, "
     "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, epoch, event_seq, "
-    "budget_usd, cancel_requested, tenant_id, crashes, solo"
+    "budget_usd, cancel_requested, tenant_id, crashes, solo, lg"
 )
 _EVENT = (
     "INSERT INTO run_events (run_id, seq, at, kind, node, payload) VALUES (?, ?, ?, ?, NULL, ?)"
@@ -135,6 +135,7 @@ async def _claim_runs(
             tenant_id=row[9],
             crashes=row[10],
             solo=bool(row[11]),
+            lg=json.loads(row[12]) if row[12] is not None else None,
         )
         claimed.append(run)
         event = {
@@ -178,7 +179,9 @@ def _claim(
         ids.extend(row[0] for row in conn.execute(_EXPIRED, (now, solo_after, limit)))
     if len(ids) < limit and not solo:
         threads: set[tuple[str, str]] = set()
-        for run_id, tenant_id, thread_id in conn.execute(_QUEUED, (solo_after, limit - len(ids))):
+        for run_id, tenant_id, thread_id in conn.execute(
+            _QUEUED, (solo_after, now, limit - len(ids))
+        ):
             if (tenant_id, thread_id) not in threads:  # one run per thread at a time
                 threads.add((tenant_id, thread_id))
                 ids.append(run_id)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.langgraph import assistants, runs, threads
+from app.api.langgraph import assistants, crons, runs, store, threads
 
 
 def langgraph_routers() -> list[APIRouter]:
     """The routers, in the order their paths must be matched."""
-    return [assistants.router, runs.router, threads.router]
+    # crons before runs and threads: `/runs/crons` and `/threads/{id}/runs/crons` are theirs.
+    return [assistants.router, crons.router, store.router, runs.router, threads.router]

@@ -145,9 +145,11 @@ async def create_run(
     budget, priority = _budget(body, assistant)
     lg = _options(body, assistant, stream_modes)
     stateless = thread_id is None
+    if stateless and body.on_completion == "keep":  # the client will read the thread back
+        thread_id = str(uuid.uuid4())
     if thread_id is not None:
         thread = await lg_threads.ensure_thread(
-            services, thread_id, tenant_id, create=body.if_not_exists == "create"
+            services, thread_id, tenant_id, create=stateless or body.if_not_exists == "create"
         )
         tags = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
         await lg_threads.tag_thread(services, thread, tags)

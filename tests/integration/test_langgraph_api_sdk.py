@@ -285,3 +285,18 @@ async def test_a_failed_run_streams_an_error_event_and_ends_in_error(served: str
     assert parts[-1].data["error"] == "BudgetExceeded" and "budget" in parts[-1].data["message"]
     runs = await client.runs.list(thread, status="error")
     assert len(runs) == 1 and (await client.threads.get(thread))["status"] == "error"
+
+
+async def test_a_stateless_run_with_on_completion_keep_leaves_a_thread_to_read(
+    served_sqlite: str,
+) -> None:
+    client = get_client(url=served_sqlite)
+    result = await client.runs.wait(None, "chat", input=QUESTION, on_completion="keep")
+    assert result["messages"][-1]["type"] == "ai"
+    threads = await client.threads.search()
+    assert len(threads) == 1 and threads[0]["values"]["messages"] == result["messages"]
+    async with httpx.AsyncClient(base_url=served_sqlite) as raw:
+        strict = await raw.post(
+            "/runs/wait", json={"assistant_id": "chat", "input": QUESTION, "strict_resume": True}
+        )
+    assert strict.status_code == 422 and "strict_resume" in strict.json()["detail"]

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.storable import StorableJSONObject, StorableStr
 
-# Accepted by LangGraph's server, not by this one: a cron's runs call no webhook here, and
-# stop only where the graph itself interrupts.
-UNSUPPORTED = ("webhook", "interrupt_before", "interrupt_after", "checkpoint_during")
+# Accepted by LangGraph's server, not by this one: a cron's runs call no webhook here
+# (`checkpoint_during` is deprecated for `durability`).
+UNSUPPORTED = ("webhook", "checkpoint_during")
 
 
 class _Strict(BaseModel):

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 from app.db import crons_repo
 from app.db.cron_table import Cron
+from app.db.lg_repo import live_runs
 from app.services.container import Services
-from app.services.crons import next_firing, run_body, utc
+from app.services.cron_runs import cron_run, firing_payload
+from app.services.crons import next_firing, utc
 from app.services.errors import ServiceError
-from app.services.runs import prepare_run
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,12 @@ async def _fire(services: Services, cron: Cron, now: datetime) -> int:
     assert due_at is not None  # due_crons only returns crons with a next firing
     following = next_firing(cron.schedule, cron.timezone, now, utc(cron.end_time))
     try:
-        run = await prepare_run(
-            services, run_body(cron.graph, cron.payload, cron.thread_id), tenant_id=cron.tenant_id
+        run = await cron_run(
+            services,
+            cron.tenant_id,
+            firing_payload(cron),
+            thread_id=cron.thread_id,
+            cron_id=cron.cron_id,
         )
     except ServiceError as exc:
         # The graph is gone or its input changed since the cron was made: this firing is
@@ -59,6 +64,13 @@ async def _fire(services: Services, cron: Cron, now: datetime) -> int:
         if not claimed:
             return 0  # another worker took this firing
         if run is None:
+            return 0
+        if (
+            cron.thread_id is not None
+            and cron.payload.get("multitask_strategy") == "reject"
+            and await live_runs(session, cron.tenant_id, cron.thread_id)
+        ):
+            log.info("cron %s: firing at %s skipped: its thread is busy", cron.cron_id, due_at)
             return 0
         await services.journal.enqueue(
             session,

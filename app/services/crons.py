@@ -3,8 +3,8 @@ count, update, delete, and firing the due ones.
 
 A firing is claimed and its run queued in one transaction (`crons_repo.claim_firing`), so
 however many workers look at a due cron, exactly one run starts per firing. The run is an
-ordinary routegraph run (`runs.prepare_run`: graph resolved, input checked, the tenant's
-budget and ledger apply).
+ordinary routegraph run shown by the LangGraph API as a run of the cron's assistant
+(`cron_runs.cron_run`).
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from typing import Any
 
 from app.db import crons_repo
 from app.db.cron_table import Cron
-from app.schemas.runs import SubmitRun
+from app.services import lg_threads
 from app.services.container import Services
+from app.services.cron_runs import cron_run
 from app.services.cron_schedule import InvalidSchedule, parse_schedule
 from app.services.errors import InvalidInput, ServiceError
-from app.services.runs import prepare_run
+from app.services.lg_assistants import get_assistant
 
 log = logging.getLogger(__name__)
-
-# LangGraph derives a graph's default assistant id as uuid5(NAMESPACE_URL's value, name).
-ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
 class CronNotFound(ServiceError):
@@ -42,16 +40,6 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-async def graph_of_assistant(services: Services, tenant_id: str, assistant_id: str) -> str:
-    """The graph an assistant id names: a graph's name or its default assistant's id."""
-    graphs = [g.name for g in services.registry.loaded()]
-    graphs += [g.name for g in await services.registry.spec_graphs(tenant_id)]
-    for name in graphs:
-        if assistant_id in (name, str(uuid.uuid5(ASSISTANT_NAMESPACE, name))):
-            return name
-    raise InvalidInput(f"assistant_id: no graph or assistant {assistant_id!r}")
 
 
 def cron_out(cron: Cron) -> dict[str, Any]:
@@ -100,8 +88,16 @@ async def create_cron(
     user_id: str | None = None,
 ) -> dict[str, Any]:
     """A new cron from a LangGraph create-cron body (checked now: schedule, graph, input)."""
-    assistant_id = payload["assistant_id"]
-    graph = await graph_of_assistant(services, tenant_id, assistant_id)
+    assistant = await get_assistant(services, payload["assistant_id"], tenant_id)
+    if payload.get("multitask_strategy") in ("interrupt", "rollback"):
+        raise InvalidInput(
+            "multitask_strategy: a cron's firings queue behind the thread's runs ('enqueue') "
+            "or are skipped while it is busy ('reject'); 'interrupt' and 'rollback' are not "
+            "supported"
+        )
+    thread = None
+    if thread_id is not None:
+        thread = await lg_threads.get_thread_row(services, thread_id, tenant_id)
     schedule_text = payload["schedule"]
     timezone = payload.get("timezone")
     try:
@@ -109,14 +105,17 @@ async def create_cron(
     except InvalidSchedule as exc:
         raise InvalidInput(f"schedule: {exc}") from exc
     # The input is checked at creation, not at the first firing hours later.
-    await prepare_run(services, run_body(graph, payload, thread_id), tenant_id=tenant_id)
+    await cron_run(services, tenant_id, payload, thread_id=thread_id)
+    if thread is not None:  # the thread's state is read with this graph from now on
+        tags = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
+        await lg_threads.tag_thread(services, thread, tags)
     now = _now()
     end_time = parse_time(payload.get("end_time"), "end_time")
     cron = Cron(
         cron_id=str(uuid.uuid4()),
         tenant_id=tenant_id,
-        assistant_id=assistant_id,
-        graph=graph,
+        assistant_id=assistant.assistant_id,
+        graph=assistant.graph_id,
         thread_id=thread_id,
         schedule=schedule_text,
         timezone=timezone,
@@ -133,7 +132,6 @@ async def create_cron(
     )
     async with services.sessions.begin() as session:
         session.add(cron)
-    services.notifier.runs_claimable()
     return cron_out(cron)
 
 
@@ -145,23 +143,11 @@ def next_firing(
     return None if end_time is not None and moment > end_time else moment
 
 
-def run_body(graph: str, payload: dict[str, Any], thread_id: str | None) -> SubmitRun:
-    budget = (payload.get("context") or {}).get("budget_usd")
-    if budget is None:
-        budget = ((payload.get("config") or {}).get("configurable") or {}).get("budget_usd")
-    return SubmitRun(
-        graph=graph,
-        input=payload.get("input") or {},
-        thread_id=thread_id,
-        budget_usd=budget,
-    )
-
-
 async def search_crons(services: Services, tenant_id: str, body: dict[str, Any]) -> list[Any]:
     """The tenant's crons matching a LangGraph search body."""
     graph = None
     if body.get("assistant_id"):
-        graph = await graph_of_assistant(services, tenant_id, body["assistant_id"])
+        graph = (await get_assistant(services, body["assistant_id"], tenant_id)).graph_id
     async with services.sessions() as session:
         rows = await crons_repo.search_crons(
             session,
@@ -183,7 +169,7 @@ async def search_crons(services: Services, tenant_id: str, body: dict[str, Any])
 async def count_crons(services: Services, tenant_id: str, body: dict[str, Any]) -> int:
     graph = None
     if body.get("assistant_id"):
-        graph = await graph_of_assistant(services, tenant_id, body["assistant_id"])
+        graph = (await get_assistant(services, body["assistant_id"], tenant_id)).graph_id
     async with services.sessions() as session:
         return await crons_repo.count_crons(
             session,
@@ -216,8 +202,11 @@ async def update_cron(
         except InvalidSchedule as exc:
             raise InvalidInput(f"schedule: {exc}") from exc
         payload = {**cron.payload, **changes}
-        await prepare_run(
-            services, run_body(cron.graph, payload, cron.thread_id), tenant_id=tenant_id
+        await cron_run(
+            services,
+            tenant_id,
+            {**payload, "assistant_id": cron.assistant_id},
+            thread_id=cron.thread_id,
         )
         now = _now()
         cron.schedule, cron.timezone, cron.payload = schedule, timezone, payload

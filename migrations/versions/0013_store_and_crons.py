@@ -1,7 +1,7 @@
 """LangGraph's store tables (created by the official store's own setup) and `crons`.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07
 """
 

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from app.db.cron_table import Cron
 from app.db.models import Run, RunEvent
-from app.services import crons
+from app.schemas.langgraph import ThreadCreate
+from app.services import crons, lg_threads
 from app.services.container import Services, build_services
-from app.services.errors import InvalidInput
+from app.services.errors import InvalidInput, ServiceError
 from app.settings import Settings
 from app.worker.loop import Worker
 
@@ -54,6 +55,7 @@ def settings_for(database_url: str, directory: Path) -> Settings:
 async def test_two_workers_start_each_firing_once(database_url: str, tmp_path: Path) -> None:
     settings = settings_for(database_url, tmp_path)
     async with build_services(settings) as first, build_services(settings) as second:
+        await lg_threads.create_thread(first, ThreadCreate(thread_id="t-1"), "acme")
         every_second = {"assistant_id": "echo", "schedule": "* * * * * *"}
         on_thread = await crons.create_cron(
             first, "acme", {**every_second, "input": {"topic": "thread"}}, thread_id="t-1"
@@ -69,9 +71,9 @@ async def test_two_workers_start_each_firing_once(database_url: str, tmp_path: P
             asyncio.create_task(Worker(services, f"w{i}").run_forever(stop))
             for i, services in enumerate((first, second))
         ]
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(3.2)
         await crons.delete_cron(first, "acme", stateless["cron_id"])
-        await asyncio.sleep(1.5)  # both workers keep looking: the deleted cron stays quiet
+        await asyncio.sleep(1.2)  # both workers keep looking: the deleted cron stays quiet
         stop.set()
         await asyncio.gather(*workers)
 
@@ -90,7 +92,7 @@ async def test_two_workers_start_each_firing_once(database_url: str, tmp_path: P
     assert max(firings.values()) == 1, firings  # no firing started twice
     assert by_cron[on_thread["cron_id"]] >= 4
     assert by_cron[on_thread["cron_id"]] == rows[on_thread["cron_id"]].fired
-    assert 2 <= by_cron[stateless["cron_id"]] <= 5  # deleted after about 3.5 s
+    assert 2 <= by_cron[stateless["cron_id"]] <= 5  # deleted after about 3.2 s
     assert paused["cron_id"] not in by_cron
     runs = [run for _, run in queued]
     assert {run.tenant_id for run in runs} == {"acme"}
@@ -129,6 +131,7 @@ async def _search_update_and_refusals(services: Services) -> None:
         "enabled",
     }
     assert made["next_run_date"].endswith("15:27:00+00:00")
+    await lg_threads.create_thread(services, ThreadCreate(thread_id="t-9"), "acme")
     await crons.create_cron(services, "acme", daily, thread_id="t-9")
     await crons.create_cron(services, "globex", daily)
 
@@ -146,9 +149,12 @@ async def _search_update_and_refusals(services: Services) -> None:
 
     with pytest.raises(crons.CronNotFound):  # another tenant's cron is not found
         await crons.delete_cron(services, "globex", made["cron_id"])
+    with pytest.raises(ServiceError, match="Thread t-9 not found"):  # nor its thread
+        await crons.create_cron(services, "globex", daily, thread_id="t-9")
     for bad, cause in (
         ({**daily, "schedule": "61 * * * *"}, "minute: 61 is outside 0-59"),
-        ({**daily, "assistant_id": "nope"}, "no graph or assistant 'nope'"),
+        ({**daily, "assistant_id": "nope"}, "'nope' is neither an assistant id nor a graph"),
+        ({**daily, "multitask_strategy": "rollback"}, "'rollback' are not supported"),
         ({**daily, "input": {"topc": "a"}}, "input does not match"),
         ({**daily, "timezone": "Mars/Olympus"}, "unknown timezone"),
     ):

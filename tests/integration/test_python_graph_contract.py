@@ -100,6 +100,15 @@ async def test_a_python_graph_s_input_env_and_failing_node_over_v1(
             assert [(e["loc"], e["msg"]) for e in unknown.json()["errors"]] == [
                 (["questoin"], "unknown key 'questoin' (did you mean 'question'?)")
             ]
+            # the LangGraph API enforces the same schema, naming the keys in its `detail`
+            lg_missing = await client.post("/runs/wait", json={"assistant_id": "qa", "input": {}})
+            assert lg_missing.status_code == 422, lg_missing.text
+            assert "required key 'question' is missing" in lg_missing.json()["detail"]
+            lg_unknown = await client.post(
+                "/runs/wait", json={"assistant_id": "qa", "input": {"question": "q", "topc": 1}}
+            )
+            assert lg_unknown.status_code == 422, lg_unknown.text
+            assert "unknown key 'topc'" in lg_unknown.json()["detail"]
             # the state's other keys are not the input: a run may not set them
             outside = await client.post(
                 "/v1/runs", json={"graph": "qa", "input": {"question": "q", "answer": "a"}}

@@ -13,4 +13,5 @@ from app.api.langgraph import assistants, crons, runs, store, threads
 
 def langgraph_routers() -> list[APIRouter]:
     """The routers, in the order their paths must be matched."""
-    return [assistants.router, runs.router, threads.router, store.router, crons.router]
+    # crons before runs and threads: `/runs/crons` and `/threads/{id}/runs/crons` are theirs.
+    return [assistants.router, crons.router, store.router, runs.router, threads.router]

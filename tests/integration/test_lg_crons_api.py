@@ -1,0 +1,99 @@
+"""`/runs/crons` and `/threads/{id}/runs/crons` driven by langgraph_sdk's CronClient on a live
+server: LangGraph's shapes, per-tenant crons, runs started on schedule, 4xx `{"detail"}`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from langgraph_sdk import get_client, get_sync_client
+
+from app.api.app import create_app
+from app.db.migrate import upgrade_database
+from app.services.lg_assistants import default_assistant_id
+from tests.integration.test_crons import settings_for
+from tests.support.live_server import LiveServer
+from tests.support.tenants import make_key
+
+
+async def _runs_of(client: object, thread_id: str, at_least: int, timeout_s: float) -> list:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        runs = await client.runs.list(thread_id)  # type: ignore[attr-defined]
+        done = [r for r in runs if r["status"] == "success"]
+        if len(done) >= at_least or time.monotonic() > deadline:
+            return runs
+        await asyncio.sleep(0.2)
+
+
+async def test_the_sdk_crons_per_thread_and_stateless(database_url: str, tmp_path: Path) -> None:
+    # Keys exist before the server starts: it then requires them (auth is on).
+    await asyncio.to_thread(upgrade_database, database_url)
+    acme_key = await make_key(database_url, "acme")
+    globex_key = await make_key(database_url, "globex")
+    app = create_app(settings_for(database_url, tmp_path), embedded_worker=True)
+    with LiveServer(app) as url:
+        acme = get_client(url=url, api_key=acme_key)
+        globex = get_client(url=url, api_key=globex_key)
+        thread = await acme.threads.create()
+        on_thread = await acme.crons.create_for_thread(
+            thread["thread_id"],
+            "echo",
+            schedule="* * * * * *",
+            input={"topic": "tick"},
+            metadata={"team": "ops"},
+        )
+        assert on_thread["thread_id"] == thread["thread_id"]
+        assert on_thread["assistant_id"] == default_assistant_id("echo")
+        assert on_thread["schedule"] == "* * * * * *" and on_thread["enabled"] is True
+        daily = await acme.crons.create("echo", schedule="27 15 * * *", input={"topic": "d"})
+        assert daily["thread_id"] is None
+        assert daily["next_run_date"].endswith("15:27:00+00:00")
+
+        runs = await _runs_of(acme, thread["thread_id"], at_least=2, timeout_s=15)
+        finished = [r for r in runs if r["status"] == "success"]
+        assert len(finished) >= 2, runs
+        state = await acme.threads.get_state(thread["thread_id"])
+        assert state["values"]["echoed"] == "TICK"
+
+        everyone = await acme.crons.search()
+        assert {c["cron_id"] for c in everyone} == {on_thread["cron_id"], daily["cron_id"]}
+        assert await acme.crons.count(metadata={"team": "ops"}) == 1
+        assert await globex.crons.search() == []
+
+        await acme.crons.delete(on_thread["cron_id"])
+        await asyncio.sleep(0.5)  # a firing claimed just before the delete is queued by now
+        quiet = len(await acme.runs.list(thread["thread_id"]))
+        await asyncio.sleep(1.2)
+        assert len(await acme.runs.list(thread["thread_id"])) == quiet  # no more firings
+
+        sync = get_sync_client(url=url, api_key=acme_key)
+        assert [c["cron_id"] for c in sync.crons.search()] == [daily["cron_id"]]
+
+        with pytest.raises(httpx.HTTPStatusError) as missing:
+            await globex.crons.delete(daily["cron_id"])  # another tenant's cron
+        assert missing.value.response.status_code == 404
+
+
+BAD_CRONS = [
+    ({"assistant_id": "echo", "schedule": "61 * * * *"}, "minute: 61 is outside 0-59"),
+    ({"assistant_id": "nope", "schedule": "* * * * *"}, "nope"),
+    ({"assistant_id": "echo", "schedule": "* * * * *", "input": {"topc": 1}}, "topc"),
+    ({"assistant_id": "echo", "schedule": "* * * * *", "webhook": "http://x"}, "webhook"),
+    ({"assistant_id": "echo"}, "schedule"),
+]
+
+
+def test_a_bad_cron_is_a_422_detail(sqlite_url: str, tmp_path: Path) -> None:
+    with LiveServer(create_app(settings_for(sqlite_url, tmp_path))) as url:
+        for body, cause in BAD_CRONS:
+            response = httpx.post(url + "/runs/crons", json=body)
+            assert response.status_code == 422, (body, response.text)
+            assert cause in str(response.json()["detail"]), (body, response.text)
+        unknown_thread = httpx.post(
+            url + "/threads/nope/runs/crons", json={"assistant_id": "echo", "schedule": "* * * * *"}
+        )
+        assert unknown_thread.status_code == 404, unknown_thread.text

@@ -10,7 +10,7 @@ import pytest
 
 from app.api.app import create_app
 from app.services import store as store_service
-from app.services.container import Services, build_services
+from app.services.container import build_services
 from app.services.errors import InvalidInput
 from app.settings import Settings
 from tests.support.live_server import LiveServer
@@ -32,7 +32,9 @@ async def test_graph_nodes_share_the_tenant_s_store_across_runs(
                 seen.append(run["output"]["seen"])
             assert seen == [0, 1]  # the second run found the first run's item
 
-        services: Services = app.state.services
+    # The service stopped; its store read and written from this test's own event loop (the
+    # server's services live on the server's loop and its SQLite write lock with them).
+    async with build_services(settings) as services:
         item = await store_service.get_item(services, "default", ["notes", "ada"], "note-0")
         assert item is not None
         assert (item["namespace"], item["key"], item["value"]) == (

@@ -4,6 +4,7 @@ provider simulator, the demo, and the benchmarks that print figures. Run from a 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,8 @@ from rich.console import Console
 dev = typer.Typer(no_args_is_help=True, help="routegraph development tools (not shipped).")
 bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
 dev.add_typer(bench_cli, name="bench")
-console = Console()
+# Piped output (`make demo | tee`, CI logs) gets a width that fits the ledger table.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 @dev.command()

@@ -12,9 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import runs_repo
 from app.db.journal import RunJournal, journal_for
-from app.gateway.capabilities import capable_route
 from app.gateway.cascade_walk import walk_cascade
 from app.gateway.chain import FallbackChain
 from app.gateway.estimate import CostEstimator
@@ -30,34 +28,24 @@ from app.gateway.retry_prompts import (
     short_validation_error,
     with_feedback,
 )
+from app.gateway.route_planner import RoutePlanner
 from app.gateway.rules_guard import (
     RulesSource,
-    allowed_catalog,
-    allowed_route,
-    check_content,
-    excluded_text,
 )
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import STRUCTURED_INSTRUCTION, InvalidOutput, check_answer
 from app.gateway.warmth import PrefixWarmth
 from app.observability.telemetry import Telemetry
-from app.routing.agreement import COMPARABLE_FORMS, expected_form
 from app.routing.catalog import Catalog, ModelSpec
-from app.routing.classifier import Classification
 from app.routing.online import OnlineLearner
 from app.routing.policy import (
-    Auto,
     Cascade,
     Classifier,
     Policy,
     Route,
-    RouteInputs,
-    policy_name,
-    route_request,
 )
-from app.routing.provider_rules import NO_RULES, EffectiveRules
-from app.routing.warm_route import prefer_warm
+from app.routing.provider_rules import EffectiveRules
 
 __all__ = ["Gateway", "InvalidOutput"]
 
@@ -65,20 +53,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 MAX_INVALID_OUTPUTS_PER_MODEL = 3
-
-
-def classify_request(
-    classifier: Classifier | None, request: ModelRequest, node: str | None
-) -> Classification | None:
-    """What `auto` routes a request by: its task class and each tier's predicted success."""
-    if classifier is None:
-        return None
-    return classifier.classify(
-        request.messages,
-        node=node,
-        has_tools=bool(request.tools),
-        response_format=request.response_format,
-    )
 
 
 class Gateway:
@@ -125,22 +99,27 @@ class Gateway:
         self.providers = Providers(
             simulator_url, direct_client=direct_client, cache_hints=cache_hints
         )
-        self._prior_output_tokens = prior_output_tokens
         # Where conversations' prefixes are warm: recorded always, routed by when cache_aware.
         self.warmth = PrefixWarmth(session_factory, clock)
-        self._cache_aware = cache_aware
-        # The tenants' and keys' provider rules (none when the gateway is built without).
-        self.rules = rules
+        self.planner = RoutePlanner(
+            catalog,
+            session_factory,
+            self.warmth,
+            default_max_output_tokens,
+            prior_output_tokens,
+            classifier,
+            self.learning,
+            rules,
+            cache_aware,
+        )
 
     async def rules_for(self, ctx: CallContext) -> EffectiveRules:
         """The provider rules a call obeys: its tenant's, and its API key's."""
-        return await self.rules_of(ctx.tenant_id, ctx.key_id)
+        return await self.planner.rules_of(ctx.tenant_id, ctx.key_id)
 
     async def rules_of(self, tenant_id: str, key_id: str | None) -> EffectiveRules:
         """The provider rules of a tenant and one of its keys."""
-        if self.rules is None:
-            return NO_RULES
-        return await self.rules.effective(tenant_id, key_id)
+        return await self.planner.rules_of(tenant_id, key_id)
 
     @property
     def timeout_s(self) -> float:
@@ -180,50 +159,15 @@ class Gateway:
         return await self.serve(request, route, ctx, validate)
 
     async def plan_route(self, request: ModelRequest, policy: Policy, ctx: CallContext) -> Route:
-        """The models a call under `policy` tries, in order (Cascade is walked by complete),
-        chosen among those the provider rules allow, a warm prefix first where cheaper."""
-        route = await self._allowed_route(request, policy, ctx)
-        if self._cache_aware:
-            route = await self._prefer_warm(route, request, ctx)
-        return replace(route, policy=policy_name(policy))
-
-    async def _allowed_route(
-        self, request: ModelRequest, policy: Policy, ctx: CallContext
-    ) -> Route:
-        if not isinstance(policy, Auto):  # what the caller named: within the rules or refused
-            fixed = route_request(policy, self.catalog, node=ctx.node)
-            return capable_route((await self.within_rules(request, fixed, ctx))[1], request)
-        rules = await self.rules_for(ctx)
-        check_content(rules, request)
-        limit = self._default_max_output_tokens
-        catalog, excluded = allowed_catalog(rules, self.catalog, request, limit)
-        # Only the data-driven policy pays for classification and a budget read.
-        inputs = await self._route_inputs(request, ctx)
-        route = route_request(policy, catalog, node=ctx.node, inputs=inputs)
-        if excluded:
-            route = replace(route, reason=f"{route.reason}; {excluded_text(excluded)}")
-        return capable_route(route, request)
-
-    async def _prefer_warm(self, route: Route, request: ModelRequest, ctx: CallContext) -> Route:
-        """Within a tier, a model holding this conversation's prefix first when cheaper (a
-        model asked for by name stays first); it only reorders what the rules allowed."""
-        if route.requested == route.candidates[0].name:
-            return route
-        prompt_tokens = estimate_prompt_tokens(request.messages, request.tools)
-        cacheable = self.warmth.cacheable(route.candidates, prompt_tokens)
-        if not cacheable:
-            return route
-        warm = await self.warmth.lookup(request, ctx.tenant_id, cacheable)
-        return prefer_warm(route, warm, prompt_tokens, self._prior_output_tokens)
+        """The models a call under `policy` tries, in order (Cascade is walked by complete):
+        `RoutePlanner.plan`."""
+        return await self.planner.plan(request, policy, ctx)
 
     async def within_rules(
         self, request: ModelRequest, route: Route, ctx: CallContext
     ) -> tuple[EffectiveRules, Route]:
-        """The call's provider rules, and `route` cut to the models they allow
-        (RuleViolation for a prompt they refuse or a route they leave nothing of)."""
-        rules = await self.rules_for(ctx)
-        check_content(rules, request)
-        return rules, allowed_route(rules, route, request, self._default_max_output_tokens)
+        """The call's provider rules, and `route` cut to the models they allow."""
+        return await self.planner.within_rules(request, route, ctx)
 
     def stream(self, request: ModelRequest, route: Route, ctx: CallContext) -> AsyncIterator[Any]:
         """Serve a call as a stream of `app.gateway.streaming` events down the route; a
@@ -243,25 +187,6 @@ class Gateway:
         """Implicit feedback on ledger calls (a judge's pick): nodes never touch the database."""
         if self.learning is not None:
             await self.learning.record_on_calls(feedback)
-
-    async def _route_inputs(self, request: ModelRequest, ctx: CallContext) -> RouteInputs:
-        classification = classify_request(self.classifier, request, ctx.node)
-        online = None
-        if classification is not None and self.learning is not None:
-            online = await self.learning.view(request, classification, ctx.tenant_id)
-        remaining = None
-        if ctx.run_id is not None:
-            async with self._sessions() as session:
-                remaining = await runs_repo.remaining_budget(session, ctx.run_id)
-            if remaining is not None:
-                remaining = max(0.0, remaining - ctx.reserve_usd)
-        return RouteInputs(
-            prompt_tokens=estimate_prompt_tokens(request.messages, request.tools),
-            classification=classification,
-            remaining_budget_usd=remaining,
-            online=online,
-            verifiable=expected_form(request.messages, request.response_format) in COMPARABLE_FORMS,
-        )
 
     async def _cascade(
         self,

@@ -28,9 +28,10 @@ from app.gateway.call_records import call_event, call_row
 from app.gateway.cascade_walk import walk_cascade
 from app.gateway.errors import AllModelsFailed, LeaseLost, RunCancelled
 from app.gateway.estimate import CostEstimator
-from app.gateway.gateway import Gateway, classify_request
+from app.gateway.gateway import Gateway
 from app.gateway.learning import CallFeedback, RoutingLearning
 from app.gateway.replay_errors import Divergence, DivergenceKind, ReplayDiverged, SourceEnded
+from app.gateway.route_planner import classify_request
 from app.gateway.tape import Recording, Tape, canonical, request_as_recorded, request_change
 from app.gateway.tape_keys import parse_tape_key, tape_key_of
 from app.gateway.tokens import estimate_prompt_tokens

@@ -84,5 +84,5 @@ def _check_manager(principal: Principal) -> None:
 
 
 def _forget(services: Services, tenant_id: str) -> None:
-    if services.gateway.rules is not None:
-        services.gateway.rules.forget(tenant_id)
+    if services.gateway.planner.rules is not None:
+        services.gateway.planner.rules.forget(tenant_id)

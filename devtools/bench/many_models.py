@@ -22,6 +22,7 @@ from app.routing.arms import ModelOption, choose_model
 from app.routing.catalog import ModelSpec, Prices, TierName
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
+from app.routing.exploration import ExplorationBudget
 from app.routing.observations import (
     ANY,
     FeedbackSource,
@@ -30,7 +31,7 @@ from app.routing.observations import (
     level_keys,
 )
 from app.routing.observations import model_arm as arm_of
-from app.routing.online import ExplorationBudget, OnlineConfig, OnlineView, cell_cluster
+from app.routing.online import OnlineConfig, OnlineView, cell_cluster
 from devtools.bench.routerbench_data import Stream
 
 TENANT = "bench"

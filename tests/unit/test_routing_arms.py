@@ -9,8 +9,9 @@ from app.routing.arms import ModelOption, beta_estimate, choose_model
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
+from app.routing.exploration import ExplorationBudget
 from app.routing.observations import ANY, Counts
-from app.routing.online import ExplorationBudget, OnlineConfig, OnlineView
+from app.routing.online import OnlineConfig, OnlineView
 from devtools.bench.many_models import Settings, prepare, replay
 from devtools.bench.routerbench_data import Stream
 

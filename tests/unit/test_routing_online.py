@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.routing.clusters import ClusterMatch
+from app.routing.exploration import ExplorationBudget
 from app.routing.observations import (
     ANY,
     Cell,
@@ -19,7 +20,6 @@ from app.routing.observations import (
     tier_arm,
 )
 from app.routing.online import (
-    ExplorationBudget,
     OnlineConfig,
     OnlineView,
     Option,

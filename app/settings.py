@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./routegraph.db"
@@ -194,6 +194,11 @@ class Settings(BaseSettings):
         description="a directory the processes of one host (serve, workers) share for their "
         "Prometheus metrics, so /metrics adds them all up (multiprocess mode; "
         "PROMETHEUS_MULTIPROC_DIR works too); unset: /metrics shows its own process",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="the bearer token Prometheus sends to scrape /metrics; unset: /metrics "
+        "is open only while auth is off (bound to loopback, no API key exists)",
     )
     log_level: str = "INFO"
 

@@ -29,6 +29,7 @@ from tests.support.prometheus import Scrape, scrape
 from tests.support.tenants import make_key
 
 QUESTION = [{"role": "user", "content": "Name three uses of a paperclip"}]
+SCRAPE_TOKEN = "prometheus-scrape-token"
 STORY = [{"role": "user", "content": "Tell a short story about a lighthouse keeper and a cat"}]
 
 
@@ -38,7 +39,10 @@ async def test_model_call_metrics_add_up_to_the_ledger(
     upgrade_database(database_url)
     token = await make_key(database_url, "acme", budget_usd=5.0, period="month")
     settings = Settings(
-        database_url=database_url, simulator_url=simulator.base_url, key_cache_seconds=0
+        database_url=database_url,
+        simulator_url=simulator.base_url,
+        key_cache_seconds=0,
+        metrics_token=SCRAPE_TOKEN,
     )
     with LiveServer(create_app(settings)) as root:
         ledger = ChatService(f"{root}/v1", database_url)
@@ -53,7 +57,7 @@ async def test_model_call_metrics_add_up_to_the_ledger(
             with pytest.raises(openai.NotFoundError):
                 await client.chat.completions.create(model="no-such-model", messages=QUESTION)
         rows = await ledger.rows()
-        metrics = scrape(root)
+        metrics = scrape(root, SCRAPE_TOKEN)
 
     paid = [row for row in rows if "cache hit" not in row.routing_reason]
     assert metrics.total("routegraph_model_calls_total") == len(paid) == 4

@@ -27,8 +27,10 @@ class Scrape:
         return [found for sample, found, _ in self.samples if sample == name]
 
 
-def scrape(base_url: str) -> Scrape:
-    response = httpx.get(f"{base_url}/metrics", timeout=10)
+def scrape(base_url: str, token: str | None = None) -> Scrape:
+    """Scrape as Prometheus does, with `token` (ROUTEGRAPH_METRICS_TOKEN) as a bearer token."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.get(f"{base_url}/metrics", headers=headers, timeout=10)
     response.raise_for_status()
     assert response.headers["content-type"].startswith("text/plain")
     return Scrape(response.text)

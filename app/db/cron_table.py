@@ -45,3 +45,15 @@ class Cron(Base):
     fired: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TemporaryThread(Base):
+    """A stateless cron firing's thread, deleted (with its checkpoints) once `run_id`
+    ends: the cron's `on_run_completed: "delete"`, LangGraph's default."""
+
+    __tablename__ = "temporary_threads"
+
+    tenant_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

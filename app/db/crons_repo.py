@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.cron_table import Cron
+from app.db.cron_table import Cron, TemporaryThread
+from app.db.models import Run
+from app.run_status import TERMINAL
 
 SORT_COLUMNS = {
     "cron_id": Cron.cron_id,
@@ -133,3 +135,30 @@ async def claim_firing(
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def add_temporary_thread(
+    session: AsyncSession, tenant_id: str, thread_id: str, run_id: str
+) -> None:
+    """Delete `thread_id` once `run_id` has ended (a stateless cron's firing)."""
+    session.add(TemporaryThread(tenant_id=tenant_id, thread_id=thread_id, run_id=run_id))
+
+
+async def ended_temporary_threads(session: AsyncSession, limit: int) -> list[tuple[str, str]]:
+    """(tenant, thread) of temporary threads whose run has ended, oldest first."""
+    query = (
+        select(TemporaryThread.tenant_id, TemporaryThread.thread_id)
+        .join(Run, Run.id == TemporaryThread.run_id)
+        .where(Run.status.in_(sorted(TERMINAL)))
+        .order_by(TemporaryThread.created_at)
+        .limit(limit)
+    )
+    return [(tenant, thread) for tenant, thread in (await session.execute(query)).all()]
+
+
+async def forget_temporary_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> None:
+    await session.execute(
+        delete(TemporaryThread).where(
+            TemporaryThread.tenant_id == tenant_id, TemporaryThread.thread_id == thread_id
+        )
+    )

@@ -15,6 +15,7 @@ from app.db.cron_table import Cron
 from app.db.lg_repo import live_runs
 from app.services.container import Services
 from app.services.cron_runs import cron_run, firing_payload
+from app.services.cron_threads import add_firing_thread, delete_ended_threads
 from app.services.crons import next_firing, utc
 from app.services.errors import ServiceError
 
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 async def fire_due_crons(
     services: Services, *, now: datetime | None = None, limit: int = 50
 ) -> int:
-    """Start a run for every due cron this worker claims; returns how many it started."""
+    """Start a run for every due cron this worker claims; returns how many it started.
+    Threads of stateless firings whose run has ended are deleted first."""
+    await delete_ended_threads(services)
     now = now or datetime.now(UTC)
     async with services.worker_sessions() as session:
         due = await crons_repo.due_crons(session, now, limit)
@@ -82,4 +85,6 @@ async def _fire(services: Services, cron: Cron, now: datetime) -> int:
                 "scheduled_for": due_at.isoformat(),
             },
         )
+        if cron.thread_id is None:
+            add_firing_thread(session, cron, run)
     return 1

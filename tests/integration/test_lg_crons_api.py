@@ -10,10 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
+from sqlalchemy import select, text
 
 from app.api.app import create_app
+from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
+from app.db.models import Run, RunEvent
+from app.db.tenant_scope import checkpoint_thread
 from app.services.lg_assistants import default_assistant_id
+from app.services.tenancy import DEFAULT_TENANT
 from tests.integration.test_crons import settings_for
 from tests.support.live_server import LiveServer
 from tests.support.tenants import make_key
@@ -97,3 +102,92 @@ def test_a_bad_cron_is_a_422_detail(sqlite_url: str, tmp_path: Path) -> None:
             url + "/threads/nope/runs/crons", json={"assistant_id": "echo", "schedule": "* * * * *"}
         )
         assert unknown_thread.status_code == 404, unknown_thread.text
+
+
+async def _cron_runs(database_url: str, cron_ids: set[str]) -> dict[str, list[Run]]:
+    """Each cron's runs so far, read from the database (the SDK lists runs per thread)."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            rows = (
+                await session.execute(
+                    select(RunEvent.payload, Run)
+                    .join(Run, Run.id == RunEvent.run_id)
+                    .where(RunEvent.kind == "queued")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    found: dict[str, list[Run]] = {cron_id: [] for cron_id in cron_ids}
+    for payload, run in rows:
+        if payload.get("cron_id") in found:
+            found[payload["cron_id"]].append(run)
+    return found
+
+
+async def _checkpoints(database_url: str, thread_id: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(
+                text("SELECT count(*) FROM checkpoints WHERE thread_id = :t"),
+                {"t": checkpoint_thread(DEFAULT_TENANT, thread_id)},
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def test_a_stateless_crons_thread_is_deleted_after_its_run_unless_kept(
+    database_url: str, tmp_path: Path
+) -> None:
+    """As LangGraph's server: `on_run_completed` "delete" (the default) removes the firing's
+    thread and its checkpoints once the run ends; "keep" leaves a thread per firing."""
+    app = create_app(settings_for(database_url, tmp_path), embedded_worker=True)
+    with LiveServer(app) as url:
+        client = get_client(url=url)
+        every_second = {"schedule": "* * * * * *"}
+        dropped = await client.crons.create(
+            "echo", input={"topic": "gone"}, on_run_completed="delete", **every_second
+        )
+        default = await client.crons.create("echo", input={"topic": "default"}, **every_second)
+        kept = await client.crons.create(
+            "echo", input={"topic": "kept"}, on_run_completed="keep", **every_second
+        )
+        assert default["on_run_completed"] == "delete"
+        assert kept["on_run_completed"] == "keep"
+        await asyncio.sleep(2.5)
+        for cron in (dropped, default, kept):
+            await client.crons.delete(cron["cron_id"])
+        ids = {dropped["cron_id"], default["cron_id"], kept["cron_id"]}
+
+        deadline = time.monotonic() + 30
+        while True:
+            runs = await _cron_runs(database_url, ids)
+            if all(r.status == "succeeded" for rs in runs.values() for r in rs):
+                break
+            assert time.monotonic() < deadline, runs
+            await asyncio.sleep(0.2)
+        assert all(runs[cron_id] for cron_id in ids), runs  # each cron fired
+
+        for run in runs[kept["cron_id"]]:
+            thread = await client.threads.get(run.thread_id)
+            assert thread["values"] == {"topic": "kept", "echoed": "KEPT"}
+            assert thread["metadata"]["cron_id"] == kept["cron_id"]
+            assert thread["status"] == "idle"
+            assert await _checkpoints(database_url, run.thread_id) > 0
+        found = await client.threads.search(metadata={"cron_id": kept["cron_id"]})
+        assert {t["thread_id"] for t in found} == {r.thread_id for r in runs[kept["cron_id"]]}
+
+        for run in runs[dropped["cron_id"]] + runs[default["cron_id"]]:
+            while True:  # a worker deletes it at its next look for due crons
+                try:
+                    await client.threads.get(run.thread_id)
+                except httpx.HTTPStatusError as gone:
+                    assert gone.response.status_code == 404
+                    break
+                assert time.monotonic() < deadline, f"thread {run.thread_id} was kept"
+                await asyncio.sleep(0.1)
+            assert await _checkpoints(database_url, run.thread_id) == 0
+        # The run itself stays in the run list and the ledger.
+        assert (await client.runs.get(run.thread_id, run.id))["status"] == "success"

@@ -4,9 +4,19 @@ A user's score is an observation of the call's routing context (`app.gateway.lea
 stored with its label and comment and added to the learned table in one transaction, so
 the next `auto` decision in that task class and cluster reads it. Feedback writes no run
 event: a run's terminal event stays its last.
+
+A call of the OpenAI endpoint answers before its ledger row is completed (the row is
+group-committed behind the answer, `app.gateway.ledger_batch`), so feedback sent the
+moment the answer arrives may find the row still `in_flight`. It waits for this process's
+pending ledger writes, then (the answer may have come from another replica) re-reads the
+row for up to `PENDING_ANSWER_WAIT_S` before saying the call has no answer.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
 
 from app.db import feedback_repo, ledger_repo, routing_stats_repo
 from app.db.models import Feedback, ModelCall
@@ -17,6 +27,9 @@ from app.services import run_state
 from app.services.container import Services
 from app.services.errors import CallNotFound, NoAnswerToRate
 from app.services.runs import get_run
+
+PENDING_ANSWER_WAIT_S = 2.0
+PENDING_ANSWER_RECHECK_S = 0.05
 
 
 async def get_call(services: Services, call_id: str, tenant_id: str) -> ModelCall:
@@ -33,7 +46,24 @@ async def rate_call(
 ) -> tuple[Feedback, bool]:
     """Record the user's score on one call; (feedback, True if new, False if it replaced
     the user's earlier feedback on that call)."""
-    return await _rate(services, await get_call(services, call_id, tenant_id), body)
+    call = await get_call(services, call_id, tenant_id)
+    if call.status == "in_flight":
+        call = await _answered(services, call)
+    return await _rate(services, call, body)
+
+
+async def _answered(services: Services, call: ModelCall) -> ModelCall:
+    """The call once its completion is written, or as it is after PENDING_ANSWER_WAIT_S."""
+    deadline = time.monotonic() + PENDING_ANSWER_WAIT_S
+    with contextlib.suppress(TimeoutError):
+        pending = services.gateway.batch_ledger.settled()
+        await asyncio.wait_for(asyncio.shield(pending), PENDING_ANSWER_WAIT_S)
+    while True:
+        async with services.sessions() as session:
+            found = await ledger_repo.get_call(session, call.id)
+        if found is None or found.status != "in_flight" or time.monotonic() >= deadline:
+            return found or call
+        await asyncio.sleep(PENDING_ANSWER_RECHECK_S)
 
 
 async def rate_run(

@@ -28,6 +28,11 @@ ERROR_KINDS = ("error", "invalid_output", "rejected", "lost")
 SUCCESS_STATUSES = ("ok", "cache_hit")
 QUANTILES = (0.5, 0.95)
 
+# Calls whose policy names their tier or model (the `tier` policy: a node's fixed tier,
+# `model="edge"` on the OpenAI endpoint; or a pinned model) are routed without the task
+# classifier, so they carry no class; the mix shows them under this name.
+FIXED_ROUTE_CLASS = "fixed route (not classified)"
+
 
 def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
@@ -168,7 +173,7 @@ async def task_classes(services: Services, window: Window) -> dict[str, Any]:
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     series = []
     for row in mix:
-        task_class = str(row["task_class"]) or "unclassified"
+        task_class = str(row["task_class"]) or FIXED_ROUTE_CLASS
         calls = int(row["calls"])
         if calls == 0:
             continue

@@ -188,7 +188,7 @@ async def _check_window(services: Services, window: Window) -> None:
     first = defaultdict(int)
     for c in calls:
         if c.fallback_of is None:
-            first[(c.task_class or "unclassified", c.tier)] += 1
+            first[(c.task_class or dashboard.FIXED_ROUTE_CLASS, c.tier)] += 1
     shown = {
         (r["task_class"], tier): n
         for r in classes["classes"]

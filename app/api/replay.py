@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.api.deps import get_services
 from app.api.json_route import ProblemRoute
+from app.api.new_run import Timeout, new_run_responses, run_links
 from app.api.problems import problem_responses
 from app.api.tenant import TenantDep
 from app.db.models import Run
@@ -29,31 +30,26 @@ RunId = Annotated[StorableStr, Path(description="the run's id")]
 Wait = Annotated[
     bool, Query(description="answer when the new run has ended (or after `timeout` seconds)")
 ]
-Timeout = Annotated[float, Query(alias="timeout", gt=0, le=600, description="with wait: seconds")]
-
-_NEW_RUN_LINKS = {
-    name: {"operationId": operation, "parameters": {"run_id": "$response.body#/id"}}
-    for name, operation in [
+_NEW_RUN_LINKS = run_links(
+    [
         ("GetRun", "get_run"),
         ("RunTimeline", "get_run_timeline"),
         ("RunCheckpoints", "list_run_checkpoints"),
         ("ListModelCalls", "list_model_calls"),
     ]
-}
-_LOCATION = {
-    "Location": {"description": "the new run's URL", "required": True, "schema": {"type": "string"}}
-}
-_QUEUED: dict[int | str, dict[str, Any]] = {
-    202: {
-        "description": "Queued (or still running after `timeout`)",
-        "headers": _LOCATION,
-        "links": _NEW_RUN_LINKS,
-    },
-    200: {
-        "model": RunOut,
-        "description": "With wait: the new run has ended",
-        "headers": _LOCATION,
-        "links": _NEW_RUN_LINKS,
+)
+# Replay and fork both answer with the new run they queued.
+_NEW_RUN_ROUTE: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": RunOut,
+    "responses": {
+        **new_run_responses(
+            queued="Queued (or still running after `timeout`)",
+            done="With wait: the new run has ended",
+            location="the new run's URL",
+            links=_NEW_RUN_LINKS,
+        ),
+        **problem_responses(404, 409),
     },
 }
 
@@ -94,12 +90,7 @@ async def list_run_checkpoints(
     return await list_checkpoints(services, run_id, tenant)
 
 
-@router.post(
-    "/{run_id}/replay",
-    status_code=202,
-    response_model=RunOut,
-    responses={**_QUEUED, **problem_responses(404, 409)},
-)
+@router.post("/{run_id}/replay", **_NEW_RUN_ROUTE)
 async def replay_run(
     run_id: RunId,
     body: ReplayRequest,
@@ -116,12 +107,7 @@ async def replay_run(
     return await _answer(services, run, response, wait, timeout_s)
 
 
-@router.post(
-    "/{run_id}/fork",
-    status_code=202,
-    response_model=RunOut,
-    responses={**_QUEUED, **problem_responses(404, 409)},
-)
+@router.post("/{run_id}/fork", **_NEW_RUN_ROUTE)
 async def fork_run(
     run_id: RunId,
     body: ForkRequest,

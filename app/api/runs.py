@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -12,6 +12,7 @@ from app.api.auth import Principal, get_principal
 from app.api.deps import get_services
 from app.api.headers import IdempotencyKey, LastEventSeq
 from app.api.json_route import ProblemRoute
+from app.api.new_run import Timeout, new_run_responses, run_links
 from app.api.problems import problem_responses
 from app.api.run_events import open_run_events
 from app.api.tenant import TenantDep
@@ -37,9 +38,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 RunId = Annotated[StorableStr, Path(description="the run's id")]
 
 # What a client (and schemathesis' stateful phase) can do next with a run it submitted.
-_RUN_LINKS = {
-    name: {"operationId": operation, "parameters": {"run_id": "$response.body#/id"}}
-    for name, operation in [
+_RUN_LINKS = run_links(
+    [
         ("GetRun", "get_run"),
         ("CancelRun", "cancel_run"),
         ("ListModelCalls", "list_model_calls"),
@@ -49,19 +49,13 @@ _RUN_LINKS = {
         ("RunCheckpoints", "list_run_checkpoints"),
         ("ReplayRun", "replay_run"),
     ]
-}
-_LOCATION = {
-    "Location": {"description": "the run's URL", "required": True, "schema": {"type": "string"}}
-}
-_SUBMITTED: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Queued", "headers": _LOCATION, "links": _RUN_LINKS},
-    200: {
-        "model": RunOut,
-        "description": "This Idempotency-Key already queued this run",
-        "headers": _LOCATION,
-        "links": _RUN_LINKS,
-    },
-}
+)
+_SUBMITTED = new_run_responses(
+    queued="Queued",
+    done="This Idempotency-Key already queued this run",
+    location="the run's URL",
+    links=_RUN_LINKS,
+)
 _EVENT_STREAM = {
     "description": "Server-Sent Events until the run ends; each event's `data` is a RunEventOut",
     "content": {
@@ -100,9 +94,7 @@ async def submit_run(
     wait: Annotated[
         bool, Query(description="answer when the run has ended (or after `timeout` seconds)")
     ] = False,
-    timeout_s: Annotated[
-        float, Query(alias="timeout", gt=0, le=600, description="with wait: seconds")
-    ] = 60.0,
+    timeout_s: Timeout = 60.0,
 ) -> RunOut:
     """Queue a run; a worker executes it. Same `Idempotency-Key`, same run. With
     `?wait=true` the answer is the finished run (200), or the run as it is after `timeout`

@@ -218,6 +218,12 @@ async def search_assistants(
     return matching[body.offset : body.offset + body.limit]
 
 
+async def count_assistants(services: Services, body: AssistantSearch, tenant_id: str) -> int:
+    """How many assistants match (up to 10,000), whatever `limit`/`offset` say."""
+    everything = body.model_copy(update={"limit": 10_000, "offset": 0})
+    return len(await search_assistants(services, everything, tenant_id))
+
+
 def _matches(assistant: Assistant, body: AssistantSearch) -> bool:
     if body.graph_id is not None and assistant.graph_id != body.graph_id:
         return False

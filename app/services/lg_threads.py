@@ -232,3 +232,14 @@ async def search_threads(
         if len(found) >= body.offset + body.limit:
             break
     return found[body.offset :]
+
+
+async def count_threads(services: Services, body: ThreadSearch, tenant_id: str) -> int:
+    """How many threads match (up to 1,000), whatever `limit`/`offset` say."""
+    everything = body.model_copy(update={"limit": 1000, "offset": 0})
+    return len(await search_threads(services, everything, tenant_id))
+
+
+async def graph_of_thread(services: Services, thread_id: str, tenant_id: str) -> Compiled | None:
+    """The compiled graph of a thread's runs (ThreadNotFound; None before its first run)."""
+    return await thread_graph(services, await get_thread_row(services, thread_id, tenant_id))

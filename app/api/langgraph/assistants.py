@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from app.api.deps import get_services
+from app.api.deps import ServicesDep
 from app.api.tenant import TenantDep
 from app.schemas.langgraph import (
     AssistantCreate,
@@ -17,11 +17,9 @@ from app.schemas.langgraph import (
 )
 from app.schemas.storable import StorableStr
 from app.services import lg_assistants as assistants
-from app.services.container import Services
 from app.services.lg_graph_info import graph_drawing, graph_schemas
 
 router = APIRouter(prefix="/assistants", tags=["langgraph"], include_in_schema=False)
-ServicesDep = Annotated[Services, Depends(get_services)]
 AssistantRef = Annotated[StorableStr, Path(max_length=100)]
 
 
@@ -41,8 +39,7 @@ async def search_assistants(
 
 @router.post("/count")
 async def count_assistants(body: AssistantSearch, services: ServicesDep, tenant: TenantDep) -> int:
-    everything = body.model_copy(update={"limit": 10_000, "offset": 0})
-    return len(await assistants.search_assistants(services, everything, tenant))
+    return await assistants.count_assistants(services, body, tenant)
 
 
 @router.get("/{assistant_id}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from langgraph.errors import InvalidUpdateError
 
-from app.api.deps import get_services
+from app.api.deps import ServicesDep
 from app.api.tenant import TenantDep
 from app.schemas.langgraph import (
     ThreadCreate,
@@ -23,7 +23,6 @@ from app.services.container import Services
 from app.services.errors import InvalidInput
 
 router = APIRouter(prefix="/threads", tags=["langgraph"], include_in_schema=False)
-ServicesDep = Annotated[Services, Depends(get_services)]
 ThreadId = Annotated[StorableStr, Path(max_length=150)]
 
 
@@ -43,8 +42,7 @@ async def search_threads(
 
 @router.post("/count")
 async def count_threads(body: ThreadSearch, services: ServicesDep, tenant: TenantDep) -> int:
-    everything = body.model_copy(update={"limit": 1000, "offset": 0})
-    return len(await lg_threads.search_threads(services, everything, tenant))
+    return await lg_threads.count_threads(services, body, tenant)
 
 
 @router.get("/{thread_id}")
@@ -81,8 +79,7 @@ async def _state(
     checkpoint_id: str | None,
     subgraphs: bool,
 ) -> dict[str, Any]:
-    thread = await lg_threads.get_thread_row(services, thread_id, tenant)
-    compiled = await lg_threads.thread_graph(services, thread)
+    compiled = await lg_threads.graph_of_thread(services, thread_id, tenant)
     if compiled is None:
         return lg_state.empty_state()
     state = await lg_state.thread_state(
@@ -124,8 +121,7 @@ async def get_thread_state_at_checkpoint(
 async def update_thread_state(
     thread_id: ThreadId, body: ThreadStateUpdate, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
-    thread = await lg_threads.get_thread_row(services, thread_id, tenant)
-    compiled = await lg_threads.thread_graph(services, thread)
+    compiled = await lg_threads.graph_of_thread(services, thread_id, tenant)
     if compiled is None:
         raise InvalidInput(f"thread {thread_id} has no graph yet: run an assistant on it first")
     checkpoint_id = body.checkpoint_id or (
@@ -148,8 +144,7 @@ async def update_thread_state(
 async def thread_history(
     thread_id: ThreadId, body: ThreadHistory, services: ServicesDep, tenant: TenantDep
 ) -> list[dict[str, Any]]:
-    thread = await lg_threads.get_thread_row(services, thread_id, tenant)
-    compiled = await lg_threads.thread_graph(services, thread)
+    compiled = await lg_threads.graph_of_thread(services, thread_id, tenant)
     if compiled is None:
         return []
     before = body.before

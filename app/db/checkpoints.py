@@ -31,12 +31,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.postgres import _ainternal
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from app.db.engine import is_sqlite, libpq_url, sqlite_path
+from app.db.engine import is_sqlite, sqlite_path
 from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, current_lease
 from app.db.journal.sqlite import FENCE_SQL
+from app.db.langgraph_connections import postgres_pool, run_setup
 from app.db.models import utcnow
 from app.db.timestamps import sqlite_time
 
@@ -196,20 +197,14 @@ def _fenced_write(
 
 def setup_checkpoint_tables(url: str) -> None:
     """Create or upgrade the checkpointer tables with the official savers' setup."""
-    if is_sqlite(url):
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        sqlite_conn = sqlite3.connect(sqlite_path(url), check_same_thread=False)
-        try:
-            SqliteSaver(sqlite_conn).setup()
-        finally:
-            sqlite_conn.close()
-        return
-
     from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
 
-    with psycopg.connect(libpq_url(url), autocommit=True, row_factory=dict_row) as conn:
-        PostgresSaver(conn).setup()  # type: ignore[arg-type]
+    run_setup(
+        url,
+        sqlite=lambda conn: SqliteSaver(conn).setup(),
+        postgres=lambda conn: PostgresSaver(conn).setup(),  # type: ignore[arg-type]
+    )
 
 
 @asynccontextmanager
@@ -229,14 +224,5 @@ async def open_checkpointer(
             yield FencedSqliteSaver(conn, sqlite_write_lock)
         return
 
-    async with AsyncConnectionPool[psycopg.AsyncConnection[DictRow]](
-        libpq_url(url),
-        min_size=1,
-        max_size=pool_size,
-        open=False,
-        # No check before lending (a round trip per write): after a database restart a dead
-        # connection fails one write, the pool drops it, and that run resumes from its
-        # last checkpoint (the worker treats database errors as interruptions).
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-    ) as pool:
+    async with postgres_pool(url, pool_size) as pool:
         yield FencedPostgresSaver(pool)

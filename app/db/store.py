@@ -9,13 +9,11 @@ may use the same namespace and never see each other's items.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import aiosqlite
-import psycopg
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -30,30 +28,22 @@ from langgraph.store.base import (
 )
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
 
-from app.db.engine import is_sqlite, libpq_url, sqlite_path
+from app.db.engine import is_sqlite, sqlite_path
+from app.db.langgraph_connections import postgres_pool, run_setup
 
 
 def setup_store_tables(url: str) -> None:
     """Create or upgrade the store's tables with the official stores' own setup."""
-    if is_sqlite(url):
-        from langgraph.store.sqlite import SqliteStore
-
-        sqlite_conn = sqlite3.connect(
-            sqlite_path(url), check_same_thread=False, isolation_level=None
-        )
-        try:
-            SqliteStore(sqlite_conn).setup()
-        finally:
-            sqlite_conn.close()
-        return
-
     from langgraph.store.postgres import PostgresStore
+    from langgraph.store.sqlite import SqliteStore
 
-    with psycopg.connect(libpq_url(url), autocommit=True, row_factory=dict_row) as conn:
-        PostgresStore(conn).setup()  # type: ignore[arg-type]
+    run_setup(
+        url,
+        sqlite=lambda conn: SqliteStore(conn).setup(),
+        postgres=lambda conn: PostgresStore(conn).setup(),  # type: ignore[arg-type]
+        sqlite_autocommit=True,
+    )
 
 
 class LockedSqliteStore(AsyncSqliteStore):
@@ -90,15 +80,8 @@ async def open_store(
             yield sqlite_store
         return
 
-    async with AsyncConnectionPool[psycopg.AsyncConnection[DictRow]](
-        libpq_url(url),
-        min_size=1,
-        max_size=pool_size,
-        open=False,
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-    ) as pool:
-        pg_store = AsyncPostgresStore(pool)
-        yield pg_store
+    async with postgres_pool(url, pool_size) as pool:
+        yield AsyncPostgresStore(pool)
 
 
 def tenant_label(tenant_id: str) -> str:

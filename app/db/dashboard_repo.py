@@ -33,23 +33,13 @@ from app.db.models import ApiKey, ApiKeySpend, Feedback, Run
 from app.db.rollup_models import (
     HIST_DAILY,
     ROLLUP_DAILY,
+    ROLLUP_SUMS,
     LatencyBin,
     LatencyHistogram,
     LedgerRollup,
 )
 
 DAILY_AFTER = timedelta(hours=72)  # as `dashboard_window.bucket_unit`: longer ranges per day
-SUMS = (
-    "calls",
-    "first_attempts",
-    "fallbacks",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "saved_usd",
-    "latency_ms_sum",
-)
 
 
 @dataclass(frozen=True)
@@ -100,7 +90,7 @@ def _rollup(window: Window) -> Subquery:
 
 
 def _sums(src: Subquery) -> list[Any]:
-    return [func.coalesce(func.sum(src.c[name]), 0).label(name) for name in SUMS]
+    return [func.coalesce(func.sum(src.c[name]), 0).label(name) for name in ROLLUP_SUMS]
 
 
 def _bucket(session: AsyncSession, column: Any, unit: str) -> Any:

@@ -10,6 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base
 
+# The summed columns of `ledger_rollup` (and its daily table); the others are its keys.
+ROLLUP_SUMS = (
+    "calls",
+    "first_attempts",
+    "fallbacks",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "saved_usd",
+    "latency_ms_sum",
+)
+
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 Count = BigInteger().with_variant(Integer(), "sqlite")
 

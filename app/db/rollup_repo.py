@@ -17,20 +17,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.rollup_models import ROLLUP_SUMS
 from app.db.timestamps import sqlite_time
 
 ROLLUP_KEYS = "tenant_id, hour, model, tier, task_class, status, api_key_id, source"
-ROLLUP_SUMS = (
-    "calls",
-    "first_attempts",
-    "fallbacks",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "saved_usd",
-    "latency_ms_sum",
-)
 HIST_KEYS = "tenant_id, hour, model, tier, metric, bin"
 TABLES = {
     "ledger_rollup": (ROLLUP_KEYS, ROLLUP_SUMS),

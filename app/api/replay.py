@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from app.api.deps import get_services
+from app.api.deps import ServicesDep
 from app.api.json_route import ProblemRoute
 from app.api.new_run import Timeout, new_run_responses, run_links
 from app.api.problems import problem_responses
@@ -25,7 +25,6 @@ from app.services.run_history import list_checkpoints
 from app.services.timeline import run_timeline
 
 router = APIRouter(prefix="/v1/runs", tags=["debugging"], route_class=ProblemRoute)
-ServicesDep = Annotated[Services, Depends(get_services)]
 RunId = Annotated[StorableStr, Path(description="the run's id")]
 Wait = Annotated[
     bool, Query(description="answer when the new run has ended (or after `timeout` seconds)")

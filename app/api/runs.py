@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.admission import release_slot
 from app.api.auth import Principal, get_principal
-from app.api.deps import get_services
+from app.api.deps import ServicesDep
 from app.api.headers import IdempotencyKey, LastEventSeq
 from app.api.json_route import ProblemRoute
 from app.api.new_run import Timeout, new_run_responses, run_links
@@ -27,13 +27,11 @@ from app.schemas.runs import (
 )
 from app.schemas.storable import StorableStr
 from app.services import runs as run_service
-from app.services.container import Services
 from app.services.dashboard_window import DATE_TIME, DATE_TIME_SCHEMA, parse_time
 from app.services.errors import RunNotFound
 from app.services.runs import CURSOR_PATTERN
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=ProblemRoute)
-ServicesDep = Annotated[Services, Depends(get_services)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 RunId = Annotated[StorableStr, Path(description="the run's id")]
 

@@ -14,6 +14,7 @@ from langgraph.errors import InvalidUpdateError
 
 from app.db import runs_repo
 from app.db.models import Run
+from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import (
     COPIED_FROM_KEY,
     RUN_ID_KEY,
@@ -22,7 +23,7 @@ from app.db.thread_checkpoints import (
     thread_config,
     unfenced,
 )
-from app.services.branch_plan import BranchPlan
+from app.services.branch_plan import BranchKind, BranchPlan, branch_thread_id
 from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
@@ -30,6 +31,9 @@ from app.services.state_patch import state_patch_problems
 from graphs.registry import Compiled
 
 INTERNAL_CHANNEL_PREFIXES = ("__", "branch:")
+# Prepares a branch's thread before it is queued; returns what it learnt for the plan
+# (e.g. the patched checkpoint's id).
+Prepare = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class PayloadsPruned(ServiceError):
@@ -173,6 +177,52 @@ async def start_thread(
             errors=[{"loc": ["body", "state_patch"], "msg": str(exc), "type": "invalid_update"}],
         ) from exc
     return base_id, checkpoint_id_of(patched) or base_id
+
+
+def resume_from(
+    services: Services,
+    target: BranchGraph,
+    source: Run,
+    base: CheckpointTuple,
+    *,
+    kind: BranchKind,
+    run_id: str,
+    base_id: str | None,
+    state_patch: dict[str, Any] | None,
+    as_node: str | None,
+    model_overrides: dict[str, dict[str, str]],
+) -> tuple[BranchPlan, Prepare]:
+    """The plan of a branch `run_id` that resumes from `base` (checkpoint `base_id` of the
+    source's thread) with `state_patch` applied as `as_node`, and the preparation of its
+    thread (`start_thread`; the patched checkpoint's id is learnt then)."""
+    thread = checkpoint_thread(source.tenant_id, branch_thread_id(kind, run_id))
+
+    async def prepare() -> dict[str, Any]:
+        _base, start_id = await start_thread(
+            target,
+            services,
+            base=base,
+            checkpoint_thread=thread,
+            run_id=run_id,
+            state_patch=state_patch,
+            as_node=as_node,
+        )
+        return {"start_checkpoint_id": start_id}
+
+    plan = BranchPlan(
+        kind=kind,
+        source_run_id=source.id,
+        source_thread_id=source.thread_id,
+        from_input=False,
+        source_checkpoint_id=base_id,
+        source_step=base.metadata.get("step"),
+        base_checkpoint_id=base_id,  # the copy keeps the checkpoint's id
+        start_checkpoint_id=None,  # known once the patch is applied (prepare)
+        state_patch=state_patch,
+        as_node=as_node,
+        model_overrides=model_overrides,
+    )
+    return plan, prepare
 
 
 def check_state_patch(

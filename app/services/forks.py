@@ -10,12 +10,9 @@ higher than the same steps of its parent (without a patch they keep their number
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.checkpoint.base import CheckpointTuple
 
 from app.db.models import Run
-from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import checkpoint_id_of, run_checkpoints, thread_config
 from app.schemas.replay import ForkRequest, ModelOverride
 from app.services import runs as run_service
@@ -31,7 +28,7 @@ from app.services.branching import (
     ensure_payloads,
     new_branch_run,
     new_run_id,
-    start_thread,
+    resume_from,
 )
 from app.services.container import Services
 
@@ -49,36 +46,27 @@ async def submit_fork(services: Services, run_id: str, body: ForkRequest, tenant
     overrides = _overrides(services, target, body)
     as_node = await _writer(target, chosen, body, source) if body.state_patch else None
     fork_id = new_run_id()
-    thread_id = branch_thread_id("fork", fork_id)
     chosen_id = checkpoint_id_of(chosen.config) or ""
-
-    async def prepare() -> dict[str, Any]:
-        _base, start_id = await start_thread(
-            target,
-            services,
-            base=chosen,
-            checkpoint_thread=checkpoint_thread(source.tenant_id, thread_id),
-            run_id=fork_id,
-            state_patch=body.state_patch,
-            as_node=as_node,
-        )
-        return {"start_checkpoint_id": start_id}
-
-    plan = BranchPlan(
+    plan, prepare = resume_from(
+        services,
+        target,
+        source,
+        chosen,
         kind="fork",
-        source_run_id=source.id,
-        source_thread_id=source.thread_id,
-        from_input=False,
-        source_checkpoint_id=chosen_id,
-        source_step=chosen.metadata.get("step"),
-        base_checkpoint_id=chosen_id,
+        run_id=fork_id,
+        base_id=chosen_id,
         state_patch=body.state_patch,
         as_node=as_node,
         model_overrides=overrides,
     )
     budget = body.budget_usd if body.budget_usd is not None else source.budget_usd
     run = new_branch_run(
-        source, target.graph, plan, run_id=fork_id, thread_id=thread_id, budget_usd=budget
+        source,
+        target.graph,
+        plan,
+        run_id=fork_id,
+        thread_id=branch_thread_id("fork", fork_id),
+        budget_usd=budget,
     )
     run.parent_run_id = source.id
     run.fork_checkpoint_id = chosen_id

@@ -9,7 +9,6 @@ from a copy of its base checkpoint with its state patch applied again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.db.models import Run
@@ -28,21 +27,18 @@ from app.services.branch_plan import BranchPlan, branch_thread_id
 from app.services.branching import (
     BranchGraph,
     CannotBranch,
+    Prepare,
     branch_graph,
     check_state_fits,
     enqueue_branch,
     ensure_payloads,
     new_branch_run,
     new_run_id,
-    start_thread,
+    resume_from,
 )
 from app.services.container import Services
 from app.services.errors import ServiceError
 from graphs.registry import GraphInputInvalid
-
-# Prepares the replay's thread; returns what it learnt for the plan (e.g. the patched
-# checkpoint's id).
-_Prepare = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class RunNotFinished(ServiceError):
@@ -93,7 +89,7 @@ async def submit_replay(
 
 async def _from_input(
     services: Services, target: BranchGraph, source: Run, replay_id: str
-) -> tuple[BranchPlan, _Prepare]:
+) -> tuple[BranchPlan, Prepare]:
     saver = services.checkpointer
     written = await run_checkpoints(saver, source.checkpoint_thread, source.id)
     if not written:
@@ -141,7 +137,7 @@ async def _from_input(
 
 async def _resume_like(
     services: Services, target: BranchGraph, source: Run, source_plan: BranchPlan, replay_id: str
-) -> tuple[BranchPlan, _Prepare]:
+) -> tuple[BranchPlan, Prepare]:
     """A source that resumed from a checkpoint (a fork): copy its base, patch it again."""
     base_id = source_plan.base_checkpoint_id
     base = (
@@ -153,31 +149,15 @@ async def _resume_like(
         raise CannotBranch(f"run {source.id}'s starting checkpoint is gone")
     if target.graph.version != source.version:
         check_state_fits(target.compiled, base, target.graph.version)
-    thread = checkpoint_thread(source.tenant_id, branch_thread_id("replay", replay_id))
-
-    async def prepare() -> dict[str, Any]:
-        _base, start_id = await start_thread(
-            target,
-            services,
-            base=base,
-            checkpoint_thread=thread,
-            run_id=replay_id,
-            state_patch=source_plan.state_patch,
-            as_node=source_plan.as_node,
-        )
-        return {"start_checkpoint_id": start_id}
-
-    plan = BranchPlan(
+    return resume_from(
+        services,
+        target,
+        source,
+        base,
         kind="replay",
-        source_run_id=source.id,
-        source_thread_id=source.thread_id,
-        from_input=False,
-        source_checkpoint_id=base_id,
-        source_step=base.metadata.get("step"),
-        base_checkpoint_id=base_id,  # the copy keeps the checkpoint's id
-        start_checkpoint_id=None,  # known once the patch is applied (prepare)
+        run_id=replay_id,
+        base_id=base_id,
         state_patch=source_plan.state_patch,
         as_node=source_plan.as_node,
         model_overrides=source_plan.model_overrides,  # the routes the fork's calls took
     )
-    return plan, prepare

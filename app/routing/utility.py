@@ -10,9 +10,12 @@ the model's pooled rate across classes, its own rate in the class and, where the
 trusted, in the cluster). Thompson sampling draws one success per model from its posterior
 and takes the best sampled utility: bad models are dropped after a few answers, a cheap
 adequate one is served early, and models it stopped choosing keep a chance in proportion to
-their doubt. A draw that differs from the greedy choice (best posterior mean) is an
-exploration and takes its turn from the tenant's bounded budget (a share of calls and a
-money cap), else the greedy choice is served.
+their doubt. The greedy choice is the proven model (trusted prior, or `min_evidence`
+answers here; the safe default always counts) of best posterior-mean utility; a draw that
+picks another model is an exploration and takes its turn from the tenant's bounded budget
+(a share of calls and a money cap), else the greedy choice is served. So serving a model
+nothing is known of always counts against the budget, and with a budget of 100% of calls
+the rule is plain Thompson sampling.
 
 Where the answer can be compared, a pair of cheap models checked by agreement (escalating
 to the best known model on disagreement) competes as one more option, its success and cost
@@ -124,7 +127,8 @@ def choose_by_utility(
     means = [e.mean for e in estimates]
     drawn = [_draw(e, rng) if i in eligible else 0.0 for i, e in enumerate(estimates)]
     greedy_u, sampled_u = utilities(means), utilities(drawn)
-    greedy = max(eligible, key=lambda i: (greedy_u[i].value, -i))
+    proven = [i for i in eligible if known[i] or i == default] or eligible
+    greedy = max(proven, key=lambda i: (greedy_u[i].value, -i))
     sampled = max(eligible, key=lambda i: (sampled_u[i].value, -i))
 
     chosen, explored = greedy, False

@@ -192,7 +192,7 @@ def run_models_benchmark(
 
 METHOD = (
     "Each stream is learned from scratch. A setting (the bar rule: relative threshold x verify "
-    "mode x exploration share, 16; the utility rule: cost weight x exploration share, 10) is "
+    "mode x exploration share, 16; the utility rule: cost weight x exploration share, 20) is "
     "chosen on the train split, learning from scratch there over orderings seeded {selection}, "
     "each replaying as many train requests as the test stream has: the cheapest whose mean "
     "accuracy reaches the target share of GPT-4's. That setting is then replayed on the test "

@@ -25,7 +25,7 @@ from devtools.bench.many_models import Prepared, Settings, Trace, replay
 THRESHOLDS: tuple[float, ...] = (0.85, 0.9, 0.95, 1.0)
 EXPLORE_SHARES: tuple[float, ...] = (0.1, 0.2)
 COST_WEIGHTS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
-UTILITY_EXPLORE_SHARES: tuple[float, ...] = (0.2, 1.0)  # 1.0: plain Thompson sampling
+UTILITY_EXPLORE_SHARES: tuple[float, ...] = (0.1, 0.2, 0.4, 1.0)  # 1.0: plain Thompson sampling
 SELECTION_SEEDS: tuple[int, ...] = (1000, 1001, 1002, 1003, 1004)
 FIFTH = 0.2
 

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description="feedback events an out-of-distribution request's tier needs before auto "
         "may pick it over the safe tier",
     )
+    routing_cost_weight: float | None = Field(
+        None,
+        ge=0,
+        description="set: auto over models takes the highest expected utility, p(good) minus "
+        "this weight x cost / the frontier default's cost, by Thompson sampling; unset: the "
+        "cheapest model whose estimate clears the threshold",
+    )
     routing_per_tenant: bool = Field(
         False,
         description="learn one routing table per tenant instead of one shared by all tenants",

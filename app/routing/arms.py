@@ -125,6 +125,7 @@ def beta_estimate(
         high=min(mean + spread, 1.0),
         events=(raw_events[0], raw_events[1], raw_events[2]),
         prior_trusted=trusted,
+        strength=alpha + beta,
     )
 
 

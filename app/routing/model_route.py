@@ -3,18 +3,23 @@
 Each model's prior comes from what is known of the request: the classifier's p for the
 model's tier when the request is familiar, the class defaults of a known class (everyday
 chat -> edge) when it is not, else the catalog's weak `unknown_prior`. `arms.choose_model`
-picks; the reason names the model, its estimate and evidence, the bar, whether it explored
+picks (the cheapest model clearing the bar) or, with a cost weight (the policy's or the
+learner's), `utility.choose_by_utility` (highest sampled utility); the reason names the
+model, its estimate and evidence, the bar or the utility, whether it explored
 and what exploration has used so far. An unfamiliar request whose answer can be compared
 gets a `verify` cascade: a cheap answer is kept only if a second cheap model agrees.
 """
 
 from __future__ import annotations
 
+import random
+
 from app.routing.arms import ModelChoice, ModelOption, choose_model, describe_estimate
 from app.routing.catalog import Catalog, ModelSpec
 from app.routing.observations import RoutingContext
 from app.routing.online import OnlineView
 from app.routing.policy import TIER_ORDER, Auto, Cascade, Route, RouteInputs
+from app.routing.utility import choose_by_utility
 
 
 def model_options(
@@ -73,15 +78,27 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
     c, view = inputs.classification, inputs.online
     assert c is not None and view is not None
     options = model_options(policy, catalog, inputs, view)
-    choice = choose_model(
-        options,
-        view,
-        threshold=policy.threshold,
-        relative=policy.relative,
-        floor=policy.floor,
-        verifiable=policy.verify and inputs.verifiable,
-        always_verify=policy.always_verify,
-    )
+    weight = policy.cost_weight if policy.cost_weight is not None else view.config.cost_weight
+    choice: ModelChoice | None
+    if weight is not None:
+        choice = choose_by_utility(
+            options,
+            view,
+            cost_weight=weight,
+            rng=view.rng or random.Random(),
+            floor=policy.floor,
+            verifiable=policy.verify and inputs.verifiable,
+        )
+    else:
+        choice = choose_model(
+            options,
+            view,
+            threshold=policy.threshold,
+            relative=policy.relative,
+            floor=policy.floor,
+            verifiable=policy.verify and inputs.verifiable,
+            always_verify=policy.always_verify,
+        )
     known_class = c.task_class in catalog.task_classes
     if choice is None:
         cheapest = next(m for tier in TIER_ORDER for m in catalog.chain(tier))

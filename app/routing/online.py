@@ -18,6 +18,7 @@ sent to a cheaper, still uncertain option to learn (never below the caller's flo
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -64,6 +65,10 @@ class OnlineConfig:
     explore_until: float = 30.0  # cluster cells with fewer events are worth exploring
     explore_margin: float = 0.02  # in distribution: explore tiers estimated this close to the bar
     explore_budget_usd: float | None = None  # per tenant and process: extra spend on exploring
+    # Set: `auto` over models takes the highest expected utility, p - cost_weight x cost /
+    # the default's cost, by Thompson sampling (utility.py); None: the cheapest model
+    # clearing the bar (arms.choose_model). A policy's own weight overrides it.
+    cost_weight: float | None = None
     interval_z: float = 1.645  # 90% interval
     significance_z: float = 1.0  # in distribution, corrections smaller than this many sd are noise
     source_weights: Mapping[str, float] = field(
@@ -75,6 +80,8 @@ class OnlineConfig:
             raise ValueError("explore_share must be within 0..1")
         if not 0.0 <= self.ood_row_trust <= 1.0:
             raise ValueError("ood_row_trust must be within 0..1")
+        if self.cost_weight is not None and self.cost_weight < 0:
+            raise ValueError("cost_weight must not be negative")
         for name in ("prior_strength", "backoff_strength", "ood_prior_strength"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -91,6 +98,7 @@ class Estimate:
     high: float
     events: tuple[float, float, float]  # feedback events seen at: all, class, cluster
     prior_trusted: bool = True
+    strength: float = 0.0  # alpha + beta of the posterior it came from (what a draw needs)
 
     @property
     def cluster_events(self) -> float:
@@ -157,6 +165,7 @@ def estimate(
         high=min(mean + spread, 1.0),
         events=(raw_events[0], raw_events[1], raw_events[2]),
         prior_trusted=in_distribution,
+        strength=alpha + beta,
     )
 
 
@@ -172,6 +181,7 @@ class OnlineView:
     config: OnlineConfig
     budget: ExplorationBudget | None = None
     tenant: str = ""
+    rng: random.Random | None = None  # the utility rule's posterior draws (None: unseeded)
 
     @property
     def in_distribution(self) -> bool:
@@ -309,6 +319,7 @@ class OnlineLearner:
         self.store = store
         self.config = config or OnlineConfig()
         self.budget = ExplorationBudget(self.config.explore_share, self.config.explore_budget_usd)
+        self.rng = random.Random()
 
     async def view(
         self,
@@ -346,6 +357,7 @@ class OnlineLearner:
             self.config,
             self.budget,
             tenant,
+            self.rng,
         )
 
     async def record(self, observations: Sequence[Observation]) -> None:

@@ -57,6 +57,9 @@ class Auto:
     floor: float = 0.0
     verify: bool = True  # out of distribution, verify a cheap answer by agreement (if comparable)
     always_verify: bool = False  # verify comparable answers even where a model is known
+    # Online: choose by expected utility, p - cost_weight x cost / the default's cost
+    # (Thompson sampling, routing/utility.py) instead of the bar; None: the learner's default.
+    cost_weight: float | None = None
 
 
 @dataclass(frozen=True)

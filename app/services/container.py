@@ -83,6 +83,7 @@ def online_config(settings: Settings) -> OnlineConfig:
         explore_share=settings.routing_explore_share,
         prior_strength=settings.routing_prior_strength,
         min_evidence=settings.routing_min_evidence,
+        cost_weight=settings.routing_cost_weight,
     )
 
 

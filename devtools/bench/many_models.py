@@ -12,6 +12,7 @@ source `agreement`. Nothing else about unserved models is ever learned.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from app.routing.observations import (
 )
 from app.routing.observations import model_arm as arm_of
 from app.routing.online import OnlineConfig, OnlineView, cell_cluster
+from app.routing.utility import choose_by_utility
 from devtools.bench.routerbench_data import Stream
 
 TENANT = "bench"
@@ -121,10 +123,14 @@ class Settings:
     threshold: float
     always_verify: bool
     config: OnlineConfig
+    cost_weight: float | None = None  # set: expected utility by Thompson sampling (utility.py)
 
     def label(self) -> str:
+        explore = f"explore {self.config.explore_share:.0%}"
+        if self.cost_weight is not None:
+            return f"utility, cost weight {self.cost_weight:g}, {explore}"
         mode = "verify always" if self.always_verify else "verify when unknown"
-        return f"threshold {self.threshold:.2f}, {mode}, explore {self.config.explore_share:.0%}"
+        return f"threshold {self.threshold:.2f}, {mode}, {explore}"
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,11 @@ class Trace:
     verified: np.ndarray
 
 
-def replay(p: Prepared, order: np.ndarray, settings: Settings) -> Trace:
-    """Route every request of `order`, serving recorded answers, learning as feedback arrives."""
+def replay(p: Prepared, order: np.ndarray, settings: Settings, seed: int = 0) -> Trace:
+    """Route every request of `order`, serving recorded answers, learning as feedback arrives
+    (`seed`: the utility rule's posterior draws)."""
     config = settings.config
+    rng = random.Random(seed)
     store = InMemoryStatsStore()
     budget = ExplorationBudget(config.explore_share, config.explore_budget_usd)
     n = len(order)
@@ -171,14 +179,23 @@ def replay(p: Prepared, order: np.ndarray, settings: Settings) -> Trace:
             )
             for j in p.by_price
         ]
-        choice = choose_model(
-            options,
-            view,
-            threshold=settings.threshold,
-            relative=True,
-            verifiable=bool(p.verifiable[row]),
-            always_verify=settings.always_verify,
-        )
+        if settings.cost_weight is not None:
+            choice = choose_by_utility(
+                options,
+                view,
+                cost_weight=settings.cost_weight,
+                rng=rng,
+                verifiable=bool(p.verifiable[row]),
+            )
+        else:
+            choice = choose_model(
+                options,
+                view,
+                threshold=settings.threshold,
+                relative=True,
+                verifiable=bool(p.verifiable[row]),
+                always_verify=settings.always_verify,
+            )
         assert choice is not None
         chosen = p.by_price[choice.index]
         answered = [chosen]

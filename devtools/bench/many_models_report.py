@@ -98,7 +98,7 @@ def _verdict(name: str, q: float, f: Figures) -> dict[str, Any] | None:
 def evaluate_stream(
     name: str, train: Prepared, test: Prepared, qualities: list[float], seeds: list[int]
 ) -> StreamResult:
-    selections = select(train, qualities)
+    selections = select(train, qualities, min(len(train), len(test)))
     result = StreamResult(name, len(test), seeds, selections, {}, {}, baselines(test))
     for q, chosen in selections.items():
         traces = run_setting(test, chosen.settings, seeds)
@@ -191,12 +191,14 @@ def run_models_benchmark(
 
 
 METHOD = (
-    "Each stream is learned from scratch. A setting (relative threshold x verify mode x "
-    "exploration share, 16 in all) is chosen on the train split, learning from scratch there "
-    "over orderings seeded {selection}: the cheapest whose mean accuracy reaches the target "
-    "share of GPT-4's. That setting is then replayed on the test split in {orderings} fresh "
-    "orderings (seeds 0-{last}); figures are means with the standard deviation over orderings. "
-    "Feedback is bandit feedback: only the served answer's recorded correctness arrives."
+    "Each stream is learned from scratch. A setting (the bar rule: relative threshold x verify "
+    "mode x exploration share, 16; the utility rule: cost weight x exploration share, 20) is "
+    "chosen on the train split, learning from scratch there over orderings seeded {selection}, "
+    "each replaying as many train requests as the test stream has: the cheapest whose mean "
+    "accuracy reaches the target share of GPT-4's. That setting is then replayed on the test "
+    "split in {orderings} fresh orderings (seeds 0-{last}); figures are means with the "
+    "standard deviation over orderings. Feedback is bandit feedback: only the served "
+    "answer's recorded correctness arrives."
 )
 NOTES: tuple[str, ...] = (
     "RouterBench models start from the catalog's weak prior per tier (edge 0.6, mid 0.7, "

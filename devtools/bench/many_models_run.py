@@ -24,15 +24,23 @@ from devtools.bench.many_models import Prepared, Settings, Trace, replay
 
 THRESHOLDS: tuple[float, ...] = (0.85, 0.9, 0.95, 1.0)
 EXPLORE_SHARES: tuple[float, ...] = (0.1, 0.2)
+COST_WEIGHTS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
+UTILITY_EXPLORE_SHARES: tuple[float, ...] = (0.1, 0.2, 0.4, 1.0)  # 1.0: plain Thompson sampling
 SELECTION_SEEDS: tuple[int, ...] = (1000, 1001, 1002, 1003, 1004)
 FIFTH = 0.2
 
 
 def grid() -> list[Settings]:
-    return [
+    """The bar rule's settings, then the utility rule's (cost weight x exploration share)."""
+    bar = [
         Settings(t, v, OnlineConfig(explore_share=e))
         for t, v, e in itertools.product(THRESHOLDS, (False, True), EXPLORE_SHARES)
     ]
+    utility = [
+        Settings(0.0, False, OnlineConfig(explore_share=e), cost_weight=w)
+        for w, e in itertools.product(COST_WEIGHTS, UTILITY_EXPLORE_SHARES)
+    ]
+    return bar + utility
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,15 @@ def figures(p: Prepared, traces: Sequence[Trace]) -> Figures:
     )
 
 
-def run_setting(p: Prepared, settings: Settings, seeds: Sequence[int]) -> list[Trace]:
-    return [replay(p, np.random.default_rng(s).permutation(len(p)), settings) for s in seeds]
+def run_setting(
+    p: Prepared, settings: Settings, seeds: Sequence[int], length: int | None = None
+) -> list[Trace]:
+    """One replay per seed: the seed orders the stream (its first `length` requests, all by
+    default) and drives the utility rule's draws."""
+    return [
+        replay(p, np.random.default_rng(s).permutation(len(p))[:length], settings, seed=s)
+        for s in seeds
+    ]
 
 
 @dataclass
@@ -103,9 +118,12 @@ class Selection:
     swept: list[dict[str, Any]]
 
 
-def select(train: Prepared, qualities: Sequence[float]) -> dict[float, Selection]:
-    """Sweep the grid on the train stream; per target, the cheapest setting reaching it."""
-    results = [(s, figures(train, run_setting(train, s, SELECTION_SEEDS))) for s in grid()]
+def select(
+    train: Prepared, qualities: Sequence[float], length: int | None = None
+) -> dict[float, Selection]:
+    """Sweep the grid on the train stream, replaying `length` requests (the test stream's,
+    so learning costs what it will there); per target, the cheapest setting reaching it."""
+    results = [(s, figures(train, run_setting(train, s, SELECTION_SEEDS, length))) for s in grid()]
     swept = [{"setting": s.label(), **f.as_dict()} for s, f in results]
     chosen = {}
     for q in qualities:

@@ -106,6 +106,46 @@ async def test_feedback_moves_auto_from_one_model_to_another_within_a_task_class
     assert float(edge_a.split("-> est ", 1)[1][:4]) < float(prior)
 
 
+@pytest.fixture
+async def utility_api(
+    database_url: str, simulator: SimulatorAdmin
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`auto` chooses by expected utility (ROUTEGRAPH_ROUTING_COST_WEIGHT), never exploring."""
+    settings = Settings(
+        database_url=database_url,
+        simulator_url=simulator.base_url,
+        routing_cost_weight=1.0,
+        routing_explore_share=0.0,
+    )
+    with serve(settings, worker=True) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            yield client
+
+
+async def test_feedback_moves_auto_by_expected_utility_from_one_model_to_another(
+    utility_api: httpx.AsyncClient,
+) -> None:
+    run_id, (first,) = await ask(utility_api)
+    assert first["model"] == "edge-a", first["routing_reason"]
+    assert "(online): edge-a: highest expected utility" in first["routing_reason"]
+    wrong = {"score": 0.0, "label": "wrong total"}
+    assert (await utility_api.post(f"/v1/runs/{run_id}/feedback", json=wrong)).status_code == 201
+    latest, failures = first, 1
+    while latest["model"] == "edge-a":
+        assert failures < 15, latest["routing_reason"]
+        _, (latest,) = await ask(utility_api)
+        if latest["model"] == "edge-a":
+            path = f"/v1/calls/{latest['id']}/feedback"
+            assert (await utility_api.post(path, json=wrong)).status_code == 201
+            failures += 1
+    # Within the task class, the same tier's other model now has the higher utility.
+    assert (latest["model"], latest["tier"]) == ("edge-b", "edge")
+    reason = latest["routing_reason"]
+    assert "(online): edge-b: highest expected utility" in reason and "class=math" in reason
+    edge_a = reason.split("edge-a(", 1)[1].split(")", 1)[0]
+    assert f"from {failures} events in cluster, {failures} in class" in edge_a
+
+
 async def test_feedback_on_a_call_is_stored_once_per_call_readable_and_writes_no_event(
     api: httpx.AsyncClient,
 ) -> None:

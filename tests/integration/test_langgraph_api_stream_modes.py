@@ -13,23 +13,14 @@ from typing import Any
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import UnprocessableEntityError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.api.app import create_app
-from app.db.models import RunEvent
 from app.settings import Settings
 from devtools.simulator.config import SimulatorConfig
 from devtools.simulator.server import SimulatorServer
 from tests.support.lg_graphs import write_lg_config
 from tests.support.live_server import LiveServer
-
-# The simulator's answers echo the prompt, a few words a chunk: a long prompt, many chunks.
-PROMPT = (
-    "Tell a long story about a lighthouse keeper who saw a ship lost in a storm one winter "
-    "night, lit the great lamp again, and guided the crew past the rocks to the harbour."
-)
-STORY = {"messages": [{"role": "user", "content": PROMPT}]}
+from tests.support.stream_rig import STORY, written_ids
 
 
 @pytest.fixture
@@ -45,19 +36,6 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         )
         with LiveServer(create_app(settings, embedded_worker=True)) as base_url:
             yield base_url, database_url
-
-
-async def written_ids(database_url: str, run_id: str) -> set[str]:
-    """The stream ids of the run's chunks that are in `run_events` now."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            query = select(RunEvent.payload).where(
-                RunEvent.run_id == run_id, RunEvent.kind == "stream"
-            )
-            return {payload.get("id") for (payload,) in await conn.execute(query)}
-    finally:
-        await engine.dispose()
 
 
 async def test_token_chunks_reach_the_client_before_they_are_written(

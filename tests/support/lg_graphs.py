@@ -3,7 +3,8 @@
 `review`: a model drafts an answer (one call through the gateway), a human approves or
 edits it (`interrupt()`), then a plain node finishes. `chat`: one streamed model call.
 `nested`: a subgraph as a node (its stream chunks come as `mode|namespace`). `two_calls`:
-two streamed model calls in two nodes, one after the other.
+two streamed model calls in two nodes, one after the other. `cascade`: one call under the
+cascade policy (edge first, frontier when the arithmetic verifier rejects it).
 """
 
 from __future__ import annotations
@@ -99,6 +100,19 @@ def make_two_calls():
     return builder.compile()
 
 
+def make_cascade():
+    cascade = RoutegraphChatModel(policy="cascade")
+
+    async def answer(state: MessagesState) -> dict:
+        return {"messages": [await cascade.ainvoke(state["messages"])]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "answer")
+    builder.add_edge("answer", END)
+    return builder.compile()
+
+
 def make_chat():
     async def answer(state: MessagesState) -> dict:
         return {"messages": [await llm.ainvoke(state["messages"])]}
@@ -121,6 +135,7 @@ def write_lg_config(directory: Path) -> Path:
         "chat": "./lg_graphs/review.py:make_chat",
         "nested": "./lg_graphs/review.py:make_nested",
         "two_calls": "./lg_graphs/review.py:make_two_calls",
+        "cascade": "./lg_graphs/review.py:make_cascade",
     }
     config.write_text(json.dumps({"dependencies": ["./lg_graphs"], "graphs": graphs}))
     return config

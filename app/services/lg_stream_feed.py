@@ -34,6 +34,7 @@ from app.services.stream_ids import START, StreamId, follows, id_of, parse_id
 
 HEARTBEAT_SECONDS = 15.0
 READ_LIMIT = 500
+GAP_RECHECK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class _Feed:
                         chunk = self._take(id_of(row["payload"], row["seq"]), row["payload"])
                         if chunk is not None:
                             yield chunk
+                            last_sent = time.monotonic()
                     elif row["kind"] in TERMINAL:
                         yield RunEnded(row["kind"])
                         return
@@ -138,10 +140,7 @@ class _Feed:
 
     def _live(self) -> list[Chunk]:
         """The live chunks that follow on from the cursor (the rest wait for the table)."""
-        for item in self.watch.take_live():
-            stream_id = parse_id(str(item.get("id")))
-            if stream_id is not None and stream_id > self.cursor:
-                self.held[stream_id] = item
+        self._hold(self.watch.take_live())
         ready: list[Chunk] = []
         for stream_id in sorted(self.held):
             if stream_id <= self.cursor:
@@ -154,27 +153,43 @@ class _Feed:
                 break
         return ready
 
+    def _hold(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            stream_id = parse_id(str(item.get("id")))
+            if stream_id is not None and stream_id > self.cursor:
+                self.held[stream_id] = item
+
+    def _gap(self, rows: Sequence[dict[str, Any]] = ()) -> bool:
+        """Live chunks are held that do not follow on, even after `rows` are taken."""
+        cursor = max(
+            [self.cursor, *(id_of(r["payload"], r["seq"]) for r in rows if r["kind"] == "stream")]
+        )
+        waiting = [stream_id for stream_id in self.held if stream_id > cursor]
+        return bool(waiting) and not follows(cursor, min(waiting))
+
     async def _next_rows(self, epoch: int) -> tuple[int, list[dict[str, Any]]]:
         """Wait for something new: rows pushed by a commit here when they follow on, else
         a read of the table when it may hold what the feed lacks."""
         watch = self.watch
         watch.changed.clear()
         if not watch.pushed and not watch.live:
+            # Held chunks after a gap: look at the table again soon, even if nothing comes.
+            timeout = (
+                GAP_RECHECK_SECONDS
+                if self._gap()
+                else self.services.settings.push_safety_poll_seconds
+            )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    watch.changed.wait(), self.services.settings.push_safety_poll_seconds
-                )
+                await asyncio.wait_for(watch.changed.wait(), timeout)
         pushed = watch.take()
+        self._hold(watch.take_live())
         follow_on = _follow_on(pushed, self.seq)
-        if follow_on is not None and (follow_on or watch.live) and not self._gap():
+        if follow_on is not None and (follow_on or self.held) and not self._gap(follow_on):
             return epoch, follow_on
         # A signal from another process, the safety poll, a gap in what was pushed, or live
         # chunks that do not follow on: the table has the answer.
         read_epoch, rows = await _read(self.services, self.run_id, self.seq)
         return (read_epoch if read_epoch is not None else epoch), rows
-
-    def _gap(self) -> bool:
-        return bool(self.held)
 
 
 def _follow_on(pushed: Sequence[dict[str, Any]], after_seq: int) -> list[dict[str, Any]] | None:

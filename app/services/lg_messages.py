@@ -3,8 +3,8 @@
 The worker streams LangGraph's `messages` mode as `[message, metadata]` pairs (what
 `messages-tuple` sends as they are). For plain `messages` the server puts each message
 together as its chunks come: `messages/metadata` `{id: {"metadata": ...}}` when a message
-first appears, then `messages/partial` `[the message so far]` after each chunk, or
-`messages/complete` `[message]` for a message that came whole.
+first appears, then `messages/partial` `[the message so far]` (a message, not a chunk)
+after each chunk, or `messages/complete` `[message]` for a message that came whole.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ class MessageAssembler:
             self._messages[message.id] = known + message
         else:
             self._messages[message.id] = message  # a whole message replaces what was begun
-        whole = self._messages[message.id]
-        if isinstance(message, BaseMessageChunk):
-            return [*out, ("messages/partial", [jsonable(whole)])]
-        return [*out, ("messages/complete", [jsonable(message_chunk_to_message(whole))])]
+        # Sent as a message (`type` "ai", not "AIMessageChunk"), as LangGraph's server does.
+        whole = jsonable(message_chunk_to_message(self._messages[message.id]))
+        partial = isinstance(message, BaseMessageChunk)
+        return [*out, ("messages/partial" if partial else "messages/complete", [whole])]
 
 
 def _message(raw: dict[str, Any]) -> BaseMessage | None:

@@ -29,9 +29,11 @@ async def graph_parts(
     modes: list[StreamMode],
     stream_kwargs: dict[str, Any],
     on_event: Callable[[dict[str, Any]], None] | None,
+    name: str = "LangGraph",
 ) -> AsyncIterator[Part]:
     """`astream`'s parts (`(mode, chunk)` or `(namespace, mode, chunk)`); with `on_event`,
-    LangChain's events of the run too, handed to it as they come."""
+    LangChain's events of the run too, handed to it as they come (the root run named
+    `name`: LangGraph's server names it after the graph)."""
     if on_event is None:
         async for part in compiled.astream(
             graph_input, config, context=context, stream_mode=modes, **stream_kwargs
@@ -39,7 +41,7 @@ async def graph_parts(
             yield part
         return
     root = uuid.uuid4()
-    config = {**config, "run_id": root}
+    config = {**config, "run_id": root, "run_name": name}
     events = compiled.astream_events(
         graph_input, config, version="v2", context=context, stream_mode=modes, **stream_kwargs
     )

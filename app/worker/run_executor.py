@@ -193,6 +193,7 @@ async def _execute(
             modes=modes,
             stream_kwargs=stream_kwargs,
             on_event=on_event,
+            name=claimed.graph,
         ):
             namespace, mode, chunk = part if len(part) == 3 else ((), *part)
             if live is not None and lg is not None and lg.wants(mode):

@@ -75,6 +75,7 @@ async def test_messages_mode_sends_each_message_put_together(served: tuple[str, 
     message_id = next(iter(parts[1].data))
     assert parts[1].data[message_id]["metadata"]["langgraph_node"] == "answer"
     assert {p["id"] for p in partials} == {message_id}
+    assert {p["type"] for p in partials} == {"ai"}  # a message so far, not a chunk
     contents = [p["content"] for p in partials]
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(contents))
     state = await client.threads.get_state(thread)
@@ -111,8 +112,9 @@ async def test_events_mode_sends_langchains_events(served: tuple[str, str]) -> N
     ]
     events: list[dict[str, Any]] = [part.data for part in parts if part.event == "events"]
     kinds = [event["event"] for event in events]
-    assert kinds[0] == "on_chain_start" and events[0]["name"] == "LangGraph"
-    assert kinds[-1] == "on_chain_end" and events[-1]["name"] == "LangGraph"
+    # The root run is named after the graph, as in LangGraph's server.
+    assert kinds[0] == "on_chain_start" and events[0]["name"] == "chat"
+    assert kinds[-1] == "on_chain_end" and events[-1]["name"] == "chat"
     for kind in ("on_chat_model_start", "on_chat_model_end"):
         assert kinds.count(kind) == 1, kinds
     streamed = [
@@ -127,7 +129,7 @@ async def test_events_mode_sends_langchains_events(served: tuple[str, str]) -> N
     values = [part.data for part in parts if part.event == "values"]
     assert values[-1]["messages"][-1]["content"] == "".join(streamed)
     assert all(
-        event.get("event") != "on_chain_stream" or event["name"] != "LangGraph" for event in events
+        event.get("event") != "on_chain_stream" or event["name"] != "chat" for event in events
     )
 
 

@@ -160,21 +160,26 @@ async def first_tokens(
                 ttft.append(time.perf_counter() - started)
                 event_id = part.id
         if server.name == "routegraph" and first_at is not None and event_id:
-            at = await event_time(server, run_id, int(event_id))
+            at = await event_time(server, run_id, event_id)
             if at is not None:
                 after_gateway.append(first_at - at)
     return ttft, after_gateway
 
 
-async def event_time(server: Server, run_id: str, seq: int) -> float | None:
-    """When the worker took the chunk from the gateway (the run event's time)."""
+async def event_time(server: Server, run_id: str, event_id: str) -> float | None:
+    """When the worker took the chunk from the gateway (the time of the run event that
+    holds it: the chunk's stream id, `<epoch>-<n>`, is in its payload; an older server's
+    stream ids were the events' sequence numbers)."""
     async with (
         httpx.AsyncClient(base_url=server.url, timeout=30) as raw,
         raw.stream("GET", f"/v1/runs/{run_id}/events") as response,
     ):
         async for line in response.aiter_lines():
-            if line.startswith("data: ") and f'"seq": {seq},' in line:
-                event = json.loads(line[6:])
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            held = (event.get("payload") or {}).get("id")
+            if held == event_id or (held is None and str(event["seq"]) == event_id):
                 return datetime.fromisoformat(event["at"]).timestamp()
     return None
 

@@ -167,6 +167,17 @@ class Database:
         listener.start()
         return listener
 
+    def start_live_sender(self, origin: str) -> Any:
+        """Stream chunks to other processes before they are written (NOTIFY), or None
+        (SQLite: API and worker share the one process)."""
+        if is_sqlite(self.url):
+            return None
+        from app.db.live_notify import PgLiveSender
+
+        sender = PgLiveSender(self.url, origin)
+        sender.start()
+        return sender
+
     def cache_reader(self) -> SqliteCacheReader | None:
         """A faster reader of the response cache than a session, where there is one."""
         return SqliteCacheReader(sqlite_path(self.url)) if is_sqlite(self.url) else None

@@ -1,15 +1,18 @@
-"""Postgres LISTEN: turns NOTIFYs from other processes (sent by triggers, see migration 0003)
-into the process's in-process `Notifier` signals."""
+"""Postgres LISTEN: turns NOTIFYs from other processes (sent by triggers, see migration 0003,
+and LangGraph API stream chunks, see `app.db.live_notify`) into the process's in-process
+`Notifier` signals."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import psycopg
 
+from app.db import live_notify
 from app.db.engine import libpq_url
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,11 @@ class Notifier(Protocol):
     def events_committed(self, run_id: str) -> None: ...
 
     def cancel_requested(self, run_id: str) -> None: ...
+
+    def live_received(self, run_id: str, items: Sequence[dict[str, Any]]) -> None: ...
+
+    @property
+    def origin(self) -> str: ...
 
     def wake_everyone(self) -> None: ...
 
@@ -61,7 +69,8 @@ class PgListener:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             try:
-                for channel in (RUNS_CHANNEL, EVENTS_CHANNEL, CANCEL_CHANNEL):
+                channels = (RUNS_CHANNEL, EVENTS_CHANNEL, CANCEL_CHANNEL, live_notify.LIVE_CHANNEL)
+                for channel in channels:
                     await conn.execute(f"LISTEN {channel}")
                 backoff = 0.1
                 self.ready.set()
@@ -83,3 +92,7 @@ class PgListener:
             self._notifier.runs_claimable()
         elif channel == CANCEL_CHANNEL:
             self._notifier.cancel_requested(payload)
+        elif channel == live_notify.LIVE_CHANNEL:
+            live = live_notify.decode(payload, self._notifier.origin)
+            if live is not None:
+                self._notifier.live_received(*live)

@@ -9,7 +9,7 @@ judged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,6 +98,10 @@ def second_opinion(
     return (others[0], False) if others else (answered, True)
 
 
+# Serves the last stage instead of `StageServer.serve` (a streamed call: its answer needs no
+# verifying, so its tokens may go to the client as they come).
+FinalStage = Callable[[ModelRequest, Route, CallContext], Awaitable[ModelResult]]
+
 # What the call being replayed did after stage `index`: True escalated, False kept, None
 # not a replay. A replay follows the source where learned estimates decided (they change
 # with every feedback and are not replayed); a rule verifier's verdict is code and must
@@ -113,8 +117,10 @@ async def walk_cascade(
     validate: Callable[[ModelResult], Any] | None,
     *,
     recorded: RecordedDecision | None = None,
+    final_stage: FinalStage | None = None,
 ) -> ModelResult:
-    """Cheapest stage first; each stage is its own logical call (own key, own rows)."""
+    """Cheapest stage first; each stage is its own logical call (own key, own rows). With
+    `final_stage`, the last stage (the one no verifier judges) is served by it."""
     agreement = policy.verifier == AGREEMENT
     verifier = None if agreement else get_verifier(policy.verifier)
     lead = f"{policy.lead}; " if policy.lead else ""
@@ -135,9 +141,13 @@ async def walk_cascade(
         route = replace(capable_route(staged, request), policy="cascade")
         if view is not None and classification is not None:
             route = replace(route, learning=stage_context(view, classification, route.tier))
-        result = await gateway.serve(request, route, stage, validate)
         if index == len(policy.tiers) - 1:
+            if final_stage is not None:
+                result = await final_stage(request, route, stage)
+            else:
+                result = await gateway.serve(request, route, stage, validate)
             break
+        result = await gateway.serve(request, route, stage, validate)
         next_tier = policy.tiers[index + 1]
         other: ModelResult | None = None
         if agreement:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.journal import RunJournal, journal_for
-from app.gateway.cascade_walk import walk_cascade
+from app.gateway.cascade_walk import FinalStage, walk_cascade
 from app.gateway.chain import FallbackChain
 from app.gateway.estimate import CostEstimator
 from app.gateway.learning import CallFeedback, RoutingLearning
@@ -187,6 +187,18 @@ class Gateway:
         """Implicit feedback on ledger calls (a judge's pick): nodes never touch the database."""
         if self.learning is not None:
             await self.learning.record_on_calls(feedback)
+
+    async def complete_cascade(
+        self,
+        request: ModelRequest,
+        policy: Cascade,
+        ctx: CallContext,
+        *,
+        final_stage: FinalStage,
+    ) -> ModelResult:
+        """A cascade whose last stage `final_stage` serves (streams): the earlier stages'
+        answers are verified whole before anything of them is used."""
+        return await walk_cascade(self, request, policy, ctx, None, final_stage=final_stage)
 
     async def _cascade(
         self,

@@ -171,8 +171,6 @@ class RunCreate(Strict):
                 raise ValueError(f"{name} is not supported by this server")
         if self.strict_resume:
             raise ValueError("strict_resume is not supported by this server")
-        if "events" in self.stream_modes():
-            raise ValueError("stream_mode 'events' is not supported by this server")
         if self.input is not None and self.command is not None:
             raise ValueError("give input or command, not both")
         return self

@@ -115,10 +115,13 @@ async def build_services(
     )
     sessions, worker_sessions = database.api, database.worker
     listener = None
+    live_sender = None
     gateway: Gateway | None = None
     chat: ChatService | None = None
     try:
         listener = database.start_listener(notifier)
+        live_sender = database.start_live_sender(notifier.origin)
+        notifier.remote = live_sender
         gateway = Gateway(
             catalog=catalog,
             classifier=TaskClassifier.load(settings.router_model_path),
@@ -201,5 +204,8 @@ async def build_services(
             await gateway.aclose()
         if listener is not None:
             await listener.stop()
+        if live_sender is not None:
+            notifier.remote = None
+            await live_sender.stop()
         await database.dispose()
         telemetry.close()

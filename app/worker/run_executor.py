@@ -40,14 +40,15 @@ from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
 from app.worker.branch_run import BranchUnavailable, load_branch
+from app.worker.graph_stream import graph_parts
 from app.worker.lg_options import (
     CALL_KEYS_KEY,
     LgOptions,
     call_key_prefix,
     interrupted_event,
     rollback_start,
-    stream_event,
 )
+from app.worker.live_stream import LiveStream
 from app.worker.run_scope import RunScope
 from app.worker.run_tracing import trace_task
 from graphs.registry import GraphInputInvalid
@@ -176,16 +177,27 @@ async def _execute(
     if lg is not None:
         modes = list(dict.fromkeys([*modes, *lg.native_modes()]))
     failed_node: str | None = None
+    live = LiveStream(services.notifier, scope) if lg is not None else None
     try:
         # durability="sync": each step's checkpoint is on disk before the next step starts,
         # so a killed worker loses at most the step in flight.
         stream_kwargs = lg.astream_kwargs() if lg is not None else {"durability": "sync"}
-        async for part in compiled.astream(
-            graph_input, config, context=context, stream_mode=modes, **stream_kwargs
+        on_event = None
+        if live is not None and lg is not None and "events" in lg.stream_modes:
+            on_event = live.event
+        async for part in graph_parts(
+            compiled,
+            graph_input,
+            config,
+            context=context,
+            modes=modes,
+            stream_kwargs=stream_kwargs,
+            on_event=on_event,
+            name=claimed.graph,
         ):
             namespace, mode, chunk = part if len(part) == 3 else ((), *part)
-            if lg is not None and lg.wants(mode):
-                scope.add(stream_event(mode, namespace, chunk), urgent=mode == "messages")
+            if live is not None and lg is not None and lg.wants(mode):
+                live.add(mode, namespace, chunk)
             if namespace or mode not in (*own_modes, "checkpoints"):
                 continue
             if mode == "values":
@@ -237,6 +249,9 @@ async def _execute(
         status, error = RunStatus.FAILED, _described(exc)
         if node:
             error = f"node {node!r} failed: {error}"
+    finally:
+        if live is not None:
+            live.close()
     output = definition.output_of(values)
     verdict = branch.verdict(status, output, error) if branch else None
     return await _finish(services, scope, status, output, error, replay=verdict)

@@ -2,7 +2,9 @@
 
 `review`: a model drafts an answer (one call through the gateway), a human approves or
 edits it (`interrupt()`), then a plain node finishes. `chat`: one streamed model call.
-`nested`: a subgraph as a node (its stream chunks come as `mode|namespace`).
+`nested`: a subgraph as a node (its stream chunks come as `mode|namespace`). `two_calls`:
+two streamed model calls in two nodes, one after the other. `cascade`: one call under the
+cascade policy (edge first, frontier when the arithmetic verifier rejects it).
 """
 
 from __future__ import annotations
@@ -75,6 +77,42 @@ def make_nested():
     return builder.compile()
 
 
+AGAIN = (
+    "Now tell it again from the crew's side: the cold, the waves over the deck, the captain "
+    "who saw the light at last, and the morning they reached the harbour alive."
+)
+
+
+def make_two_calls():
+    async def first(state: MessagesState) -> dict:
+        return {"messages": [await llm.ainvoke(state["messages"])]}
+
+    async def second(state: MessagesState) -> dict:
+        asked = [*state["messages"], HumanMessage(AGAIN)]
+        return {"messages": [await llm.ainvoke(asked)]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("first", first)
+    builder.add_node("second", second)
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    builder.add_edge("second", END)
+    return builder.compile()
+
+
+def make_cascade():
+    cascade = RoutegraphChatModel(policy="cascade")
+
+    async def answer(state: MessagesState) -> dict:
+        return {"messages": [await cascade.ainvoke(state["messages"])]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "answer")
+    builder.add_edge("answer", END)
+    return builder.compile()
+
+
 def make_chat():
     async def answer(state: MessagesState) -> dict:
         return {"messages": [await llm.ainvoke(state["messages"])]}
@@ -96,6 +134,8 @@ def write_lg_config(directory: Path) -> Path:
         "review": "./lg_graphs/review.py:make_graph",
         "chat": "./lg_graphs/review.py:make_chat",
         "nested": "./lg_graphs/review.py:make_nested",
+        "two_calls": "./lg_graphs/review.py:make_two_calls",
+        "cascade": "./lg_graphs/review.py:make_cascade",
     }
     config.write_text(json.dumps({"dependencies": ["./lg_graphs"], "graphs": graphs}))
     return config

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.admission import release_slot
 from app.api.deps import get_services
-from app.api.headers import LastEventSeq
+from app.api.langgraph.errors import LangGraphAPIError
 from app.api.langgraph.sse import open_lg_stream
 from app.api.tenant import TenantDep
 from app.db.models import Run
@@ -19,12 +19,29 @@ from app.schemas.storable import StorableStr
 from app.services import lg_runs
 from app.services.container import Services
 from app.services.runs import wait_for_run
+from app.services.stream_ids import START, StreamId, parse_id
 
 router = APIRouter(tags=["langgraph"], include_in_schema=False)
 ServicesDep = Annotated[Services, Depends(get_services)]
 ThreadId = Annotated[StorableStr, Path(max_length=150)]
 RunId = Annotated[StorableStr, Path(max_length=36)]
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def last_stream_id(
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+) -> StreamId:
+    """The chunk to resume after (`<epoch>-<n>`, as the stream's ids): from the start
+    when the header is absent."""
+    if last_event_id is None or not last_event_id.strip():
+        return START
+    parsed = parse_id(last_event_id.strip())
+    if parsed is None:
+        raise LangGraphAPIError(422, f"Last-Event-ID {last_event_id!r} is not an id of this stream")
+    return parsed
+
+
+LastStreamId = Annotated[StreamId, Depends(last_stream_id)]
 
 
 def _location(run: Run) -> str:
@@ -44,7 +61,9 @@ async def _stream_response(services: Services, run: Run, body: RunCreate) -> Str
         async def on_disconnect() -> None:
             await lg_runs.cancel_runs(services, [run])
 
-    stream = await open_lg_stream(services, run.id, on_disconnect=on_disconnect)
+    stream = await open_lg_stream(
+        services, run.id, run_modes=body.stream_modes(), on_disconnect=on_disconnect
+    )
     headers = {
         **STREAM_HEADERS,
         "Location": f"{_location(run)}/stream",
@@ -152,7 +171,7 @@ async def join_stream(
     run_id: RunId,
     services: ServicesDep,
     tenant: TenantDep,
-    after: LastEventSeq,
+    after: LastStreamId,
     stream_mode: Annotated[list[StreamModeName | Literal[""]] | None, Query()] = None,
     cancel_on_disconnect: bool = False,
 ) -> StreamingResponse:
@@ -166,7 +185,8 @@ async def join_stream(
     stream = await open_lg_stream(
         services,
         run.id,
-        after_seq=after,
+        after=after,
+        run_modes=list((run.lg or {}).get("stream_modes") or []),
         modes={m for m in stream_mode or [] if m} or None,  # the SDK sends "" for none
         on_disconnect=on_disconnect,
     )

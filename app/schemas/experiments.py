@@ -114,7 +114,9 @@ class Difference(BaseModel):
     significant: bool = Field(description="p < 0.05 (two-sided)")
 
 
-class ExperimentOut(BaseModel):
+class ExperimentHeader(BaseModel):
+    """What every view of an experiment starts with."""
+
     id: str
     name: str
     target: str
@@ -123,18 +125,13 @@ class ExperimentOut(BaseModel):
     winner: str | None
     created_at: UtcDateTime
     stopped_at: UtcDateTime | None
+
+
+class ExperimentOut(ExperimentHeader):
     arms: list[ArmStats]
     comparisons: list[Difference] = Field(description="each arm against the first one")
     summary: list[str] = Field(description="the differences that are significant, in words")
 
 
-class ExperimentBrief(BaseModel):
-    id: str
-    name: str
-    target: str
-    split: str
-    status: Literal["running", "stopped"]
-    winner: str | None
-    created_at: UtcDateTime
-    stopped_at: UtcDateTime | None
+class ExperimentBrief(ExperimentHeader):
     arms: list[ArmIn]

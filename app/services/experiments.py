@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from app.db import experiments_repo
 from app.db.experiments_repo import Outcome
@@ -23,6 +24,7 @@ from app.schemas.experiments import (
     ArmStats,
     Difference,
     ExperimentBrief,
+    ExperimentHeader,
     ExperimentIn,
     ExperimentOut,
     Interval,
@@ -127,18 +129,13 @@ async def stop_experiment(
     return await get_experiment(services, tenant_id, experiment_id)
 
 
+def _header(row: Experiment) -> dict[str, Any]:
+    """The fields of `ExperimentHeader`, from the stored experiment."""
+    return {name: getattr(row, name) for name in ExperimentHeader.model_fields}
+
+
 def brief(row: Experiment) -> ExperimentBrief:
-    return ExperimentBrief(
-        id=row.id,
-        name=row.name,
-        target=row.target,
-        split=row.split,
-        status=row.status,  # type: ignore[arg-type]
-        winner=row.winner,
-        created_at=row.created_at,
-        stopped_at=row.stopped_at,
-        arms=[ArmIn.model_validate(arm) for arm in row.arms],
-    )
+    return ExperimentBrief(**_header(row), arms=[ArmIn.model_validate(arm) for arm in row.arms])
 
 
 def compare(experiment: Experiment, outcomes: Sequence[Outcome]) -> ExperimentOut:
@@ -190,14 +187,7 @@ def compare(experiment: Experiment, outcomes: Sequence[Outcome]) -> ExperimentOu
     if not summary:
         summary.append("no significant difference between the arms yet")
     return ExperimentOut(
-        id=experiment.id,
-        name=experiment.name,
-        target=experiment.target,
-        split=experiment.split,
-        status=experiment.status,  # type: ignore[arg-type]
-        winner=experiment.winner,
-        created_at=experiment.created_at,
-        stopped_at=experiment.stopped_at,
+        **_header(experiment),
         arms=stats,
         comparisons=comparisons,
         summary=summary,

@@ -169,23 +169,9 @@ class RunnerFactory:
             for i, d in enumerate(node.debaters)
         ]
         judge = Participant("judge", policy_of(node.judge))
-
-        async def run(
-            scope: dict[str, Any], calls: NodeCalls, emit: Emit, purpose: str | None
-        ) -> Any:
-            outcome = await run_debate(
-                calls,
-                question=self.render(f"{where}/prompt", scope),
-                instructions=self.optional(f"{where}/system", scope),
-                debaters=debaters,
-                judge=judge,
-                rounds=node.rounds,
-                emit=emit,
-                max_tokens=node.max_tokens,
-            )
-            return outcome.to_json()
-
-        return run
+        return self._pattern(
+            where, node, run_debate, debaters=debaters, judge=judge, rounds=node.rounds
+        )
 
     def _cascade(self, where: str, node: CascadeNode) -> Runner:
         spec = node.verifier
@@ -194,38 +180,33 @@ class RunnerFactory:
             model=None if spec.check is not None else Participant("verifier", policy_of(spec)),
         )
         tiers = [cast(TierName, tier) for tier in node.tiers]
-
-        async def run(
-            scope: dict[str, Any], calls: NodeCalls, emit: Emit, purpose: str | None
-        ) -> Any:
-            outcome = await run_cascade(
-                calls,
-                question=self.render(f"{where}/prompt", scope),
-                instructions=self.optional(f"{where}/system", scope),
-                tiers=tiers,
-                verifier=verifier,
-                emit=emit,
-                max_tokens=node.max_tokens,
-            )
-            return outcome.to_json()
-
-        return run
+        return self._pattern(where, node, run_cascade, tiers=tiers, verifier=verifier)
 
     def _speculative(self, where: str, node: SpeculativeNode) -> Runner:
         drafter = Participant("drafter", policy_of(node.draft))
         verifier = Participant("verifier", policy_of(node.verifier))
+        return self._pattern(where, node, run_speculative, drafter=drafter, verifier=verifier)
+
+    def _pattern(
+        self,
+        where: str,
+        node: DebateNode | CascadeNode | SpeculativeNode,
+        run_pattern: Callable[..., Awaitable[Any]],
+        **participants: Any,
+    ) -> Runner:
+        """A multi-model pattern on the node's rendered prompt (and system text); the node
+        writes the pattern's outcome."""
 
         async def run(
             scope: dict[str, Any], calls: NodeCalls, emit: Emit, purpose: str | None
         ) -> Any:
-            outcome = await run_speculative(
+            outcome = await run_pattern(
                 calls,
                 question=self.render(f"{where}/prompt", scope),
                 instructions=self.optional(f"{where}/system", scope),
-                drafter=drafter,
-                verifier=verifier,
                 emit=emit,
                 max_tokens=node.max_tokens,
+                **participants,
             )
             return outcome.to_json()
 

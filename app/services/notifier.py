@@ -23,10 +23,17 @@ class RunWatch:
 
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     pushed: list[dict[str, Any]] = field(default_factory=list)
+    # A change signalled without its events (another process's commit, a lost LISTEN
+    # connection): only a read of the database shows what changed.
+    hinted: bool = False
 
     def take(self) -> list[dict[str, Any]]:
         pushed, self.pushed = self.pushed, []
         return pushed
+
+    def take_hint(self) -> bool:
+        hinted, self.hinted = self.hinted, False
+        return hinted
 
 
 class Notifier:
@@ -56,6 +63,7 @@ class Notifier:
     def events_committed(self, run_id: str, events: Sequence[dict[str, Any]] = ()) -> None:
         for watch in self._watchers.get(run_id, ()):
             watch.pushed.extend(events)
+            watch.hinted = watch.hinted or not events
             watch.changed.set()
 
     @contextmanager
@@ -84,4 +92,5 @@ class Notifier:
         self._claimable.set()
         for watchers in self._watchers.values():
             for watch in watchers:
+                watch.hinted = True
                 watch.changed.set()

@@ -201,15 +201,21 @@ async def cancel_run(services: Services, run_id: str, tenant_id: str | None = No
     return run
 
 
-async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run:
+async def wait_for_run(
+    services: Services, run_id: str, timeout_s: float, *, enqueued: Run | None = None
+) -> Run:
     """The run once it has ended, or as it is when `timeout_s` runs out.
 
     The run is read once, then again only when it may have ended: a terminal event was
     committed in this process, another process signalled a change, or the safety poll
-    came round. Its other events (started, node events) are no reason to read it."""
+    came round. Its other events (started, node events) are no reason to read it.
+
+    `enqueued`: the run as the caller just queued it, with no `await` since its commit.
+    It is not read again: this process ran nothing else meanwhile, and another process's
+    change reaches the watch opened here (signals are dispatched by this event loop)."""
     deadline = time.monotonic() + timeout_s
     with services.notifier.watch(run_id) as watch:
-        run = await get_run(services, run_id)
+        run = enqueued if enqueued is not None else await get_run(services, run_id)
         while True:
             remaining = deadline - time.monotonic()
             if run_state.is_terminal(run.status) or remaining <= 0:

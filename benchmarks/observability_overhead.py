@@ -5,10 +5,10 @@ sides interleaved round by round so a load spike on a shared machine hits both a
     python benchmarks/observability_overhead.py --baseline-dir /work/main [--rounds 3]
         [--duration 10] [--seconds 10]
 
-`--toggle`: this checkout twice, with metrics and traces off
-(`ROUTEGRAPH_METRICS_ENABLED=false`, no OTLP endpoint) against both on (metrics, and
-spans exported over OTLP/HTTP to a sink this script runs on loopback, which answers 200
-and counts what it received). `--baseline-dir`: another checkout (e.g. main before
+`--toggle`: this checkout three times: metrics and traces off
+(`ROUTEGRAPH_METRICS_ENABLED=false`, no OTLP endpoint), metrics only, and both on (spans
+exported over OTLP/HTTP to a sink this script runs on loopback, which answers 200 and
+counts what it received). `--baseline-dir`: another checkout (e.g. main before
 metrics) against this one, both as configured by the environment.
 
 Prints, per round and as medians: the orchestration benchmark's c=16 runs/s and server CPU
@@ -111,8 +111,13 @@ def main() -> None:
     sides: dict[str, tuple[Path, dict[str, str]]]
     if args.toggle:
         sink = OtlpSink()
-        on_env = {"ROUTEGRAPH_METRICS_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url}
-        sides = {"off": (HERE.parent, off_env), "on": (HERE.parent, on_env)}
+        metrics_env = {**off_env, "ROUTEGRAPH_METRICS_ENABLED": "true"}
+        on_env = {**metrics_env, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url}
+        sides = {
+            "off": (HERE.parent, off_env),
+            "metrics": (HERE.parent, metrics_env),
+            "on": (HERE.parent, on_env),
+        }
     else:
         sides = {"baseline": (args.baseline_dir.resolve(), {}), "this": (HERE.parent, {})}
     results: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
@@ -126,13 +131,16 @@ def main() -> None:
                 results[side].setdefault(name, []).append(value)
             print(f"round {number + 1} {side:8} {figures} load {os.getloadavg()[0]:.1f}")
             sys.stdout.flush()
-    base, this = list(sides)
+    base, *others = list(sides)
     print(f"\nmedians of {args.rounds} rounds ({base}: {sides[base][0]}, {sides[base][1]})")
-    for name in results[this]:
+    for name in results[base]:
         before = statistics.median(results[base][name])
-        after = statistics.median(results[this][name])
-        change = (after - before) / before * 100 if before else 0.0
-        print(f"  {name:24} {base} {before:9.2f}  {this} {after:9.2f}  ({change:+.1f}%)")
+        line = f"  {name:24} {base} {before:9.2f}"
+        for this in others:
+            after = statistics.median(results[this][name])
+            change = (after - before) / before * 100 if before else 0.0
+            line += f"  {this} {after:9.2f} ({change:+.1f}%)"
+        print(line)
     if sink is not None:
         print(f"OTLP exports received by the sink: {sink.exports}")
         sink.close()

@@ -196,6 +196,11 @@ class Settings(BaseSettings):
         "reach anyway, e.g. 10.1.0.0/16; loopback, private, link-local and metadata "
         "addresses are refused otherwise",
     )
+    metrics_enabled: bool = Field(
+        True,
+        description="record Prometheus metrics and serve /metrics; false: nothing is "
+        "recorded (no middleware, no counters) and /metrics is a 404",
+    )
     metrics_dir: Path | None = Field(
         None,
         description="a directory the processes of one host (serve, workers) share for their "

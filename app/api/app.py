@@ -88,9 +88,11 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     # (that 500 too) carries its x-request-id.
     app.add_middleware(ServerErrorGuard)
     app.add_middleware(RequestId)
-    app.add_middleware(HttpMetrics)  # outermost: every response is counted
+    if settings.metrics_enabled:
+        app.add_middleware(HttpMetrics)  # outermost: every response is counted
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
-    app.include_router(metrics.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     rest.extend([threads.router, interrupts.router, dashboard.router, routing.router])
     rest.extend([experiments.router, rules.router, keys.router])
     for router in [*rest, chat_completions.router, models.router, *langgraph_routers()]:

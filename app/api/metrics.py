@@ -22,10 +22,15 @@ from prometheus_client.registry import Collector
 from app.api.deps import get_services
 from app.observability.multiprocess import render
 from app.services.container import Services
-from app.services.errors import Unauthenticated
+from app.services.errors import ServiceError, Unauthenticated
 from app.services.service_gauges import ServiceGauges, read_gauges
 
 router = APIRouter(tags=["metrics"])
+
+
+class MetricsOff(ServiceError):
+    status = 404
+    title = "Metrics are switched off"
 
 
 class _DatabaseGauges(Collector):
@@ -88,6 +93,8 @@ def require_scrape_token(
 )
 async def metrics(services: Services = Depends(get_services)) -> Response:
     """Prometheus text format, for a scraper that sends the metrics token."""
+    if services.telemetry.metrics is None:  # ROUTEGRAPH_METRICS_ENABLED=false
+        raise MetricsOff("metrics are switched off (ROUTEGRAPH_METRICS_ENABLED=false)")
     shared = CollectorRegistry(auto_describe=False)
     shared.register(_DatabaseGauges(await read_gauges(services.sessions)))
     body = render(services.telemetry.metrics.registry) + generate_latest(shared)

@@ -108,7 +108,8 @@ async def submit_run(
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if wait:
         release_slot(request)  # waiting for the worker, not working
-        run = await run_service.wait_for_run(services, run.id, timeout_s)
+        enqueued = run if created else None  # nothing awaited since its commit
+        run = await run_service.wait_for_run(services, run.id, timeout_s, enqueued=enqueued)
         response.status_code = 200 if is_terminal(run.status) else 202
     elif not created:
         response.status_code = 200

@@ -117,6 +117,27 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
+def _own_backends(engines: list[AsyncEngine]) -> set[int]:
+    """The server PIDs of the engines' open connections, kept up to date: a NOTIFY one of
+    them sent (the triggers of migration 0003 fire on this process's own writes too) was
+    already signalled in-process, with its events, so the listener can skip it instead
+    of making every waiter and worker read the database again."""
+    pids: set[int] = set()
+    for engine in engines:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _connected(dbapi_connection: Any, record: Any) -> None:
+            pid = dbapi_connection.driver_connection.info.backend_pid
+            record.info["routegraph_backend_pid"] = pid
+            pids.add(pid)
+
+        @event.listens_for(engine.sync_engine, "close")
+        def _closed(_dbapi_connection: Any, record: Any) -> None:
+            pids.discard(record.info.get("routegraph_backend_pid", -1))
+
+    return pids
+
+
 def create_session_factory(
     engine: AsyncEngine, info: dict[str, Any] | None = None
 ) -> async_sessionmaker[Any]:
@@ -155,6 +176,8 @@ class Database:
     # The only writer of runs and run_events, for this database: chosen here, once.
     journal: RunJournal
     engines: list[AsyncEngine] = field(default_factory=list)
+    # Postgres: the server PIDs of this process's pooled connections (see `_own_backends`).
+    own_backends: set[int] = field(default_factory=set)
 
     def start_listener(self, notifier: Any) -> Any:
         """Cross-process wake-ups (LISTEN/NOTIFY) where the database has them: the
@@ -163,7 +186,7 @@ class Database:
             return None
         from app.db.listener import PgListener
 
-        listener = PgListener(self.url, notifier)
+        listener = PgListener(self.url, notifier, own_backends=self.own_backends)
         listener.start()
         return listener
 
@@ -200,6 +223,7 @@ def open_database(
     if not is_sqlite(url):
         api = create_engine(url, pool_size=pool_size)
         worker = create_engine(url, pool_size=pool_size)
+        own = _own_backends([api, worker])
         return Database(
             url,
             create_session_factory(api, info),
@@ -207,6 +231,7 @@ def open_database(
             None,
             PostgresJournal(),
             [api, worker],
+            own,
         )
     lock = asyncio.Lock()
     writes = create_engine(url, busy_timeout_ms=busy_timeout_ms)

@@ -1,6 +1,11 @@
 """Postgres LISTEN: turns NOTIFYs from other processes (sent by triggers, see migration 0003,
 and LangGraph API stream chunks, see `app.db.live_notify`) into the process's in-process
-`Notifier` signals."""
+`Notifier` signals.
+
+The triggers also notify the process whose write fired them; that process signalled the
+change in-process already (with the events themselves), so run, event and live-chunk
+notifications sent by its own connections (`own_backends`, server PIDs) are skipped. Cancel
+requests are passed on whoever sent them (rare, and idempotent)."""
 
 from __future__ import annotations
 
@@ -44,9 +49,10 @@ class PgListener:
     """One LISTEN connection per process; reconnects with backoff and, after a reconnect,
     wakes every waiter (notifications sent while it was down are lost)."""
 
-    def __init__(self, url: str, notifier: Notifier) -> None:
+    def __init__(self, url: str, notifier: Notifier, own_backends: set[int] | None = None) -> None:
         self._conninfo = libpq_url(url)
         self._notifier = notifier
+        self._own = own_backends if own_backends is not None else set()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
@@ -77,7 +83,7 @@ class PgListener:
                 log.info("listening for run notifications")
                 self._notifier.wake_everyone()
                 async for note in conn.notifies():
-                    self._dispatch(note.channel, note.payload)
+                    self._dispatch(note.channel, note.payload, note.pid)
             except psycopg.OperationalError as exc:
                 log.warning("LISTEN connection lost (%s); reconnecting", exc)
             finally:
@@ -85,7 +91,9 @@ class PgListener:
                 with contextlib.suppress(psycopg.Error):
                     await conn.close()
 
-    def _dispatch(self, channel: str, payload: str) -> None:
+    def _dispatch(self, channel: str, payload: str, pid: int = 0) -> None:
+        if channel != CANCEL_CHANNEL and pid in self._own:
+            return  # signalled in-process when it committed
         if channel == EVENTS_CHANNEL:
             self._notifier.events_committed(payload)
         elif channel == RUNS_CHANNEL:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ApiKey, ProviderRulesRow, Run, utcnow
+from app.db.models import ApiKey, ProviderRulesRow, utcnow
 
 TENANT_SCOPE = "tenant"
 
@@ -47,8 +47,3 @@ async def tenant_key(session: AsyncSession, tenant_id: str, key_id: str) -> ApiK
     """The key, if it belongs to `tenant_id` (another tenant's key is not found)."""
     key = await session.get(ApiKey, key_id)
     return key if key is not None and key.tenant_id == tenant_id else None
-
-
-async def run_key(session: AsyncSession, run_id: str) -> str | None:
-    """The API key a run was submitted with."""
-    return (await session.execute(select(Run.api_key_id).where(Run.id == run_id))).scalar()

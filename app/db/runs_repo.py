@@ -33,19 +33,11 @@ async def remaining_budget(session: AsyncSession, run_id: str) -> float | None:
     return max(0.0, float(row[1]) - float(row[0]))
 
 
-async def experiment_arm(session: AsyncSession, run_id: str) -> tuple[str, str, str | None] | None:
-    """The A/B experiment and arm a run was put in, and the arm's policy, if any."""
-    row = (
-        await session.execute(
-            select(Run.experiment_id, Run.experiment_arm, Experiment.arms)
-            .join(Experiment, Experiment.id == Run.experiment_id)
-            .where(Run.id == run_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    arm: dict[str, Any] = next((a for a in row[2] if a.get("name") == row[1]), {})
-    return str(row[0]), str(row[1]), arm.get("policy")
+async def experiment_arms(session: AsyncSession, experiment_id: str) -> list[dict[str, Any]] | None:
+    """An A/B experiment's arms (None: no such experiment any more)."""
+    query = select(Experiment.arms).where(Experiment.id == experiment_id)
+    arms = (await session.execute(query)).scalar_one_or_none()
+    return None if arms is None else list(arms)
 
 
 async def get_run_by_idempotency_key(session: AsyncSession, key: str) -> Run | None:

@@ -43,7 +43,9 @@ class HttpMetrics:
         services = getattr(scope["app"].state, "services", None)
         if services is None:  # before start-up completed
             return
-        metrics: Metrics = services.telemetry.metrics
+        metrics: Metrics | None = services.telemetry.metrics
+        if metrics is None:  # switched off (the middleware is then not installed)
+            return
         route = scope.get("route")
         template = getattr(route, "path", None) or "none"
         method = scope.get("method", "")

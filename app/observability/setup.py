@@ -10,10 +10,14 @@ from app.settings import Settings
 
 
 def build_telemetry(settings: Settings) -> Telemetry:
-    """Metrics always (multiprocess mode with ROUTEGRAPH_METRICS_DIR or
-    PROMETHEUS_MULTIPROC_DIR); traces only when an OTLP endpoint is configured."""
+    """Metrics unless ROUTEGRAPH_METRICS_ENABLED=false (multiprocess mode with
+    ROUTEGRAPH_METRICS_DIR or PROMETHEUS_MULTIPROC_DIR); traces only when an OTLP endpoint
+    is configured."""
+    provider = otlp_provider()
+    tracing = Tracing(provider) if provider is not None else None
+    if not settings.metrics_enabled:
+        return Telemetry(None, tracing)
     directory = settings.metrics_dir or multiprocess_dir()
     if directory is not None:
         enable(directory)
-    provider = otlp_provider()
-    return Telemetry(Metrics(), Tracing(provider) if provider is not None else None)
+    return Telemetry(Metrics(), tracing)

@@ -1,5 +1,6 @@
-"""The one object the gateway, the worker and the API record through: metrics always,
-traces when a tracer provider is configured."""
+"""The one object the gateway, the worker and the API record through: metrics unless
+switched off (`metrics` None: each hook is one `is None` test), traces when a tracer
+provider is configured."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from app.observability.tracing import Tracing
 
 
 class Telemetry:
-    def __init__(self, metrics: Metrics | None = None, tracing: Tracing | None = None) -> None:
-        self.metrics = metrics or Metrics()
+    def __init__(self, metrics: Metrics | None, tracing: Tracing | None = None) -> None:
+        self.metrics = metrics
         self.tracing = tracing
 
     def close(self) -> None:
@@ -29,6 +30,10 @@ class Telemetry:
     def model_call(self, call: CallObservation) -> None:
         """One attempt is on the books: count it, and trace it when tracing is on."""
         m = self.metrics
+        if m is None:
+            if self.tracing is not None:
+                self.tracing.model_call(call)
+            return
         labels = (call.model, call.tier, call.task_class or "none", call.policy)
         m.model_calls.labels(*labels, call.outcome).inc()
         m.model_duration.labels(*labels, call.outcome).observe(call.latency_ms / 1000)
@@ -48,15 +53,17 @@ class Telemetry:
             self.tracing.model_call(call)
 
     def cascade_escalated(self, from_tier: str, to_tier: str, task_class: str | None) -> None:
-        self.metrics.escalations.labels(from_tier, to_tier, task_class or "none").inc()
+        if self.metrics is not None:
+            self.metrics.escalations.labels(from_tier, to_tier, task_class or "none").inc()
 
     def cache_lookup(self, result: str) -> None:
         """hit | shared | miss (a request that opted out of the cache is not a lookup)."""
-        self.metrics.cache_lookups.labels(result).inc()
+        if self.metrics is not None:
+            self.metrics.cache_lookups.labels(result).inc()
 
     def run_claimed(self, epoch: int, created_at: datetime | None) -> None:
         """A first claim ends the run's wait in the queue."""
-        if epoch == 1 and created_at is not None:
+        if self.metrics is not None and epoch == 1 and created_at is not None:
             if created_at.tzinfo is None:
                 created_at = created_at.replace(tzinfo=UTC)
             waited = (datetime.now(UTC) - created_at).total_seconds()
@@ -64,12 +71,16 @@ class Telemetry:
 
     def run_ended(self, outcome: str) -> None:
         """A worker is done with a run: a terminal status, `lease_lost`, or a hand-back."""
+        if self.metrics is None:
+            return
         if outcome == "lease_lost":
             self.metrics.leases_lost.inc()
         elif outcome not in ("released", "interrupted"):
             self.metrics.runs_finished.labels(outcome).inc()
 
     def worker_slots(self, in_use: int, total: int) -> None:
+        if self.metrics is None:
+            return
         self.metrics.slots_in_use.set(in_use)
         self.metrics.slots.set(total)
 

@@ -147,12 +147,6 @@ async def create_run(
     stateless = thread_id is None
     if stateless and body.on_completion == "keep":  # the client will read the thread back
         thread_id = str(uuid.uuid4())
-    if thread_id is not None:
-        thread = await lg_threads.ensure_thread(
-            services, thread_id, tenant_id, create=stateless or body.if_not_exists == "create"
-        )
-        tags = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
-        await lg_threads.tag_thread(services, thread, tags)
     run = Run(
         id=runs_repo.new_run_id(),
         tenant_id=tenant_id,
@@ -169,9 +163,12 @@ async def create_run(
         not_before=utcnow() + timedelta(seconds=body.after_seconds) if body.after_seconds else None,
     )
     cancelled: list[str] = []
+    tags = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
     async with services.sessions.begin() as session:
+        if thread_id is not None:
+            create = stateless or body.if_not_exists == "create"
+            await lg_threads.hold_thread(session, tenant_id, thread_id, create=create, tags=tags)
         if not stateless:
-            await lg_repo.lock_thread(session, tenant_id, run.thread_id)
             live = await lg_repo.live_runs(session, tenant_id, run.thread_id)
             strategy = lg["multitask_strategy"]
             if live and strategy == "reject":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.db import lg_repo
 from app.db.langgraph_models import LgThread
 from app.db.models import utcnow
@@ -74,14 +76,19 @@ def _new_thread_json(row: LgThread) -> dict[str, Any]:
     }
 
 
-async def ensure_thread(
-    services: Services, thread_id: str, tenant_id: str, *, create: bool
+async def hold_thread(
+    session: AsyncSession,
+    tenant_id: str,
+    thread_id: str,
+    *,
+    create: bool,
+    tags: dict[str, Any],
 ) -> LgThread:
-    """The thread, created when `create` (a run's `if_not_exists: "create"`), else 404."""
-    async with services.sessions.begin() as session:
-        row = await lg_repo.get_thread(session, tenant_id, thread_id)
-        if row is not None:
-            return row
+    """In the caller's transaction: the thread, locked (run creation on it is serialised),
+    created when `create` (else 404), with what a run tells of it (`tags`: its graph and
+    assistant) recorded in its metadata. One transaction, not one per step."""
+    row = await lg_repo.lock_thread(session, tenant_id, thread_id)
+    if row is None:
         if not create:
             raise ThreadNotFound(f"Thread {thread_id} not found")
         now = utcnow()
@@ -89,6 +96,8 @@ async def ensure_thread(
             tenant_id=tenant_id, thread_id=thread_id, metadata_={}, created_at=now, updated_at=now
         )
         lg_repo.add_thread(session, row)
+    if any(row.metadata_.get(k) != v for k, v in tags.items()):
+        row.metadata_ = {**row.metadata_, **tags}
     return row
 
 

@@ -42,6 +42,9 @@ class RunWatch:
     pushed: list[dict[str, Any]] = field(default_factory=list)
     # LangGraph API stream chunks published but maybe not written (only for a `live` watch).
     live: list[dict[str, Any]] | None = None
+    # A change signalled without its events (another process's commit, a lost LISTEN
+    # connection): only a read of the database shows what changed.
+    hinted: bool = False
 
     def take(self) -> list[dict[str, Any]]:
         pushed, self.pushed = self.pushed, []
@@ -50,6 +53,10 @@ class RunWatch:
     def take_live(self) -> list[dict[str, Any]]:
         live, self.live = self.live or [], []
         return live
+
+    def take_hint(self) -> bool:
+        hinted, self.hinted = self.hinted, False
+        return hinted
 
 
 class Notifier:
@@ -88,6 +95,7 @@ class Notifier:
             self._trim_tail(run_id, events)
         for watch in self._watchers.get(run_id, ()):
             watch.pushed.extend(events)
+            watch.hinted = watch.hinted or not events
             watch.changed.set()
 
     # Live stream chunks ------------------------------------------------------------------
@@ -151,4 +159,5 @@ class Notifier:
         self._claimable.set()
         for watchers in self._watchers.values():
             for watch in watchers:
+                watch.hinted = True
                 watch.changed.set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import time
@@ -202,22 +201,38 @@ async def cancel_run(services: Services, run_id: str, tenant_id: str | None = No
     return run
 
 
-async def wait_for_run(services: Services, run_id: str, timeout_s: float) -> Run:
-    """The run once it has ended, or as it is when `timeout_s` runs out."""
+async def wait_for_run(
+    services: Services, run_id: str, timeout_s: float, *, enqueued: Run | None = None
+) -> Run:
+    """The run once it has ended, or as it is when `timeout_s` runs out.
+
+    The run is read once, then again only when it may have ended: a terminal event was
+    committed in this process, another process signalled a change, or the safety poll
+    came round. Its other events (started, node events) are no reason to read it.
+
+    `enqueued`: the run as the caller just queued it, with no `await` since its commit.
+    It is not read again: this process ran nothing else meanwhile, and another process's
+    change reaches the watch opened here (signals are dispatched by this event loop)."""
     deadline = time.monotonic() + timeout_s
     with services.notifier.watch(run_id) as watch:
+        run = enqueued if enqueued is not None else await get_run(services, run_id)
         while True:
-            watch.changed.clear()
-            watch.take()
-            run = await get_run(services, run_id)
             remaining = deadline - time.monotonic()
             if run_state.is_terminal(run.status) or remaining <= 0:
                 return run
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    watch.changed.wait(),
-                    min(remaining, services.settings.push_safety_poll_seconds),
-                )
+            poll = min(remaining, services.settings.push_safety_poll_seconds)
+            try:
+                await asyncio.wait_for(watch.changed.wait(), poll)
+                woken = True
+            except TimeoutError:
+                woken = False
+            watch.changed.clear()
+            pushed = watch.take()
+            hinted = watch.take_hint()
+            ended = any(run_state.is_terminal(event["kind"]) for event in pushed)
+            if woken and not hinted and not ended:
+                continue
+            run = await get_run(services, run_id)
 
 
 def _strings(value: Any) -> Iterator[str]:

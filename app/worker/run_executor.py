@@ -19,7 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 from langgraph.types import StreamMode
 
-from app.db import rules_repo, runs_repo
+from app.db import runs_repo
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.journal import ClaimedRun
@@ -33,6 +33,7 @@ from app.gateway.errors import (
     StepFailed,
 )
 from app.gateway.replay_errors import ReplayDiverged, SourceEnded
+from app.routing.policy import Policy
 from app.routing.policy_names import named_policy
 from app.run_status import RunStatus
 from app.services import run_state
@@ -146,14 +147,7 @@ async def _execute(
             return await _finish(services, scope, RunStatus.FAILED, {}, invalid)
     config["metadata"][CALL_KEYS_KEY] = prefix
 
-    experiment, policy = None, None
-    async with services.worker_sessions() as session:
-        # A replay or fork is in no experiment; every run obeys its key's provider rules.
-        in_arm = None if branch else await runs_repo.experiment_arm(session, claimed.id)
-        key_id = await rules_repo.run_key(session, claimed.id)
-    if in_arm is not None:
-        experiment = in_arm[:2]
-        policy = named_policy(in_arm[2], services.catalog) if in_arm[2] else None
+    experiment, policy = await _experiment_of(services, claimed, in_branch=branch is not None)
     context = RunContext(
         experiment=experiment,
         policy_override=policy,
@@ -163,7 +157,7 @@ async def _execute(
         scope=scope,
         graph=claimed.graph,
         tenant_id=claimed.tenant_id,
-        key_id=key_id,
+        key_id=claimed.api_key_id,  # every run obeys its key's provider rules
         mcp=services.mcp,
         tool_tape=branch.tool_tape if branch else None,
         loop=asyncio.get_running_loop(),
@@ -255,6 +249,22 @@ async def _execute(
     output = definition.output_of(values)
     verdict = branch.verdict(status, output, error) if branch else None
     return await _finish(services, scope, status, output, error, replay=verdict)
+
+
+async def _experiment_of(
+    services: Services, claimed: ClaimedRun, *, in_branch: bool
+) -> tuple[tuple[str, str] | None, Policy | None]:
+    """The A/B experiment and arm the run is in and the arm's policy; the claim read the
+    ids, so only a run in an experiment reads anything (a replay or fork is in none)."""
+    if in_branch or claimed.experiment_id is None or claimed.experiment_arm is None:
+        return None, None
+    async with services.worker_sessions() as session:
+        arms = await runs_repo.experiment_arms(session, claimed.experiment_id)
+    if arms is None:  # the experiment is gone: the run is in none
+        return None, None
+    arm = next((a for a in arms if a.get("name") == claimed.experiment_arm), {})
+    policy = named_policy(arm["policy"], services.catalog) if arm.get("policy") else None
+    return (claimed.experiment_id, claimed.experiment_arm), policy
 
 
 def _between_nodes(scope: RunScope, deadline: float, timeout_s: float) -> None:

@@ -121,6 +121,24 @@ def test_run_metrics_count_runs_their_wait_and_the_worker_slots(
     assert metrics.total("routegraph_http_requests_total", route="/v1/runs/{run_id}") >= 2
 
 
+def test_metrics_switched_off_record_nothing_and_metrics_is_a_404(
+    database_url: str, simulator_url: str
+) -> None:
+    settings = Settings(
+        database_url=database_url, simulator_url=simulator_url, metrics_enabled=False
+    )
+    app = create_app(settings, embedded_worker=True)
+    with LiveServer(app) as root, httpx.Client(base_url=root, timeout=60) as client:
+        body = {"graph": "plan_execute", "input": {"question": "What is 2 * 21?"}}
+        run = client.post("/v1/runs?wait=true&timeout=60", json=body).json()
+        scraped = client.get("/metrics")
+        telemetry = app.state.services.telemetry
+    assert run["status"] == "succeeded"  # model calls, the worker and the API still work
+    assert telemetry.metrics is None
+    assert scraped.status_code == 404
+    assert scraped.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_a_cascade_that_escalates_is_counted_with_its_tiers(
     database_url: str, recorded_simulator: str, gsm8k: list[Row]
 ) -> None:

@@ -72,10 +72,14 @@ async def _stream_response(services: Services, run: Run, body: RunCreate) -> Str
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-async def _wait_response(request: Request, services: Services, run: Run) -> JSONResponse:
+async def _wait_response(
+    request: Request, services: Services, run: Run, *, just_queued: bool = True
+) -> JSONResponse:
     release_slot(request)  # waiting for the worker, not working
     timeout = services.settings.run_timeout_seconds + 60
-    finished = await wait_for_run(services, run.id, timeout)
+    # A run just queued, with nothing awaited since its commit, needs no second read.
+    enqueued = run if just_queued else None
+    finished = await wait_for_run(services, run.id, timeout, enqueued=enqueued)
     headers = {"Location": f"{_location(run)}/join", "Content-Location": _location(run)}
     return JSONResponse(await lg_runs.run_result(services, finished), headers=headers)
 
@@ -162,7 +166,7 @@ async def join_run(
     request: Request, thread_id: ThreadId, run_id: RunId, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     run = await lg_runs.get_thread_run(services, thread_id, run_id, tenant)
-    return await _wait_response(request, services, run)
+    return await _wait_response(request, services, run, just_queued=False)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")

@@ -76,7 +76,8 @@ claimed AS (
     FROM picked WHERE runs.id = picked.id
     RETURNING runs.id, runs.thread_id, runs.graph, runs.version, runs.input, runs.epoch,
         runs.event_seq, runs.budget_usd, runs.cancel_requested, runs.tenant_id, runs.crashes,
-        runs.solo, runs.lg, runs.created_at
+        runs.solo, runs.lg, runs.created_at, runs.api_key_id, runs.experiment_id,
+        runs.experiment_arm
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, at, kind, node, payload)
@@ -88,7 +89,7 @@ events AS (
 )
 SELECT c.id, c.thread_id, c.graph, c.version, c.input, c.epoch, c.event_seq, c.budget_usd,
     c.cancel_requested, c.tenant_id, c.crashes, c.solo, e.at, e.kind, e.payload, c.lg,
-    c.created_at
+    c.created_at, c.api_key_id, c.experiment_id, c.experiment_arm
 FROM claimed c JOIN events e ON e.run_id = c.id
 """
 
@@ -164,7 +165,14 @@ async def _claim(
     result = await session.execute(statement, params)
     claimed = []
     for row in result.all():
-        run = replace(ClaimedRun(*row[:12]), lg=row[15], created_at=row[16])
+        run = replace(
+            ClaimedRun(*row[:12]),
+            lg=row[15],
+            created_at=row[16],
+            api_key_id=row[17],
+            experiment_id=row[18],
+            experiment_arm=row[19],
+        )
         claimed.append(run)
         event = {"seq": run.event_seq, "at": row[12], "kind": row[13], "node": None}
         remember_committed(session, run.id, [{**event, "payload": row[14]}])

@@ -36,6 +36,11 @@ class ClaimedRun:
     # A run started through the LangGraph API: what it asked for beyond its input.
     lg: dict[str, Any] | None = None
     created_at: datetime | None = None  # when it was submitted (queue wait metrics)
+    # Read by the claim itself, so executing the run needs no further read of its row:
+    # the key whose provider rules it obeys, and the A/B experiment (and arm) it is in.
+    api_key_id: str | None = None
+    experiment_id: str | None = None
+    experiment_arm: str | None = None
 
     @property
     def checkpoint_thread(self) -> str:

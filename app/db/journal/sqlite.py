@@ -50,7 +50,8 @@ _TAKE = (
     f"WHEN {_RECOVERED} AND solo AND steps_done = steps_at_claim THEN crashes + 1 "
     "WHEN steps_done > steps_at_claim THEN 0 ELSE crashes END, steps_at_claim = steps_done, "
     "solo = ? WHERE id = ? RETURNING id, thread_id, graph, version, input, epoch, event_seq, "
-    "budget_usd, cancel_requested, tenant_id, crashes, solo, lg, created_at"
+    "budget_usd, cancel_requested, tenant_id, crashes, solo, lg, created_at, api_key_id, "
+    "experiment_id, experiment_arm"
 )
 _EVENT = (
     "INSERT INTO run_events (run_id, seq, at, kind, node, payload) VALUES (?, ?, ?, ?, NULL, ?)"
@@ -137,6 +138,9 @@ async def _claim_runs(
             solo=bool(row[11]),
             lg=json.loads(row[12]) if row[12] is not None else None,
             created_at=parse_sqlite_time(row[13]),
+            api_key_id=row[14],
+            experiment_id=row[15],
+            experiment_arm=row[16],
         )
         claimed.append(run)
         event = {

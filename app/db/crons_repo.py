@@ -140,7 +140,7 @@ async def claim_firing(
 def add_temporary_thread(
     session: AsyncSession, tenant_id: str, thread_id: str, run_id: str
 ) -> None:
-    """Delete `thread_id` once `run_id` has ended (a stateless cron's firing)."""
+    """Delete `thread_id` once `run_id` has ended (a stateless run or cron firing)."""
     session.add(TemporaryThread(tenant_id=tenant_id, thread_id=thread_id, run_id=run_id))
 
 

@@ -3,6 +3,9 @@ its checkpoints once that run has ended unless the cron says `on_run_completed: 
 (LangGraph's server does the same: "delete", the default, removes the thread after the
 run; "keep" leaves a thread per firing for the client to read and clean up).
 
+A stateless `POST /runs` (and `/runs/wait`, `/runs/stream`) with `on_completion: "delete"`
+(the default) queues its thread here the same way (`app.services.lg_runs.create_run`).
+
 The threads to delete are rows in the database, so a worker that dies between the run's
 end and the deletion leaves the work to whichever worker polls next.
 """

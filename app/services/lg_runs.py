@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from app.db import lg_repo, runs_repo
+from app.db import crons_repo, lg_repo, runs_repo
 from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import RUN_ID_KEY, run_checkpoints
@@ -168,6 +168,8 @@ async def create_run(
         if thread_id is not None:
             create = stateless or body.if_not_exists == "create"
             await lg_threads.hold_thread(session, tenant_id, thread_id, create=create, tags=tags)
+        if stateless and thread_id is None:  # on_completion "delete": gone once the run ends
+            crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
         if not stateless:
             live = await lg_repo.live_runs(session, tenant_id, run.thread_id)
             strategy = lg["multitask_strategy"]

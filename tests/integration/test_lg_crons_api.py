@@ -191,3 +191,38 @@ async def test_a_stateless_crons_thread_is_deleted_after_its_run_unless_kept(
             assert await _checkpoints(database_url, run.thread_id) == 0
         # The run itself stays in the run list and the ledger.
         assert (await client.runs.get(run.thread_id, run.id))["status"] == "success"
+
+
+async def test_a_stateless_runs_thread_is_deleted_after_it_ends_unless_kept(
+    database_url: str, tmp_path: Path
+) -> None:
+    """As LangGraph's server: a stateless run's `on_completion` "delete" (the default) removes
+    the thread it ran on, checkpoints included, once it ends; "keep" leaves it readable."""
+    app = create_app(settings_for(database_url, tmp_path), embedded_worker=True)
+    with LiveServer(app) as url:
+        client = get_client(url=url)
+        dropped = await client.runs.create(None, "echo", input={"topic": "gone"})
+        kept = await client.runs.create(None, "echo", input={"topic": "kept"}, on_completion="keep")
+        deadline = time.monotonic() + 30
+        for run in (dropped, kept):
+            while (await client.runs.get(run["thread_id"], run["run_id"]))["status"] != "success":
+                assert time.monotonic() < deadline, run
+                await asyncio.sleep(0.1)
+
+        thread = await client.threads.get(kept["thread_id"])
+        assert thread["values"] == {"topic": "kept", "echoed": "KEPT"}
+        assert await _checkpoints(database_url, kept["thread_id"]) > 0
+
+        while await _checkpoints(database_url, dropped["thread_id"]) > 0:
+            assert time.monotonic() < deadline, "the stateless run's checkpoints were kept"
+            await asyncio.sleep(0.1)
+        with pytest.raises(httpx.HTTPStatusError) as gone:
+            await client.threads.get(dropped["thread_id"])
+        assert gone.value.response.status_code == 404
+        # The run itself stays readable, with its cost rows.
+        assert (await client.runs.get(dropped["thread_id"], dropped["run_id"]))[
+            "status"
+        ] == "success"
+        # A worker's later look finds nothing more to delete: the kept thread stays.
+        await asyncio.sleep(1.5)
+        assert await _checkpoints(database_url, kept["thread_id"]) > 0

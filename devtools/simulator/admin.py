@@ -1,4 +1,4 @@
-"""Test-facing control plane: inject faults and read back exactly what each model received."""
+"""Test-facing control plane: inject faults, script verdicts, read back what each model received."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from devtools.simulator.faults import FaultRule
 from devtools.simulator.schemas import normalize_model_name
 from devtools.simulator.state import SimulatorState, get_state
+from devtools.simulator.verdicts import VerdictRule
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -33,6 +34,27 @@ async def list_faults(state: SimulatorState = Depends(get_state)) -> dict[str, A
 async def clear_faults(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
     """Drop every rule and reseed the fault draws."""
     return {"deleted": state.faults.clear()}
+
+
+@router.post("/verdicts", status_code=201)
+async def add_verdicts(
+    rules: VerdictRule | list[VerdictRule] = Body(...),
+    state: SimulatorState = Depends(get_state),
+) -> dict[str, Any]:
+    """Script what verifier calls answer (accept, reject, unparseable), after existing rules."""
+    added = state.verdicts.add(rules if isinstance(rules, list) else [rules])
+    return {"added": added, "verdicts": state.verdicts.list()}
+
+
+@router.get("/verdicts")
+async def list_verdicts(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    return {"verdicts": state.verdicts.list()}
+
+
+@router.delete("/verdicts")
+async def clear_verdicts(state: SimulatorState = Depends(get_state)) -> dict[str, Any]:
+    """Drop every verdict rule: verifiers judge by the simulator's own rule again."""
+    return {"deleted": state.verdicts.clear()}
 
 
 @router.get("/requests")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from app.api.openai_errors import OpenAIError
 from app.routing.catalog import ModelSpec
-from devtools.simulator.answers import summarize
+from devtools.simulator.answers import Answer, conversation_role, summarize
 from devtools.simulator.completions import Completion, Usage, corrupt, limit_output
 from devtools.simulator.faults import FaultRule
 from devtools.simulator.schemas import ChatCompletionRequest, normalize_model_name
@@ -176,6 +176,10 @@ def _complete(
     off_schema: bool = False,
 ) -> Completion:
     answer = state.responder.answer(chat, spec)
+    if conversation_role(chat) == "verifier":
+        scripted = state.verdicts.draw(spec.name)
+        if scripted is not None:  # a test scripted this verdict (`/admin/verdicts`)
+            answer = Answer(content=scripted.content(), source=f"scripted {scripted.verdict}")
     if off_schema and chat.json_schema() is not None:  # valid JSON, not the schema asked for
         answer = replace(
             answer, content=json.dumps({"unexpected": summarize(answer.content or "")})

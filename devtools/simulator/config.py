@@ -7,8 +7,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from devtools.simulator.faults import FaultKind, FaultRule
+from devtools.simulator.verdicts import VerdictRule
 
-__all__ = ["FaultKind", "FaultRule", "SimulatorConfig"]
+__all__ = ["FaultKind", "FaultRule", "SimulatorConfig", "VerdictRule"]
 
 
 class SimulatorConfig(BaseModel):
@@ -24,6 +25,9 @@ class SimulatorConfig(BaseModel):
     )
     seed: int = Field(default=0, description="seeds the fault probability draws")
     faults: list[FaultRule] = Field(default_factory=list)
+    verdicts: list[VerdictRule] = Field(
+        default_factory=list, description="scripted verifier/judge verdicts (verdicts.py)"
+    )
     timeout_hang_seconds: float = Field(
         default=30.0, ge=0.0, description="how long a `timeout` fault stalls before answering"
     )

@@ -12,6 +12,7 @@ from devtools.simulator.config import SimulatorConfig
 from devtools.simulator.faults import FaultInjector
 from devtools.simulator.request_log import RequestLog
 from devtools.simulator.responder import Responder, default_responder
+from devtools.simulator.verdicts import VerdictScript
 
 
 @dataclass
@@ -20,6 +21,7 @@ class SimulatorState:
     catalog: Catalog
     responder: Responder
     faults: FaultInjector
+    verdicts: VerdictScript
     requests: RequestLog
     cache: PrefixCache | None
     clock: SimClock
@@ -33,6 +35,7 @@ class SimulatorState:
             catalog=load_catalog(config.catalog_path),
             responder=responder or _responder_for(config),
             faults=FaultInjector(list(config.faults), config.seed),
+            verdicts=VerdictScript(list(config.verdicts)),
             requests=RequestLog(config.request_log_size),
             cache=PrefixCache(cache_min, clock=clock) if cache_min is not None else None,
             clock=clock,

@@ -44,6 +44,7 @@ async def admin(server: SimulatorServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.root_url, timeout=10) as client:
         (await client.delete("/admin/faults")).raise_for_status()
         (await client.delete("/admin/requests")).raise_for_status()
+        (await client.delete("/admin/verdicts")).raise_for_status()
         yield client
 
 
@@ -302,6 +303,42 @@ async def test_fault_admin_api(client: openai.AsyncOpenAI, admin: httpx.AsyncCli
     assert (await admin.get("/admin/faults")).json() == {"faults": []}
     bad = await admin.post("/admin/faults", json={"model": "mid-a", "kind": "explode"})
     assert bad.status_code == 400 and "kind" in bad.json()["error"]["message"]
+
+
+VERIFY = [
+    {"role": "system", "content": "ROLE: verifier\nJudge the draft."},
+    {"role": "user", "content": "## Question\nWrite a haiku about rain.\n\n## Draft answer\nRain."},
+]
+
+
+async def test_scripted_verdicts_answer_verifier_calls_in_order_then_the_own_rule(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    rules = [
+        {"model": "mid-a", "verdict": "reject", "times": 1, "reason": "not a haiku"},
+        {"model": "*", "verdict": "unparseable", "times": 1},
+    ]
+    assert (await admin.post("/admin/verdicts", json=rules)).status_code == 201
+
+    async def verdict(model: str, messages: list[dict[str, str]] = VERIFY) -> str:
+        answer = await client.chat.completions.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+        )
+        return answer.choices[0].message.content or ""
+
+    assert json.loads(await verdict("mid-a")) == {"verdict": "reject", "reason": "not a haiku"}
+    assert "edge-a" in await verdict("edge-a", USER)  # not a verifier call: no rule fires
+    assert "verdict" not in await verdict("mid-b")  # the second rule: no JSON at all
+    assert json.loads(await verdict("mid-a"))["verdict"] == "accept"  # prose: own rule
+    listed = (await admin.get("/admin/verdicts")).json()["verdicts"]
+    assert [(r["verdict"], r["fired"], r["remaining"]) for r in listed] == [
+        ("reject", 1, 0),
+        ("unparseable", 1, 0),
+    ]
+    assert (await admin.delete("/admin/verdicts")).json() == {"deleted": 2}
+    bad = await admin.post("/admin/verdicts", json={"verdict": "maybe"})
+    assert bad.status_code == 400
 
 
 async def test_probability_is_reproducible_from_the_seed(

@@ -1,4 +1,4 @@
-"""Drives the simulator's admin API from tests: faults and the log of received requests."""
+"""Drives the simulator's admin API from tests: faults, verdicts, the log of received requests."""
 
 from __future__ import annotations
 
@@ -16,10 +16,16 @@ class SimulatorAdmin:
     async def reset(self) -> None:
         (await self._client.delete("/admin/faults")).raise_for_status()
         (await self._client.delete("/admin/requests")).raise_for_status()
+        (await self._client.delete("/admin/verdicts")).raise_for_status()
 
     async def inject(self, model: str, kind: str, times: int | None = 1) -> None:
         rule = {"model": model, "kind": kind, "times": times}
         (await self._client.post("/admin/faults", json=rule)).raise_for_status()
+
+    async def script_verdict(self, verdict: str, model: str = "*", times: int | None = 1) -> None:
+        """The next `times` verifier/judge calls of `model` answer `verdict`."""
+        rule = {"model": model, "verdict": verdict, "times": times}
+        (await self._client.post("/admin/verdicts", json=rule)).raise_for_status()
 
     async def requests(self, model: str | None = None) -> list[dict[str, Any]]:
         params = {"model": model} if model else {}

@@ -3,8 +3,9 @@
 A rule verifier (arithmetic, json, nonempty) judges the stage's answer alone. The
 `agreement` verifier asks a second model (or the same one again) for a second answer, its
 own logical call, and keeps the stage's answer only if the two agree in a comparable form
-(`app.routing.agreement`). Each verdict is recorded as implicit feedback on the calls it
-judged.
+(`app.routing.agreement`). The `judge` verifier asks a judge model whether the answer is
+correct and complete (`judge_check`). Each verdict is recorded as implicit feedback on the
+answers it judged (a judge's own call answered nothing, so it gets none).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from app.gateway.capabilities import capable_route
 from app.gateway.errors import AllModelsFailed
+from app.gateway.judge_check import judge_stage_answer
 from app.gateway.learning import stage_context
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.observability.telemetry import Telemetry
 from app.routing.agreement import AgreementVerdict, compare_answers
 from app.routing.cascade import CascadeStep, cascade_step, verified_condition
 from app.routing.catalog import Catalog, ModelSpec
+from app.routing.judge import JUDGE
 from app.routing.policy import Cascade, Route, fixed_tier_route
 from app.routing.provider_rules import EffectiveRules
 from app.routing.verifiers import Verdict, get_verifier
@@ -122,7 +125,8 @@ async def walk_cascade(
     """Cheapest stage first; each stage is its own logical call (own key, own rows). With
     `final_stage`, the last stage (the one no verifier judges) is served by it."""
     agreement = policy.verifier == AGREEMENT
-    verifier = None if agreement else get_verifier(policy.verifier)
+    judged = policy.verifier == JUDGE
+    verifier = None if agreement or judged else get_verifier(policy.verifier)
     lead = f"{policy.lead}; " if policy.lead else ""
     why = f"{lead}cascade stage 1/{len(policy.tiers)} on {policy.tiers[0]}"
     classification = (
@@ -153,6 +157,8 @@ async def walk_cascade(
         if agreement:
             other, agreed = await _agreement(gateway, request, policy, stage, result, route)
             verdict = Verdict(agreed.accepted, agreed.reason)
+        elif judged:
+            _, verdict = await judge_stage_answer(gateway, request, policy, stage, result, route)
         else:
             assert verifier is not None
             verdict = verifier(request.messages, result.content)

@@ -154,7 +154,7 @@ class Gateway:
         if isinstance(policy, Cascade):
             return await self._cascade(request, policy, ctx, validate)
         route = await self.plan_route(request, policy, ctx)
-        if route.verify is not None:  # auto chose to verify a cheap answer by agreement
+        if route.verify is not None:  # auto chose to verify a cheap answer (agreement, judge)
             return await self._cascade(request, route.verify, ctx, validate)
         return await self.serve(request, route, ctx, validate)
 

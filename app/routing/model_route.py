@@ -6,16 +6,21 @@ chat -> edge) when it is not, else the catalog's weak `unknown_prior`. `arms.cho
 picks (the cheapest model clearing the bar) or, with a cost weight (the policy's or the
 learner's), `utility.choose_by_utility` (highest sampled utility); the reason names the
 model, its estimate and evidence, the bar or the utility, whether it explored
-and what exploration has used so far. An unfamiliar request whose answer can be compared
-gets a `verify` cascade: a cheap answer is kept only if a second cheap model agrees.
+and what exploration has used so far. An unfamiliar request gets a `verify` cascade: where
+its answer can be compared, a cheap answer is kept only if a second cheap model agrees;
+where it cannot, only if a judge accepts it (`judge_route`), when that is expected to cost
+less than the best-rated model alone.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from app.routing.arms import ModelChoice, ModelOption, choose_model, describe_estimate
 from app.routing.catalog import Catalog, ModelSpec
+from app.routing.judge import JUDGE
+from app.routing.judge_route import JudgePlan, plan_judge_check
 from app.routing.observations import RoutingContext
 from app.routing.online import OnlineView
 from app.routing.policy import TIER_ORDER, Auto, Cascade, Route, RouteInputs
@@ -105,15 +110,42 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
         why = "no model fits budget/SLO; cheapest (the budget check decides)"
         return _route(catalog, cheapest, policy, c.task_class, why, None, view, options, where)
     chosen = options[choice.index]
+    why = choice.why
+    judged: JudgePlan | None = None
+    if weight is None and policy.verify and not inputs.verifiable and not view.in_distribution:
+        plan = plan_judge_check(
+            options,
+            choice,
+            catalog,
+            floor=policy.floor,
+            prompt_tokens=inputs.prompt_tokens,
+            answer_tokens=policy.expected_output_tokens,
+            judge_with=policy.judge_with,
+            remaining_budget_usd=inputs.remaining_budget_usd,
+        )
+        if isinstance(plan, JudgePlan):
+            judged, why = plan, plan.why
+        elif plan is not None:
+            why = f"{why}; {plan}"
     considered = "; ".join(
         describe_estimate(o, e, k)
         for o, e, k in zip(options, choice.estimates, choice.known, strict=True)
     )
     reason = (
-        f"auto{where} (online): {chosen.model.name}: {choice.why}; class={c.task_class} "
+        f"auto{where} (online): {chosen.model.name}: {why}; class={c.task_class} "
         f"complexity={c.complexity:.2f}; {_knowledge(view, known_class)}; considered {considered}"
     )
-    return _route(catalog, chosen.model, policy, c.task_class, reason, choice, view, options, "")
+    route = _route(catalog, chosen.model, policy, c.task_class, reason, choice, view, options, "")
+    if judged is None:
+        return route
+    verify = Cascade(
+        tiers=(judged.answers.tier, chosen.model.tier),
+        verifier=JUDGE,
+        models=(judged.answers.name, chosen.model.name),
+        judge_with=judged.judge.name,
+        lead=reason,
+    )
+    return replace(route, verify=verify)
 
 
 def _route(

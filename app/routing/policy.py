@@ -55,11 +55,14 @@ class Auto:
     expected_output_tokens: int = 400
     relative: bool = False
     floor: float = 0.0
-    verify: bool = True  # out of distribution, verify a cheap answer by agreement (if comparable)
+    # Out of distribution, verify a cheap answer: by agreement where it can be compared, else
+    # by a judge (`judge_with`, default the mid tier's first model) where that is cheaper.
+    verify: bool = True
     always_verify: bool = False  # verify comparable answers even where a model is known
     # Online: choose by expected utility, p - cost_weight x cost / the default's cost
     # (Thompson sampling, routing/utility.py) instead of the bar; None: the learner's default.
     cost_weight: float | None = None
+    judge_with: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class Cascade:
     # verifier "agreement": who gives the second answer - a model, a tier (its first model),
     # "self" (the stage's model sampled again); default the stage tier's next model.
     agree_with: str | None = None
+    # verifier "judge": who judges the stage's answer - a model or a tier (its first model
+    # other than the one that answered); default the mid tier's first (`routing/judge.py`).
+    judge_with: str | None = None
     lead: str = ""  # why the cascade was chosen (auto's verify decision), for the first reason
 
 

@@ -219,7 +219,7 @@ def test_the_cascade_always_escalates_a_rejected_answer_and_keeps_offline_behavi
     assert kept.keep and kept.condition == "arithmetic:accepted"
 
 
-async def test_an_unfamiliar_request_that_cannot_be_verified_says_so_and_starts_high(
+async def test_an_unfamiliar_request_that_cannot_be_compared_is_answered_cheap_and_judged(
     classifier: TaskClassifier, clusters: TopicClusters
 ) -> None:
     learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
@@ -228,9 +228,26 @@ async def test_an_unfamiliar_request_that_cannot_be_verified_says_so_and_starts_
     view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
     assert not view.in_distribution
     route = route_request(Auto(threshold=0.0), CATALOG, inputs=RouteInputs(200, c, online=view))
-    assert route.tier == "frontier" and route.verify is None  # code: agreement cannot check it
+    # code: agreement cannot check it, a judge can; a rejection escalates to the best model
+    assert route.tier == "frontier" and route.verify is not None
+    assert route.verify.verifier == "judge" and route.verify.judge_with == "mid-a"
+    assert route.verify.models == ("edge-a", "frontier-a")
+    assert "verify: edge-a answers, mid-a judges, else frontier-a" in route.reason
     assert "OUT OF DISTRIBUTION" in route.reason and "weak prior" in route.reason
     assert "unproven" in route.reason
+
+
+async def test_an_unfamiliar_request_that_cannot_be_verified_starts_high_without_verify(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    text = "Write a Python function that merges two sorted lists and returns the result."
+    c = classifier.classify([{"role": "user", "content": text}])
+    view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
+    best_rated = Auto(threshold=0.0, verify=False)  # frontier-only stays an explicit choice
+    route = route_request(best_rated, CATALOG, inputs=RouteInputs(200, c, online=view))
+    assert route.tier == "frontier" and route.verify is None
+    assert "no known model clears" in route.reason and "judges" not in route.reason
 
 
 async def test_an_unfamiliar_request_with_a_comparable_answer_is_verified_not_sent_high(

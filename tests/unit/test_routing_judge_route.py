@@ -1,0 +1,116 @@
+"""`auto`'s choice for an unfamiliar request whose answer cannot be compared: a cheap answer
+with a judge check where that is expected to pay off, the best-rated model where not."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.routing.catalog import load_catalog
+from app.routing.classifier import TaskClassifier
+from app.routing.clusters import TopicClusters
+from app.routing.observations import InMemoryStatsStore
+from app.routing.online import OnlineConfig, OnlineLearner, request_arms
+from app.routing.policy import Auto, Route, RouteInputs, route_request
+
+CATALOG = load_catalog()
+LIMERICK = "Compose a limerick about a cat who learned to play the bassoon."
+
+
+@pytest.fixture(scope="module")
+def classifier() -> TaskClassifier:
+    return TaskClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def clusters() -> TopicClusters:
+    return TopicClusters.load()
+
+
+async def route_of(
+    classifier: TaskClassifier,
+    clusters: TopicClusters,
+    text: str,
+    policy: Auto,
+    *,
+    prompt_tokens: int = 40,
+    budget: float | None = None,
+) -> Route:
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    c = classifier.classify([{"role": "user", "content": text}])
+    view = await learner.view(
+        tenant="acme", task_class=c.task_class, text=text, arms=request_arms(CATALOG, c.p_good)
+    )
+    inputs = RouteInputs(prompt_tokens, c, remaining_budget_usd=budget, online=view)
+    return route_request(policy, CATALOG, inputs=inputs)
+
+
+async def test_unfamiliar_prose_is_answered_by_the_cheapest_plausible_model_and_judged(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    route = await route_of(classifier, clusters, LIMERICK, Auto())
+    assert route.verify is not None and route.verify.verifier == "judge"
+    assert route.verify.models == ("edge-a", "frontier-a")  # answers, else escalates to
+    assert route.verify.tiers == ("edge", "frontier")
+    assert route.verify.judge_with == "mid-a"  # the mid tier's first model by default
+    assert route.candidates[0].name == "frontier-a"  # the route itself: the escalation
+    assert route.reason.startswith(
+        "auto (online): frontier-a: verify: edge-a answers, mid-a judges, else frontier-a "
+        "(bar 0.75; no known model clears it and the answer cannot be compared; expected ~$"
+    )
+    assert "40% escalations x frontier-a" in route.reason  # edge-a's weak prior: 0.6
+    assert route.verify.lead == route.reason.rsplit("; chain ", 1)[0]
+
+
+async def test_a_named_judge_is_the_one_asked(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    route = await route_of(classifier, clusters, LIMERICK, Auto(judge_with="mid-b"))
+    assert route.verify is not None and route.verify.judge_with == "mid-b"
+    assert "verify: edge-a answers, mid-b judges, else frontier-a" in route.reason
+
+
+async def test_a_judge_dearer_than_the_escalations_it_saves_is_not_asked(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    # A frontier judge reads a long request and the answer at frontier prices: with the
+    # cheap answer and 40% escalations it costs more than frontier-a answering alone.
+    policy = Auto(judge_with="frontier-b")
+    route = await route_of(classifier, clusters, LIMERICK, policy, prompt_tokens=2000)
+    assert route.verify is None and route.tier == "frontier"
+    assert "no known model clears 0.75; best estimated frontier-a; no judge check: it would " in (
+        route.reason
+    )
+    assert "frontier-b judging" in route.reason and ">= ~$" in route.reason
+
+
+async def test_no_judge_when_the_budget_could_not_pay_for_an_escalation_after_it(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    route = await route_of(classifier, clusters, LIMERICK, Auto(), budget=0.013)
+    assert route.verify is None and route.tier == "frontier"
+    assert "no judge check: the run's remaining ~$0.01300 cannot pay" in route.reason
+
+
+async def test_familiar_prose_a_known_model_clears_is_not_judged(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    haiku = "Write a haiku about the smell of rain on hot asphalt in late August."
+    route = await route_of(classifier, clusters, haiku, Auto())
+    assert route.verify is None and route.candidates[0].name == "edge-a"
+    assert "cheapest known model whose estimate clears" in route.reason
+
+
+async def test_verify_false_keeps_the_best_rated_model_for_unfamiliar_prose(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    route = await route_of(classifier, clusters, LIMERICK, Auto(verify=False))
+    assert route.verify is None and route.candidates[0].name == "frontier-a"
+    assert "judge" not in route.reason
+
+
+async def test_by_expected_utility_auto_does_not_judge(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    """The utility rule prices its options itself; a judge check is not one of them (yet)."""
+    route = await route_of(classifier, clusters, LIMERICK, Auto(cost_weight=0.1))
+    assert route.verify is None or route.verify.verifier != "judge"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# s<step>:<namespace>:<task path>:<node>:<index>, with `/cascade-<stage>` for cascade stages.
-_TAPE_KEY = re.compile(r"^s(-?\d+):([^:]*):([^:]*):(.*):(\d+)((?:/[a-z]+-\d+)*)$")
+# s<step>:<namespace>:<task path>:<node>:<index>, with `/cascade-<stage>` for cascade stages
+# and `/agree` or `/judge` for a stage's second opinion or judge call.
+_TAPE_KEY = re.compile(r"^s(-?\d+):([^:]*):([^:]*):(.*):(\d+)((?:/[a-z]+(?:-\d+)?)*)$")
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class TapePosition:
     path: str
     node: str
     index: int
-    suffix: str = ""  # "/cascade-1": a stage of one logical call
+    suffix: str = ""  # "/cascade-1": a stage of one logical call; "/cascade-0/judge": its judge
 
 
 def tape_key_of(call_key: str, run_id: str | None) -> str:

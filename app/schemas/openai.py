@@ -45,7 +45,9 @@ class RoutegraphOptions(BaseModel):
     threshold: float | None = Field(None, ge=0, le=1, description="auto: quality threshold")
     max_latency_ms: float | None = Field(None, gt=0, description="auto: latency SLO")
     cascade_tiers: list[Literal["edge", "mid", "frontier"]] | None = Field(None, min_length=2)
-    verifier: str | None = Field(None, description="cascade: arithmetic | json | nonempty")
+    verifier: str | None = Field(
+        None, description="cascade: arithmetic | json | nonempty | agreement | judge"
+    )
     cache: bool = Field(True, description="false: neither read nor write the response cache")
     cache_ttl_s: float | None = Field(None, gt=0, le=30 * 86400)
     thread: str | None = Field(

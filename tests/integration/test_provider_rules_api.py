@@ -96,6 +96,14 @@ async def test_every_policy_stays_inside_the_allowed_regions(
             model="cascade", messages=ASK, extra_body={"routegraph": options}
         )
         assert agreed.model.endswith("-b")
+        # The judge's default (the mid tier's first model, mid-a) is not allowed: mid-b judges.
+        options = {"cascade_tiers": ["edge", "frontier"], "verifier": "judge", "cache": False}
+        judged = await client.chat.completions.create(
+            model="cascade", messages=ASK, extra_body={"routegraph": options}
+        )
+        assert judged.model == "edge-b"  # the simulator's judge accepts prose
+        (verdict,) = await simulator.requests("mid-b")
+        assert verdict["messages"][0]["content"].startswith("ROLE: verifier")
 
         # The fallback chain ends where the allowed set does: mid-a is never tried.
         await simulator.inject("mid-b", "server_error")

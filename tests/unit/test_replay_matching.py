@@ -23,6 +23,10 @@ def test_tape_keys_parse_step_namespace_path_node_and_index() -> None:
     )
     assert (position.index, position.suffix) == (2, "/cascade-1")
     assert parse_tape_key("s-1:outer/inner:__pregel_push.0:judge:0") is not None
+    # A cascade stage's judge call and second opinion sit in their node's timeline too.
+    for extra in ("/judge", "/agree"):
+        judged = parse_tape_key(f"s3:plan:plan:plan:2/cascade-0{extra}")
+        assert judged is not None and (judged.index, judged.suffix) == (2, f"/cascade-0{extra}")
     assert parse_tape_key("not a key") is None
 
 

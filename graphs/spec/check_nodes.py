@@ -133,6 +133,24 @@ class NodeChecker:
             )
         if isinstance(target.policy, CascadePolicy):
             self.tiers(f"{where}/policy/tiers", target.policy.tiers)
+            self.second_models(f"{where}/policy", target.policy)
+
+    def second_models(self, where: str, policy: CascadePolicy) -> None:
+        """agree_with / judge_with: a catalog model or tier, and only with their verifier."""
+        catalog = self.env.catalog
+        known = f"known: tiers {', '.join(catalog.tiers)}; models {', '.join(catalog.models)}"
+        for name, verifier, extra in (
+            ("agree_with", "agreement", ("self",)),
+            ("judge_with", "judge", ()),
+        ):
+            value = getattr(policy, name)
+            if value is None:
+                continue
+            if policy.verifier != verifier:
+                self.error(f"{where}/{name}", f"{name} needs verifier: {verifier}")
+            elif value not in (*catalog.tiers, *catalog.models, *extra):
+                hint = suggest(value, [*catalog.tiers, *catalog.models])
+                self.error(f"{where}/{name}", f"unknown model or tier {value!r}{hint}; {known}")
 
     def tiers(self, where: str, tiers: list[str]) -> None:
         known = [tier for tier in TIER_ORDER if tier in self.env.catalog.tiers]

@@ -69,8 +69,13 @@ class CascadePolicy(_Strict):
     )
     # agreement: a second model (agree_with, default the tier's next model) answers too and
     # the cheap answer is kept only if both give the same option, number or JSON fields.
-    verifier: CheckName | Literal["agreement"] = "arithmetic"
+    # judge: a judge model (judge_with, default the mid tier's first) reads the answer and
+    # accepts it or escalates.
+    verifier: CheckName | Literal["agreement", "judge"] = "arithmetic"
     agree_with: str | None = Field(None, description='agreement: a model, a tier or "self"')
+    judge_with: str | None = Field(
+        None, description="judge: a model or a tier (default the mid tier's first model)"
+    )
     min_p_good: float | None = Field(None, ge=0, le=1)
 
 

@@ -156,6 +156,49 @@ def test_an_invalid_spec_is_a_422_listing_every_problem_with_its_pointer(
     assert spec["name"] not in {g["name"] for g in client.get("/v1/graphs").json()}
 
 
+JUDGED = {
+    "name": "judged",
+    "state": {"topic": {"type": "string"}, "poem": {"type": "string"}},
+    "input": ["topic"],
+    "entry": "write",
+    "nodes": {
+        "write": {
+            "kind": "llm",
+            "prompt": "Compose a limerick about {{ topic }}.",
+            "policy": {
+                "name": "cascade",
+                "tiers": ["edge", "frontier"],
+                "verifier": "judge",
+                "judge_with": "mid-b",
+            },
+            "output": "poem",
+        }
+    },
+    "edges": [{"from": "write", "to": "END"}],
+}
+
+
+def test_a_spec_cascade_policy_with_a_judge_runs_and_an_unknown_judge_is_a_422(
+    served: tuple[FastAPI, httpx.Client],
+) -> None:
+    _, client = served
+    wrong = copy.deepcopy(JUDGED)
+    wrong["nodes"]["write"]["policy"]["judge_with"] = "mid-z"
+    response = client.post("/v1/graphs", json=wrong)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["pointer"] == "/nodes/write/policy/judge_with"
+    assert "unknown model or tier 'mid-z'" in error["msg"]
+
+    assert client.post("/v1/graphs", json=JUDGED).status_code == 201
+    run = run_and_wait(client, "judged", {"topic": "a cat who plays the bassoon"})
+    assert run["status"] == "succeeded", run["error"]
+    calls = client.get(f"/v1/runs/{run['id']}/calls").json()
+    assert [c["model"] for c in calls] == ["edge-a", "mid-b"]  # the simulator's judge accepts
+    assert calls[1]["call_key"] == calls[0]["call_key"] + "/judge"
+    assert calls[1]["routing_reason"].startswith("judge check: mid-b judges edge-a's answer")
+
+
 def test_validate_does_not_store_and_a_loaded_graph_name_is_taken(
     served: tuple[FastAPI, httpx.Client],
 ) -> None:

@@ -225,6 +225,26 @@ def test_unknown_policy_and_cascade_tiers_out_of_order() -> None:
     assert_problem(document, "/nodes/ask/policy/tiers", "cheapest first")
 
 
+def test_a_judge_verifier_names_a_known_model_or_tier_and_only_with_verifier_judge() -> None:
+    document = base()
+    del document["nodes"]["ask"]["tier"]
+    policy = {"name": "cascade", "tiers": ["edge", "frontier"], "verifier": "judge"}
+    document["nodes"]["ask"]["policy"] = {**policy, "judge_with": "mid-b"}
+    validate_spec(document, ENV)
+    document["nodes"]["ask"]["policy"] = {**policy, "judge_with": "mid"}
+    validate_spec(document, ENV)
+    document["nodes"]["ask"]["policy"] = {**policy, "judge_with": "mid-c"}
+    assert_problem(
+        document,
+        "/nodes/ask/policy/judge_with",
+        "unknown model or tier 'mid-c' (did you mean 'mid-b'?); known: tiers frontier, mid, edge",
+    )
+    document["nodes"]["ask"]["policy"] = {**policy, "verifier": "nonempty", "judge_with": "mid"}
+    assert_problem(document, "/nodes/ask/policy/judge_with", "judge_with needs verifier: judge")
+    document["nodes"]["ask"]["policy"] = {**policy, "verifier": "agreement", "agree_with": "x"}
+    assert_problem(document, "/nodes/ask/policy/agree_with", "unknown model or tier 'x'")
+
+
 def test_unknown_tool() -> None:
     document = with_node(
         "calc",

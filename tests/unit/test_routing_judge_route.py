@@ -8,7 +8,7 @@ import pytest
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
-from app.routing.observations import InMemoryStatsStore
+from app.routing.observations import InMemoryStatsStore, Observation
 from app.routing.online import OnlineConfig, OnlineLearner, request_arms
 from app.routing.policy import Auto, Route, RouteInputs, route_request
 
@@ -114,3 +114,32 @@ async def test_by_expected_utility_auto_does_not_judge(
     """The utility rule prices its options itself; a judge check is not one of them (yet)."""
     route = await route_of(classifier, clusters, LIMERICK, Auto(cost_weight=0.1))
     assert route.verify is None or route.verify.verifier != "judge"
+
+
+async def test_accepted_verdicts_make_the_cheap_model_known_and_it_is_then_served_alone(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    c = classifier.classify([{"role": "user", "content": LIMERICK}])
+
+    async def route() -> Route:
+        view = await learner.view(
+            tenant="acme",
+            task_class=c.task_class,
+            text=LIMERICK,
+            arms=request_arms(CATALOG, c.p_good),
+        )
+        return route_request(Auto(), CATALOG, inputs=RouteInputs(40, c, online=view))
+
+    first = await route()
+    assert first.verify is not None and first.verify.verifier == "judge"
+    assert first.learning is not None
+    verdicts = [
+        Observation("acme", f"judged-{i}", "cascade_verifier", c.task_class,
+                    first.learning.cluster, "edge", "edge-a", 1.0, c.p_good["edge"])
+        for i in range(10)
+    ]  # fmt: skip
+    await learner.record(verdicts)  # what the gateway records after each accepted answer
+    later = await route()
+    assert later.verify is None and later.candidates[0].name == "edge-a", later.reason
+    assert "edge-a: cheapest known model whose estimate clears 0.75" in later.reason

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         "this weight x cost / the frontier default's cost, by Thompson sampling; unset: the "
         "cheapest model whose estimate clears the threshold",
     )
+    routing_judge_with: str | None = Field(
+        None,
+        description="who judges a cheap answer auto checks by a judge (a catalog model or "
+        "tier); unset: the mid tier's first model other than the one that answered",
+    )
     routing_per_tenant: bool = Field(
         False,
         description="learn one routing table per tenant instead of one shared by all tenants",

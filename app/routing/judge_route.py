@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from app.routing.arms import ModelChoice, ModelOption
 from app.routing.catalog import Catalog, ModelSpec
-from app.routing.judge import judge_cost, judge_model
+from app.routing.judge import judge_cost, judge_model, valid_judge
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ def plan_judge_check(
     if cheap is None:
         return "no judge check: no cheaper model may reach the bar"
     answers = options[cheap]
+    if judge_with is not None and not valid_judge(catalog, judge_with):
+        return f"no judge check: the judge {judge_with} is not among the models allowed here"
     judge = judge_model(catalog, answers.model, judge_with)
     if judge is None:
         return "no judge check: no model to judge"

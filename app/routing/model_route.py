@@ -120,7 +120,7 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
             floor=policy.floor,
             prompt_tokens=inputs.prompt_tokens,
             answer_tokens=policy.expected_output_tokens,
-            judge_with=policy.judge_with,
+            judge_with=policy.judge_with or view.config.judge_with,
             remaining_budget_usd=inputs.remaining_budget_usd,
         )
         if isinstance(plan, JudgePlan):

@@ -69,6 +69,9 @@ class OnlineConfig:
     # the default's cost, by Thompson sampling (utility.py); None: the cheapest model
     # clearing the bar (arms.choose_model). A policy's own weight overrides it.
     cost_weight: float | None = None
+    # Who judges the cheap answer of auto's judge check (a model or a tier); None: the mid
+    # tier's first model (routing/judge.py). A policy's own `judge_with` overrides it.
+    judge_with: str | None = None
     interval_z: float = 1.645  # 90% interval
     significance_z: float = 1.0  # in distribution, corrections smaller than this many sd are noise
     source_weights: Mapping[str, float] = field(

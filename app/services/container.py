@@ -29,6 +29,7 @@ from app.observability.telemetry import Telemetry
 from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
+from app.routing.judge import valid_judge
 from app.routing.online import OnlineConfig, OnlineLearner
 from app.services.auth import Authenticator
 from app.services.chat import ChatService
@@ -84,6 +85,7 @@ def online_config(settings: Settings) -> OnlineConfig:
         prior_strength=settings.routing_prior_strength,
         min_evidence=settings.routing_min_evidence,
         cost_weight=settings.routing_cost_weight,
+        judge_with=settings.routing_judge_with,
     )
 
 
@@ -94,6 +96,11 @@ async def build_services(
     """Everything a server or worker process needs, built once and passed down (tests may
     pass their own telemetry, e.g. traces to an in-memory exporter)."""
     catalog = load_catalog(settings.catalog_path)
+    judge = settings.routing_judge_with
+    if judge is not None and not valid_judge(catalog, judge):
+        raise ValueError(
+            f"ROUTEGRAPH_ROUTING_JUDGE_WITH={judge!r} is neither a model nor a tier of the catalog"
+        )
     direct = settings.direct_provider_client
     if any(uses_litellm(model, direct_client=direct) for model in catalog.models.values()):
         # LiteLLM's import takes seconds: it runs in the background while the rest starts;

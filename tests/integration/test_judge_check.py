@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from app.api.app import create_app
+from app.services.container import build_services
 from app.settings import Settings
 from tests.conftest import SimulatorAdmin
 from tests.support.live_server import LiveServer
@@ -123,3 +124,23 @@ async def test_an_unreadable_verdict_counts_as_a_rejection(
         in (calls[2]["routing_reason"])
     )
     assert await feedback_of(api, calls[0]["id"]) == [("cascade_verifier", 0.0)]
+
+
+async def test_the_services_judge_setting_picks_who_judges_and_an_unknown_one_stops_it(
+    database_url: str, simulator: SimulatorAdmin
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        simulator_url=simulator.base_url,
+        routing_explore_share=0.0,
+        routing_judge_with="mid-b",
+    )
+    with LiveServer(create_app(settings, embedded_worker=True)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as api:
+            _, calls = await ask(api)
+    assert [c["model"] for c in calls] == ["edge-a", "mid-b"]
+    assert "verify: edge-a answers, mid-b judges, else frontier-a" in calls[0]["routing_reason"]
+    unknown = settings.model_copy(update={"routing_judge_with": "mid-z"})
+    with pytest.raises(ValueError, match="ROUTEGRAPH_ROUTING_JUDGE_WITH='mid-z' is neither"):
+        async with build_services(unknown):
+            pass

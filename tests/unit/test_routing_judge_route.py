@@ -11,6 +11,7 @@ from app.routing.clusters import TopicClusters
 from app.routing.observations import InMemoryStatsStore, Observation
 from app.routing.online import OnlineConfig, OnlineLearner, request_arms
 from app.routing.policy import Auto, Route, RouteInputs, route_request
+from app.routing.provider_rules import EffectiveRules, ProviderRules
 
 CATALOG = load_catalog()
 LIMERICK = "Compose a limerick about a cat who learned to play the bassoon."
@@ -67,6 +68,40 @@ async def test_a_named_judge_is_the_one_asked(
     route = await route_of(classifier, clusters, LIMERICK, Auto(judge_with="mid-b"))
     assert route.verify is not None and route.verify.judge_with == "mid-b"
     assert "verify: edge-a answers, mid-b judges, else frontier-a" in route.reason
+
+
+async def test_a_named_judge_the_provider_rules_took_out_is_not_swapped_for_another(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    c = classifier.classify([{"role": "user", "content": LIMERICK}])
+    rules = ProviderRules(allowed_models=tuple(m for m in CATALOG.models if m != "mid-b"))
+    allowed, _ = EffectiveRules((("tenant acme", rules),)).restrict(CATALOG, 40, 400)
+    assert allowed is not None
+    view = await learner.view(
+        tenant="acme", task_class=c.task_class, text=LIMERICK, arms=request_arms(allowed, c.p_good)
+    )
+    inputs = RouteInputs(40, c, online=view)
+    route = route_request(Auto(judge_with="mid-b"), allowed, inputs=inputs)
+    assert route.verify is None and route.candidates[0].name == "frontier-a"
+    assert "no judge check: the judge mid-b is not among the models allowed here" in route.reason
+
+
+async def test_the_services_judge_setting_is_used_unless_the_policy_names_one(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    learner = OnlineLearner(
+        clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0, judge_with="mid-b")
+    )
+    c = classifier.classify([{"role": "user", "content": LIMERICK}])
+    view = await learner.view(
+        tenant="acme", task_class=c.task_class, text=LIMERICK, arms=request_arms(CATALOG, c.p_good)
+    )
+    inputs = RouteInputs(40, c, online=view)
+    route = route_request(Auto(), CATALOG, inputs=inputs)
+    assert route.verify is not None and route.verify.judge_with == "mid-b"
+    named = route_request(Auto(judge_with="mid"), CATALOG, inputs=inputs)
+    assert named.verify is not None and named.verify.judge_with == "mid-a"
 
 
 async def test_a_judge_dearer_than_the_escalations_it_saves_is_not_asked(

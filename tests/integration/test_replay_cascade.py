@@ -23,6 +23,7 @@ from app.gateway.tape_gateway import TapeGateway
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
+from app.routing.judge import JUDGE_MAX_TOKENS, judge_messages
 from app.routing.policy import Cascade
 
 QUESTION = "A box holds 17 apples. How many apples are in 3 boxes and 4 more apples?"
@@ -36,9 +37,15 @@ class Rig:
     sessions: async_sessionmaker[AsyncSession]
     divergences: list[Divergence]
 
-    def tape(self, answers: dict[str, tuple[str, str]]) -> TapeGateway:
-        """A source run whose cascade stages (suffix -> (model, answer)) answered so."""
-        request = ModelRequest(messages=[{"role": "user", "content": QUESTION}], max_tokens=400)
+    def tape(
+        self,
+        answers: dict[str, tuple[str, str]],
+        requests: dict[str, ModelRequest] | None = None,
+    ) -> TapeGateway:
+        """A source run whose cascade stages (suffix -> (model, answer)) answered so; a
+        suffix's request is the question unless `requests` says otherwise (a judge's)."""
+        question = ModelRequest(messages=[{"role": "user", "content": QUESTION}], max_tokens=400)
+        asked = requests or {}
         rows = [
             ModelCall(
                 id=f"call-{suffix}",
@@ -51,7 +58,9 @@ class Rig:
                 tier=self.gateway.catalog.model(model).tier,
                 model=model,
                 provider="simulator",
-                request=request_as_recorded(request, model, self.gateway.catalog),
+                request=request_as_recorded(
+                    asked.get(suffix, question), model, self.gateway.catalog
+                ),
                 response={"message": {"role": "assistant", "content": content}},
                 prompt_tokens=30,
                 completion_tokens=20,
@@ -118,6 +127,36 @@ async def test_a_cascade_the_source_escalated_is_followed_up_the_tiers(rig: Rig)
     result = await tape.complete(request, policy, ctx)
 
     assert result.model == "frontier-a" and tape.replayed == 2 and rig.divergences == []
+
+
+def judge_request(request: ModelRequest, answer: str) -> ModelRequest:
+    """What the gateway's judge check sends (`judge_check`)."""
+    return ModelRequest(
+        messages=judge_messages(request.messages, answer),
+        response_format={"type": "json_object"},
+        max_tokens=JUDGE_MAX_TOKENS,
+        temperature=0.0,
+    )
+
+
+@pytest.mark.parametrize(("verdict", "served"), [("accept", "edge-a"), ("reject", "frontier-a")])
+async def test_a_judged_cascade_replays_the_judge_call_and_follows_its_verdict(
+    rig: Rig, verdict: str, served: str
+) -> None:
+    request, ctx = call()
+    judged = {"/cascade-0/judge": judge_request(request, WORKED)}
+    answers = {
+        "/cascade-0": ("edge-a", WORKED),
+        "/cascade-0/judge": ("mid-a", f'{{"verdict": "{verdict}", "reason": "checked"}}'),
+    }
+    if verdict == "reject":  # the source went on to the next stage
+        answers["/cascade-1"] = ("frontier-a", WORKED)
+    tape = rig.tape(answers, judged)
+
+    result = await tape.complete(request, Cascade(verifier="judge"), ctx)
+
+    assert result.model == served and rig.divergences == []
+    assert tape.replayed == (2 if verdict == "accept" else 3)  # the judge's call included
 
 
 async def test_a_verifier_that_now_rejects_what_the_source_kept_is_a_divergence(

@@ -34,6 +34,7 @@ from app.gateway.replay_errors import Divergence, DivergenceKind, ReplayDiverged
 from app.gateway.route_planner import classify_request
 from app.gateway.tape import Recording, Tape, canonical, request_as_recorded, request_change
 from app.gateway.tape_keys import parse_tape_key, tape_key_of
+from app.gateway.tape_verify import recorded_verify
 from app.gateway.tokens import estimate_prompt_tokens
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.gateway.validation import InvalidOutput, check_answer
@@ -147,6 +148,15 @@ class TapeGateway:
                     # The live gateway's walk, on recorded answers (each stage its own key).
                     return await walk_cascade(
                         self, request, policy, ctx, validate, recorded=self._escalated
+                    )
+                verified = (
+                    recorded_verify(self.tape, self._key(ctx), self.catalog)
+                    if isinstance(policy, Auto)
+                    else None
+                )
+                if verified is not None:  # the source's auto verified a cheap answer
+                    return await walk_cascade(
+                        self, request, verified, ctx, validate, recorded=self._escalated
                     )
                 recording = self._recording(ctx)
                 inputs = (

@@ -24,7 +24,7 @@ from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.judge import JUDGE_MAX_TOKENS, judge_messages
-from app.routing.policy import Cascade
+from app.routing.policy import Auto, Cascade
 
 QUESTION = "A box holds 17 apples. How many apples are in 3 boxes and 4 more apples?"
 KEY = "s1:answer:answer:answer:0"
@@ -157,6 +157,35 @@ async def test_a_judged_cascade_replays_the_judge_call_and_follows_its_verdict(
 
     assert result.model == served and rig.divergences == []
     assert tape.replayed == (2 if verdict == "accept" else 3)  # the judge's call included
+
+
+@pytest.mark.parametrize(("verdict", "served"), [("accept", "edge-a"), ("reject", "frontier-a")])
+async def test_an_auto_call_the_source_judged_replays_as_the_cascade_it_walked(
+    rig: Rig, verdict: str, served: str
+) -> None:
+    """auto chose the judge check on learned estimates: the replay reads it from the keys."""
+    request, ctx = call()
+    answers = {
+        "/cascade-0": ("edge-b", WORKED),
+        "/cascade-0/judge": ("mid-b", f'{{"verdict": "{verdict}", "reason": "checked"}}'),
+    }
+    if verdict == "reject":
+        answers["/cascade-1"] = ("frontier-b", WORKED)
+    tape = rig.tape(answers, {"/cascade-0/judge": judge_request(request, WORKED)})
+
+    result = await tape.complete(request, Auto(), ctx)
+
+    assert result.model == served.replace("-a", "-b") and rig.divergences == []
+    assert tape.replayed == len(answers) and tape.live_calls == 0
+
+
+async def test_an_auto_call_the_source_checked_by_agreement_replays_too(rig: Rig) -> None:
+    request, ctx = call()
+    tape = rig.tape({"/cascade-0": ("edge-a", WORKED), "/cascade-0/agree": ("edge-b", WORKED)})
+
+    result = await tape.complete(request, Auto(), ctx)
+
+    assert result.model == "edge-a" and rig.divergences == [] and tape.replayed == 2
 
 
 async def test_a_verifier_that_now_rejects_what_the_source_kept_is_a_divergence(

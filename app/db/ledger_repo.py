@@ -93,12 +93,21 @@ async def calls_by_id(session: AsyncSession, call_ids: Sequence[str]) -> dict[st
     return {row.id: row for row in (await session.execute(query)).scalars()}
 
 
+CHECK_SUFFIXES = ("agree", "judge")  # call keys of a cascade stage's checks (cascade_walk)
+
+
 async def final_answer_call(session: AsyncSession, run_id: str) -> ModelCall | None:
     """The run's last call to complete with an answer (status ok): the one whose answer
-    the run's output was made from, for feedback on the run."""
+    the run's output was made from, for feedback on the run. A cascade stage's check (an
+    agreement's second opinion, a judge's verdict) completes after the answer it checked
+    and is not the run's answer."""
     query = (
         select(ModelCall)
-        .where(ModelCall.run_id == run_id, ModelCall.status == "ok")
+        .where(
+            ModelCall.run_id == run_id,
+            ModelCall.status == "ok",
+            *(ModelCall.call_key.not_like(f"%/{check}") for check in CHECK_SUFFIXES),
+        )
         .order_by(
             ModelCall.completed_at.desc(), ModelCall.created_at.desc(), ModelCall.attempt.desc()
         )

@@ -87,6 +87,9 @@ async def test_unfamiliar_prose_is_answered_by_a_cheap_model_judged_and_kept(
     # The verdict is feedback on the judged answer; the judge's own call gets none.
     assert await feedback_of(api, answer["id"]) == [("cascade_verifier", 1.0)]
     assert await feedback_of(api, judge["id"]) == []
+    # A user's score on the run lands on the kept answer, not on the judge's later call.
+    rated = await api.post(f"/v1/runs/{run['id']}/feedback", json={"score": 1.0})
+    assert rated.status_code == 201 and rated.json()["call_id"] == answer["id"]
     assert await timeline_keys(api, run["id"]) == [
         answer["call_key"].split(":", 1)[1],
         judge["call_key"].split(":", 1)[1],

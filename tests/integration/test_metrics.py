@@ -23,13 +23,14 @@ from app.settings import Settings
 from devtools.routing.datasets import Row
 from tests.conftest import SimulatorAdmin
 from tests.support.chat_rig import ChatService
-from tests.support.learning import learning_gateway
+from tests.support.learning import PEACHES, learning_gateway
 from tests.support.live_server import LiveServer
 from tests.support.prometheus import Scrape, scrape
 from tests.support.tenants import make_key
 
 QUESTION = [{"role": "user", "content": "Name three uses of a paperclip"}]
 SCRAPE_TOKEN = "prometheus-scrape-token"
+FAMILIAR = [{"role": "user", "content": PEACHES}]
 STORY = [{"role": "user", "content": "Tell a short story about a lighthouse keeper and a cat"}]
 
 
@@ -53,7 +54,9 @@ async def test_model_call_metrics_add_up_to_the_ledger(
             await client.chat.completions.create(model="edge", messages=QUESTION)  # cache hit
             stream = await client.chat.completions.create(model="mid", messages=STORY, stream=True)
             _ = [chunk async for chunk in stream]
-            await client.chat.completions.create(model="auto", messages=STORY)
+            # A familiar request: auto serves it with one call (unfamiliar prose would be
+            # answered cheap and judged, two calls walked as a cascade).
+            await client.chat.completions.create(model="auto", messages=FAMILIAR)
             with pytest.raises(openai.NotFoundError):
                 await client.chat.completions.create(model="no-such-model", messages=QUESTION)
         rows = await ledger.rows()

@@ -15,6 +15,7 @@ import pytest
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
 from app.db.models import ModelCall, Run
+from app.gateway.errors import BudgetExceeded
 from app.gateway.gateway import Gateway
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.catalog import load_catalog
@@ -152,3 +153,17 @@ async def test_cascade_router_bar_escalates_a_verified_but_doubtful_answer(
     assert result.tier == "frontier"
     _, strong = await env.rows()
     assert "verifier accepted edge-a's answer but the router predicts p=" in strong.routing_reason
+
+
+async def test_a_judge_call_is_held_to_the_runs_budget_like_any_stage(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    # $0.003 pays for edge's answer but not for a frontier judge reading it.
+    await env.add_run("r5", budget_usd=0.003)
+    policy = Cascade(verifier="judge", judge_with="frontier-a")
+    with pytest.raises(BudgetExceeded):
+        await env.gateway.complete(
+            _request(gsm8k[1]), policy, CallContext(call_key="r5:k", run_id="r5", node="answer")
+        )
+    (answer,) = await env.rows()  # the judge was never called, nor the next stage
+    assert answer.tier == "edge" and answer.call_key == "r5:k/cascade-0"

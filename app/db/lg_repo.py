@@ -104,13 +104,16 @@ async def get_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> L
 
 
 async def lock_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> LgThread | None:
-    """The thread, locked for the transaction (run creation on it is serialised)."""
-    await session.execute(
+    """The thread, locked for the transaction (run creation on it is serialised): the
+    update that locks it returns it, one statement."""
+    locking = (
         update(LgThread)
         .where(LgThread.tenant_id == tenant_id, LgThread.thread_id == thread_id)
         .values(updated_at=utcnow())
+        .returning(LgThread)
+        .execution_options(populate_existing=True)
     )
-    return await session.get(LgThread, (tenant_id, thread_id), populate_existing=True)
+    return (await session.scalars(locking)).one_or_none()
 
 
 def add_thread(session: AsyncSession, thread: LgThread) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import lg_repo
@@ -43,21 +44,25 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
     if body.supersteps:
         raise ThreadConflict("supersteps are not supported by this server")
     thread_id = body.thread_id or str(uuid.uuid4())
-    async with services.sessions.begin() as session:
-        existing = await lg_repo.get_thread(session, tenant_id, thread_id)
-        if existing is not None:
-            if body.if_exists == "do_nothing":
-                return await thread_json(services, existing)
-            raise ThreadConflict(f"Thread {thread_id} already exists")
-        now = utcnow()
-        row = LgThread(
-            tenant_id=tenant_id,
-            thread_id=thread_id,
-            metadata_=body.metadata or {},
-            created_at=now,
-            updated_at=now,
-        )
-        lg_repo.add_thread(session, row)
+    now = utcnow()
+    row = LgThread(
+        tenant_id=tenant_id,
+        thread_id=thread_id,
+        metadata_=body.metadata or {},
+        created_at=now,
+        updated_at=now,
+    )
+    try:  # the insert is the existence check: no read before it
+        async with services.sessions.begin() as session:
+            lg_repo.add_thread(session, row)
+    except IntegrityError:
+        async with services.sessions() as session:
+            existing = await lg_repo.get_thread(session, tenant_id, thread_id)
+        if existing is None:  # not a duplicate id after all
+            raise
+        if body.if_exists == "do_nothing":
+            return await thread_json(services, existing)
+        raise ThreadConflict(f"Thread {thread_id} already exists") from None
     return _new_thread_json(row)
 
 

@@ -53,7 +53,7 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
         updated_at=now,
     )
     try:  # the insert is the existence check: no read before it
-        async with services.sessions.begin() as session:
+        async with services.sessions.one_statement() as session:
             lg_repo.add_thread(session, row)
     except IntegrityError:
         async with services.sessions() as session:

@@ -170,9 +170,9 @@ async def create_run(
             await lg_threads.hold_thread(session, tenant_id, thread_id, create=create, tags=tags)
         if stateless and thread_id is None:  # on_completion "delete": gone once the run ends
             crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
-        if not stateless:
+        strategy = lg["multitask_strategy"]
+        if not stateless and strategy != "enqueue":  # `enqueue` needs no look at the others
             live = await lg_repo.live_runs(session, tenant_id, run.thread_id)
-            strategy = lg["multitask_strategy"]
             if live and strategy == "reject":
                 raise ThreadBusy(
                     f"Thread {run.thread_id} is busy with run {live[0].id}: "

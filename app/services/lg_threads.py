@@ -87,22 +87,24 @@ async def hold_thread(
     thread_id: str,
     *,
     create: bool,
-    tags: dict[str, Any],
+    tags: dict[str, str],
 ) -> LgThread:
     """In the caller's transaction: the thread, locked (run creation on it is serialised),
     created when `create` (else 404), with what a run tells of it (`tags`: its graph and
-    assistant) recorded in its metadata. One transaction, not one per step."""
-    row = await lg_repo.lock_thread(session, tenant_id, thread_id)
+    assistant) recorded in its metadata. One statement for a thread that exists."""
+    row = await lg_repo.lock_thread(session, tenant_id, thread_id, tags)
     if row is None:
         if not create:
             raise ThreadNotFound(f"Thread {thread_id} not found")
         now = utcnow()
         row = LgThread(
-            tenant_id=tenant_id, thread_id=thread_id, metadata_={}, created_at=now, updated_at=now
+            tenant_id=tenant_id,
+            thread_id=thread_id,
+            metadata_=dict(tags),
+            created_at=now,
+            updated_at=now,
         )
         lg_repo.add_thread(session, row)
-    if any(row.metadata_.get(k) != v for k, v in tags.items()):
-        row.metadata_ = {**row.metadata_, **tags}
     return row
 
 

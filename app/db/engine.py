@@ -138,13 +138,35 @@ def _own_backends(engines: list[AsyncEngine]) -> set[int]:
     return pids
 
 
-def create_session_factory(
-    engine: AsyncEngine, info: dict[str, Any] | None = None
-) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False, info=info)
+class Sessions(async_sessionmaker[AsyncSession]):
+    """Sessions of the service's database; `one_statement()` for a write that is a single
+    statement (SQLite: a transaction like any other)."""
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncSession]:
+        async with self.begin() as session:
+            yield session
 
 
-class SqliteSessions(async_sessionmaker[AsyncSession]):
+class PostgresSessions(Sessions):
+    """PostgreSQL: a one-statement write is sent in autocommit. The statement is atomic by
+    itself, so the BEGIN and COMMIT round trips (psycopg sends each apart) buy nothing;
+    the session still commits, so the events it wrote are published as after any commit."""
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncSession]:
+        async with self() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+            await session.commit()
+
+
+def create_session_factory(engine: AsyncEngine, info: dict[str, Any] | None = None) -> Sessions:
+    factory = PostgresSessions if engine.dialect.name == "postgresql" else Sessions
+    return factory(engine, expire_on_commit=False, info=info)
+
+
+class SqliteSessions(Sessions):
     """Reads on the read engine; `begin()` (writes) under the process's write lock."""
 
     def __init__(
@@ -170,8 +192,8 @@ class Database:
     starve the other of connections; on SQLite one write lock for the whole process."""
 
     url: str
-    api: async_sessionmaker[AsyncSession]
-    worker: async_sessionmaker[AsyncSession]
+    api: Sessions
+    worker: Sessions
     write_lock: asyncio.Lock | None
     # The only writer of runs and run_events, for this database: chosen here, once.
     journal: RunJournal

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.json_merge import json_merged
 from app.db.langgraph_models import LgAssistant, LgAssistantVersion, LgThread
 from app.db.models import Run, utcnow
 from app.run_status import RunStatus
@@ -103,14 +104,20 @@ async def get_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> L
     return await session.get(LgThread, (tenant_id, thread_id))
 
 
-async def lock_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> LgThread | None:
-    """The thread, locked for the transaction (run creation on it is serialised)."""
-    await session.execute(
+async def lock_thread(
+    session: AsyncSession, tenant_id: str, thread_id: str, tags: dict[str, str]
+) -> LgThread | None:
+    """The thread, locked for the transaction (run creation on it is serialised), with
+    `tags` set in its metadata: the update that locks it does both and returns it, one
+    statement."""
+    locking = (
         update(LgThread)
         .where(LgThread.tenant_id == tenant_id, LgThread.thread_id == thread_id)
-        .values(updated_at=utcnow())
+        .values(updated_at=utcnow(), metadata_=json_merged(LgThread.metadata_, tags))
+        .returning(LgThread)
+        .execution_options(populate_existing=True)
     )
-    return await session.get(LgThread, (tenant_id, thread_id), populate_existing=True)
+    return (await session.scalars(locking)).one_or_none()
 
 
 def add_thread(session: AsyncSession, thread: LgThread) -> None:

@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.storable import StorableJSON, StorableJSONObject, StorableStr
 
+# A run that names no `durability` checkpoints as LangGraph's server does: each step's
+# checkpoint is written while the next step runs (a crash loses at most the step in
+# flight, which the next worker runs again; its model calls come from the ledger).
+# "sync" writes each checkpoint before the next step starts.
+DEFAULT_DURABILITY = "async"
+
 StreamModeName = Literal[
     "values",
     "updates",

@@ -10,10 +10,9 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.checkpoints import open_checkpointer
-from app.db.engine import Database, open_database
+from app.db.engine import Database, Sessions, open_database
 from app.db.journal import RunJournal
 from app.db.migrate import upgrade_database
 from app.db.routing_stats_repo import DbStatsStore
@@ -48,8 +47,8 @@ class Services:
     database: Database
     # The API and the worker use separate pools, so requests can never starve the worker
     # of connections (nor the other way round).
-    sessions: async_sessionmaker[AsyncSession]
-    worker_sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
+    worker_sessions: Sessions
     catalog: Catalog
     registry: GraphRegistry
     gateway: Gateway

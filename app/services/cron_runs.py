@@ -8,6 +8,7 @@ from typing import Any
 
 from app.db.cron_table import Cron
 from app.db.models import Run
+from app.schemas.langgraph import DEFAULT_DURABILITY
 from app.schemas.runs import SubmitRun
 from app.services.container import Services
 from app.services.errors import InvalidInput
@@ -58,7 +59,7 @@ def _lg_options(
         "checkpoint_id": None,
         "configurable": configurable,
         "recursion_limit": config.get("recursion_limit"),
-        "durability": payload.get("durability") or "sync",
+        "durability": payload.get("durability") or DEFAULT_DURABILITY,
     }
 
 

@@ -19,7 +19,7 @@ from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import RUN_ID_KEY, run_checkpoints
 from app.run_status import RunStatus
-from app.schemas.langgraph import CancelMany, RunCreate
+from app.schemas.langgraph import DEFAULT_DURABILITY, CancelMany, RunCreate
 from app.services import lg_threads, run_state
 from app.services.container import Services
 from app.services.errors import InvalidInput, RunNotFound, ServiceError
@@ -118,7 +118,7 @@ def _options(body: RunCreate, assistant: Assistant, modes: list[str]) -> dict[st
         "checkpoint_id": checkpoint_id,
         "configurable": configurable,
         "recursion_limit": config.get("recursion_limit"),
-        "durability": body.durability or "sync",
+        "durability": body.durability or DEFAULT_DURABILITY,
     }
 
 
@@ -170,9 +170,9 @@ async def create_run(
             await lg_threads.hold_thread(session, tenant_id, thread_id, create=create, tags=tags)
         if stateless and thread_id is None:  # on_completion "delete": gone once the run ends
             crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
-        if not stateless:
+        strategy = lg["multitask_strategy"]
+        if not stateless and strategy != "enqueue":  # `enqueue` needs no look at the others
             live = await lg_repo.live_runs(session, tenant_id, run.thread_id)
-            strategy = lg["multitask_strategy"]
             if live and strategy == "reject":
                 raise ThreadBusy(
                     f"Thread {run.thread_id} is busy with run {live[0].id}: "

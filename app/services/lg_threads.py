@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import lg_repo
@@ -43,21 +44,25 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
     if body.supersteps:
         raise ThreadConflict("supersteps are not supported by this server")
     thread_id = body.thread_id or str(uuid.uuid4())
-    async with services.sessions.begin() as session:
-        existing = await lg_repo.get_thread(session, tenant_id, thread_id)
-        if existing is not None:
-            if body.if_exists == "do_nothing":
-                return await thread_json(services, existing)
-            raise ThreadConflict(f"Thread {thread_id} already exists")
-        now = utcnow()
-        row = LgThread(
-            tenant_id=tenant_id,
-            thread_id=thread_id,
-            metadata_=body.metadata or {},
-            created_at=now,
-            updated_at=now,
-        )
-        lg_repo.add_thread(session, row)
+    now = utcnow()
+    row = LgThread(
+        tenant_id=tenant_id,
+        thread_id=thread_id,
+        metadata_=body.metadata or {},
+        created_at=now,
+        updated_at=now,
+    )
+    try:  # the insert is the existence check: no read before it
+        async with services.sessions.one_statement() as session:
+            lg_repo.add_thread(session, row)
+    except IntegrityError:
+        async with services.sessions() as session:
+            existing = await lg_repo.get_thread(session, tenant_id, thread_id)
+        if existing is None:  # not a duplicate id after all
+            raise
+        if body.if_exists == "do_nothing":
+            return await thread_json(services, existing)
+        raise ThreadConflict(f"Thread {thread_id} already exists") from None
     return _new_thread_json(row)
 
 
@@ -82,22 +87,24 @@ async def hold_thread(
     thread_id: str,
     *,
     create: bool,
-    tags: dict[str, Any],
+    tags: dict[str, str],
 ) -> LgThread:
     """In the caller's transaction: the thread, locked (run creation on it is serialised),
     created when `create` (else 404), with what a run tells of it (`tags`: its graph and
-    assistant) recorded in its metadata. One transaction, not one per step."""
-    row = await lg_repo.lock_thread(session, tenant_id, thread_id)
+    assistant) recorded in its metadata. One statement for a thread that exists."""
+    row = await lg_repo.lock_thread(session, tenant_id, thread_id, tags)
     if row is None:
         if not create:
             raise ThreadNotFound(f"Thread {thread_id} not found")
         now = utcnow()
         row = LgThread(
-            tenant_id=tenant_id, thread_id=thread_id, metadata_={}, created_at=now, updated_at=now
+            tenant_id=tenant_id,
+            thread_id=thread_id,
+            metadata_=dict(tags),
+            created_at=now,
+            updated_at=now,
         )
         lg_repo.add_thread(session, row)
-    if any(row.metadata_.get(k) != v for k, v in tags.items()):
-        row.metadata_ = {**row.metadata_, **tags}
     return row
 
 

@@ -202,7 +202,12 @@ async def cancel_run(services: Services, run_id: str, tenant_id: str | None = No
 
 
 async def wait_for_run(
-    services: Services, run_id: str, timeout_s: float, *, enqueued: Run | None = None
+    services: Services,
+    run_id: str,
+    timeout_s: float,
+    *,
+    enqueued: Run | None = None,
+    needs_output: bool = True,
 ) -> Run:
     """The run once it has ended, or as it is when `timeout_s` runs out.
 
@@ -212,7 +217,10 @@ async def wait_for_run(
 
     `enqueued`: the run as the caller just queued it, with no `await` since its commit.
     It is not read again: this process ran nothing else meanwhile, and another process's
-    change reaches the watch opened here (signals are dispatched by this event loop)."""
+    change reaches the watch opened here (signals are dispatched by this event loop).
+    Without `needs_output` (the caller reads the ended run's status and error, not its
+    output), a terminal event committed in this process ends `enqueued` with no read:
+    the terminal event is the run's last write and carries both."""
     deadline = time.monotonic() + timeout_s
     with services.notifier.watch(run_id) as watch:
         run = enqueued if enqueued is not None else await get_run(services, run_id)
@@ -229,10 +237,21 @@ async def wait_for_run(
             watch.changed.clear()
             pushed = watch.take()
             hinted = watch.take_hint()
-            ended = any(run_state.is_terminal(event["kind"]) for event in pushed)
-            if woken and not hinted and not ended:
+            terminal = next((e for e in pushed if run_state.is_terminal(e["kind"])), None)
+            if woken and not hinted and terminal is None:
                 continue
+            if terminal is not None and enqueued is not None and not needs_output:
+                return _ended(enqueued, terminal)
             run = await get_run(services, run_id)
+
+
+def _ended(run: Run, terminal: dict[str, Any]) -> Run:
+    """`run` (detached, as queued) as its committed terminal event says it ended."""
+    run.status = terminal["kind"]
+    run.error = (terminal.get("payload") or {}).get("error")
+    at = terminal.get("at")
+    run.finished_at = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return run
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -185,7 +185,9 @@ class Worker:
 
     async def _claim(self, limit: int, *, include_expired: bool, solo_ok: bool) -> list[ClaimedRun]:
         settings = self.services.settings
-        async with self.services.worker_sessions.begin() as session:
+        sessions = self.services.worker_sessions
+        # Without the sweep a claim is one statement (queued runs only).
+        async with sessions.begin() if include_expired else sessions.one_statement() as session:
             claimed = await self.services.journal.claim(
                 session,
                 worker_id=self.worker_id,

@@ -339,7 +339,7 @@ async def _finish(
     await scope.close()
     async with scope.lock:
         events = scope.take_events()
-        async with services.worker_sessions.begin() as session:
+        async with services.worker_sessions.one_statement() as session:
             done = await run_state.finish(
                 services.journal,
                 session,

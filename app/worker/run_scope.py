@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 
 import sqlalchemy.exc
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.engine import Sessions
 from app.db.events_repo import PendingEvent
 from app.db.journal import ClaimedRun, RunJournal
 from app.gateway.errors import LeaseLost, RunCancelled
@@ -29,7 +29,7 @@ class RunScope:
         self,
         claimed: ClaimedRun,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         journal: RunJournal,
         flush_delay: float = 0.05,
     ) -> None:
@@ -120,7 +120,7 @@ class RunScope:
             if not events:
                 return
             try:
-                async with self._sessions.begin() as session:
+                async with self._sessions.one_statement() as session:
                     grant = await self._journal.append(
                         session, self.run_id, epoch=self.epoch, events=events
                     )

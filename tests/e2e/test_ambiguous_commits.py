@@ -18,9 +18,10 @@ from app.worker.loop import Worker
 from devtools.bench.kill_soak import duplicated_node_events
 from devtools.simulator.config import SimulatorConfig
 from devtools.simulator.server import SimulatorServer
-from tests.support.pg_proxy import CommitDroppingProxy
+from tests.support.pg_proxy import COMMIT, CommitDroppingProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+APPEND = b"jsonb_to_recordset"  # in the text of the fenced append (app/db/journal/postgres.py)
 
 QUESTIONS = [
     "Flights cost 4 * 340 USD and the hotel is 5 * 120 USD. What is the total?",
@@ -52,9 +53,10 @@ async def test_commits_lost_in_flight_never_duplicate_events(postgres_url: str) 
             stop = asyncio.Event()
             worker = asyncio.create_task(Worker(services).run_forever(stop))
             try:
-                # Cut a commit's connection every 50 ms while the runs make progress.
-                for _ in range(60):
-                    proxy.drop_after_commits(1)
+                # Cut a commit's connection every 50 ms while the runs make progress: a
+                # COMMIT's, or a fenced append's (sent in autocommit, it commits itself).
+                for turn in range(60):
+                    proxy.drop_after_commits(1, COMMIT if turn % 2 else APPEND)
                     await asyncio.sleep(0.05)
                 proxy.drop_after_commits(0)
                 ended = []

@@ -22,6 +22,7 @@ from tests.support.pg_proxy import CommitDroppingProxy
 pytestmark = pytest.mark.postgres
 
 LOST_COMMIT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+APPEND = b"jsonb_to_recordset"  # in the text of the fenced append (app/db/journal/postgres.py)
 
 
 async def test_events_of_a_commit_whose_answer_was_lost_are_written_once(
@@ -53,7 +54,8 @@ async def test_events_of_a_commit_whose_answer_was_lost_are_written_once(
             scope.add(PendingEvent("node_started", node="plan", payload={"task_id": "a"}))
             scope.add(PendingEvent("node_finished", node="plan", payload={"task_id": "a"}))
 
-            proxy.drop_after_commits(1)
+            # A flush is one statement, sent in autocommit: it commits by itself.
+            proxy.drop_after_commits(1, marker=APPEND)
             with pytest.raises(LOST_COMMIT):
                 await scope.flush()  # committed, but the worker cannot know it
             assert proxy.dropped == 1
@@ -62,7 +64,7 @@ async def test_events_of_a_commit_whose_answer_was_lost_are_written_once(
 
             # The same on the final write: a lost flush, then the run finishes.
             scope.add(PendingEvent("node_finished", node="execute", payload={"task_id": "b"}))
-            proxy.drop_after_commits(1)
+            proxy.drop_after_commits(1, marker=APPEND)
             with pytest.raises(LOST_COMMIT):
                 await scope.flush()
             events = scope.take_events()

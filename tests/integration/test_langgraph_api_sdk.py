@@ -4,6 +4,8 @@ against a live routegraph (API + embedded worker) on loopback, SQLite and Postgr
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +20,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 from app.api.app import create_app
+from app.db.engine import sqlite_path
 from app.settings import Settings
 from tests.support.lg_graphs import write_lg_config
 from tests.support.live_server import LiveServer
@@ -300,3 +303,21 @@ async def test_a_stateless_run_with_on_completion_keep_leaves_a_thread_to_read(
             "/runs/wait", json={"assistant_id": "chat", "input": QUESTION, "strict_resume": True}
         )
     assert strict.status_code == 422 and "strict_resume" in strict.json()["detail"]
+
+
+async def test_durability_defaults_to_async_as_langgraphs_server_and_exit_keeps_one_checkpoint(
+    served_sqlite: str, sqlite_url: str
+) -> None:
+    client = get_client(url=served_sqlite)
+    history: dict[str | None, int] = {}
+    for durability in (None, "sync", "exit"):
+        thread = (await client.threads.create())["thread_id"]
+        asked = {"durability": durability} if durability else {}
+        result = await client.runs.wait(thread, "chat", input=QUESTION, **asked)  # type: ignore[arg-type]
+        assert result["messages"][-1]["type"] == "ai"
+        history[durability] = len(await client.threads.get_history(thread, limit=100))
+    # "async" writes every step's checkpoint (while the next step runs), as "sync" does.
+    assert history[None] == history["sync"] > history["exit"] >= 1
+    with sqlite3.connect(sqlite_path(sqlite_url)) as db:
+        rows = db.execute("SELECT lg FROM runs ORDER BY created_at").fetchall()
+    assert [json.loads(lg)["durability"] for (lg,) in rows] == ["async", "sync", "exit"]

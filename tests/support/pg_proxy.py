@@ -19,21 +19,25 @@ COMMIT = b"COMMIT\x00"
 
 class CommitDroppingProxy:
     """`with CommitDroppingProxy(5432) as port:`; `drop_after_commits(n)` arms it to cut
-    the connection of each of the next `n` commits, after the server has run them."""
+    the connection of each of the next `n` commits, after the server has run them. A
+    statement sent in autocommit commits by itself: `marker` (a piece of its SQL text)
+    names it instead of COMMIT."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
         self.port = free_port()
         self._upstream = (upstream_host, upstream_port)
         self._armed = 0
+        self._marker = COMMIT
         self.dropped = 0
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
 
-    def drop_after_commits(self, count: int) -> None:
+    def drop_after_commits(self, count: int, marker: bytes = COMMIT) -> None:
         with self._lock:
             self._armed = count
+            self._marker = marker
 
     def _take_arm(self) -> bool:
         with self._lock:
@@ -53,7 +57,7 @@ class CommitDroppingProxy:
 
         async def to_server() -> None:
             while data := await client_r.read(65536):
-                dropping = COMMIT in data and self._take_arm()
+                dropping = self._marker in data and self._take_arm()
                 if dropping:
                     cut.set()  # from here on, nothing the server says reaches the client
                 server_w.write(data)

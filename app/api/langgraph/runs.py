@@ -79,7 +79,7 @@ async def _wait_response(
     timeout = services.settings.run_timeout_seconds + 60
     # A run just queued, with nothing awaited since its commit, needs no second read.
     enqueued = run if just_queued else None
-    finished = await wait_for_run(services, run.id, timeout, enqueued=enqueued)
+    finished = await wait_for_run(services, run.id, timeout, enqueued=enqueued, needs_output=False)
     headers = {"Location": f"{_location(run)}/join", "Content-Location": _location(run)}
     return JSONResponse(await lg_runs.run_result(services, finished), headers=headers)
 

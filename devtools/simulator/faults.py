@@ -8,10 +8,11 @@ firings left and wins its probability draw decides the fault. Draws come from on
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from devtools.simulator.rule_book import RuleBook
 
 FaultKind = Literal[
     "rate_limit",
@@ -63,63 +64,22 @@ class FaultRule(BaseModel):
         return self.model in ("*", model)
 
 
-@dataclass
-class _ActiveRule:
-    id: int
-    rule: FaultRule
-    fired: int = 0
-
-    @property
-    def remaining(self) -> int | None:
-        return None if self.rule.times is None else max(self.rule.times - self.fired, 0)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            **self.rule.model_dump(mode="json"),
-            "fired": self.fired,
-            "remaining": self.remaining,
-        }
-
-
-class FaultInjector:
-    """The live rule set of one simulator; not thread-safe, used from its event loop."""
+class FaultInjector(RuleBook[FaultRule]):
+    """The live fault rules of one simulator, drawn from one seeded random stream."""
 
     def __init__(self, rules: list[FaultRule], seed: int) -> None:
         self._seed = seed
         self._rng = random.Random(seed)
-        self._rules: list[_ActiveRule] = []
-        self._next_id = 1
-        self.add(rules)
-
-    def add(self, rules: list[FaultRule]) -> list[dict[str, Any]]:
-        """Append rules (after the existing ones) and return them as stored."""
-        added = []
-        for rule in rules:
-            active = _ActiveRule(self._next_id, rule)
-            self._next_id += 1
-            self._rules.append(active)
-            added.append(active.to_json())
-        return added
+        super().__init__(rules)
 
     def clear(self) -> int:
         """Drop every rule and reseed, so what follows is reproducible on its own."""
-        count = len(self._rules)
-        self._rules.clear()
         self._rng = random.Random(self._seed)
-        return count
-
-    def list(self) -> list[dict[str, Any]]:
-        return [active.to_json() for active in self._rules]
+        return super().clear()
 
     def draw(self, model: str) -> FaultRule | None:
         """The fault to apply to this call of `model`, if any; counts the firing."""
-        for active in self._rules:
-            if not active.rule.matches(model) or active.remaining == 0:
-                continue
-            probability = active.rule.probability
-            if probability < 1.0 and self._rng.random() >= probability:
-                continue
-            active.fired += 1
-            return active.rule
-        return None
+        return self.first_due(model, self._wins_draw)
+
+    def _wins_draw(self, rule: FaultRule) -> bool:
+        return rule.probability >= 1.0 or self._rng.random() < rule.probability

@@ -14,11 +14,6 @@ from devtools.routing.training import default_artifact_path
 from tests.support.routing_data import data_missing
 
 
-@pytest.fixture(scope="module")
-def classifier() -> TaskClassifier:
-    return TaskClassifier.load()
-
-
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 

@@ -3,8 +3,6 @@ with a judge check where that is expected to pay off, the best-rated model where
 
 from __future__ import annotations
 
-import pytest
-
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
@@ -15,16 +13,6 @@ from app.routing.provider_rules import EffectiveRules, ProviderRules
 
 CATALOG = load_catalog()
 LIMERICK = "Compose a limerick about a cat who learned to play the bassoon."
-
-
-@pytest.fixture(scope="module")
-def classifier() -> TaskClassifier:
-    return TaskClassifier.load()
-
-
-@pytest.fixture(scope="module")
-def clusters() -> TopicClusters:
-    return TopicClusters.load()
 
 
 async def route_of(

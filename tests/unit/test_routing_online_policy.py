@@ -25,16 +25,6 @@ MATH = (
 )
 
 
-@pytest.fixture(scope="module")
-def classifier() -> TaskClassifier:
-    return TaskClassifier.load()
-
-
-@pytest.fixture(scope="module")
-def clusters() -> TopicClusters:
-    return TopicClusters.load()
-
-
 def arms(c: Classification, condition: str = "") -> list[tuple[str, str, float]]:
     return request_arms(CATALOG, c.p_good, [("edge", condition)] if condition else [])
 
@@ -219,13 +209,21 @@ def test_the_cascade_always_escalates_a_rejected_answer_and_keeps_offline_behavi
     assert kept.keep and kept.condition == "arithmetic:accepted"
 
 
-async def test_an_unfamiliar_request_that_cannot_be_compared_is_answered_cheap_and_judged(
+async def unfamiliar_code_request(
     classifier: TaskClassifier, clusters: TopicClusters
-) -> None:
+) -> tuple[Classification, OnlineView]:
+    """A code request the classifier never saw, and a fresh learner's view of it."""
     learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
     text = "Write a Python function that merges two sorted lists and returns the result."
     c = classifier.classify([{"role": "user", "content": text}])
     view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
+    return c, view
+
+
+async def test_an_unfamiliar_request_that_cannot_be_compared_is_answered_cheap_and_judged(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    c, view = await unfamiliar_code_request(classifier, clusters)
     assert not view.in_distribution
     route = route_request(Auto(threshold=0.0), CATALOG, inputs=RouteInputs(200, c, online=view))
     # code: agreement cannot check it, a judge can; a rejection escalates to the best model
@@ -240,10 +238,7 @@ async def test_an_unfamiliar_request_that_cannot_be_compared_is_answered_cheap_a
 async def test_an_unfamiliar_request_that_cannot_be_verified_starts_high_without_verify(
     classifier: TaskClassifier, clusters: TopicClusters
 ) -> None:
-    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
-    text = "Write a Python function that merges two sorted lists and returns the result."
-    c = classifier.classify([{"role": "user", "content": text}])
-    view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
+    c, view = await unfamiliar_code_request(classifier, clusters)
     best_rated = Auto(threshold=0.0, verify=False)  # frontier-only stays an explicit choice
     route = route_request(best_rated, CATALOG, inputs=RouteInputs(200, c, online=view))
     assert route.tier == "frontier" and route.verify is None

@@ -31,13 +31,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@# Unit and integration tests run in two processes (pytest-xdist, a module's tests in
-	@# one process); the end-to-end tests, which kill workers, drop connections and time
-	@# themselves, run alone afterwards. pytest exits 5 when it collected nothing: that is a
-	@# failure here, said plainly.
+	@# one process); then the end-to-end tests, which start service processes, kill workers
+	@# and drop connections, also two at a time: each has its own databases, simulator and
+	@# ports, and most of their time is spent starting processes. pytest exits 5 when it
+	@# collected nothing: that is a failure here, said plainly.
 	@$(BIN)/python -m pytest -n 2 --dist loadscope tests/unit tests/integration $(PYTEST_ARGS); \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests" >&2; fi; \
 	[ $$rc -eq 0 ] || exit $$rc
-	@$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n 2 --dist loadscope tests/e2e $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests" >&2; fi; exit $$rc
 
 lint: $(STAMP)

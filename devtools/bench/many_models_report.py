@@ -14,8 +14,9 @@ from rich.table import Table
 
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
-from devtools.bench.many_models import Prepared, prepare
+from devtools.bench.many_models import Prepared, load_published_priors, prepare
 from devtools.bench.many_models_run import (
+    PUBLISHED,
     SELECTION_SEEDS,
     Figures,
     Selection,
@@ -96,9 +97,14 @@ def _verdict(name: str, q: float, f: Figures) -> dict[str, Any] | None:
 
 
 def evaluate_stream(
-    name: str, train: Prepared, test: Prepared, qualities: list[float], seeds: list[int]
+    name: str,
+    train: Prepared,
+    test: Prepared,
+    qualities: list[float],
+    seeds: list[int],
+    config: dict[str, Any] | None = None,
 ) -> StreamResult:
-    selections = select(train, qualities, min(len(train), len(test)))
+    selections = select(train, qualities, min(len(train), len(test)), config)
     result = StreamResult(name, len(test), seeds, selections, {}, {}, baselines(test))
     for q, chosen in selections.items():
         traces = run_setting(test, chosen.settings, seeds)
@@ -152,8 +158,13 @@ def run_models_benchmark(
     *,
     orderings: int = 10,
     only: list[str] | None = None,
+    published_priors: bool = False,
 ) -> dict[str, Any]:
-    """Every stream: select on train, report on test; write models_report.{json,md} + PNGs."""
+    """Every stream: select on train, report on test; write models_report.{json,md} + PNGs.
+
+    `published_priors`: RouterBench's models start from their published scores per task
+    class (prior knowledge, see routerbench_priors.yaml) and only RouterBench's streams run.
+    """
     console = console or Console()
     started = time.perf_counter()
     out = Path(out_dir)
@@ -161,20 +172,29 @@ def run_models_benchmark(
     classifier, clusters = TaskClassifier.load(), TopicClusters.load()
     streams, notes = _streams(data_dir, console)
     seeds = list(range(orderings))
+    published = load_published_priors() if published_priors else None
+    config = dict(PUBLISHED) if published_priors else None
     results = []
     for name, train, test, knows in streams:
         if only and name not in only:
             continue
+        if published is not None and knows:
+            continue  # RouteLLM's streams: the classifier knows their models already
         tick = time.perf_counter()
         prices = mean_prices([train])
         if not knows:  # both RouterBench tasks share one price list (their train means)
             prices = mean_prices([s for n, s, _, k in streams if not k and n in ("ARC", "MBPP")])
-        p_train = prepare(train, prices, classifier, clusters, classifier_knows_models=knows)
-        p_test = prepare(test, prices, classifier, clusters, classifier_knows_models=knows)
+        p_train, p_test = (
+            prepare(
+                s, prices, classifier, clusters, classifier_knows_models=knows, published=published
+            )
+            for s in (train, test)
+        )
         qualities = [0.95, 1.0] if name == "ARC+MBPP" else [0.95]
-        results.append(evaluate_stream(name, p_train, p_test, qualities, seeds))
+        results.append(evaluate_stream(name, p_train, p_test, qualities, seeds, config))
         console.print(f"  {name}: {time.perf_counter() - tick:.1f}s", style="dim")
     payload = {
+        "published_priors": published_priors,
         "method": METHOD.format(
             selection=", ".join(map(str, SELECTION_SEEDS)), orderings=orderings, last=orderings - 1
         ),

@@ -13,7 +13,7 @@ model per task chosen in hindsight, and the per-row oracle.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +30,22 @@ SELECTION_SEEDS: tuple[int, ...] = (1000, 1001, 1002, 1003, 1004)
 FIFTH = 0.2
 
 
-def grid() -> list[Settings]:
-    """The bar rule's settings, then the utility rule's (cost weight x exploration share)."""
+# With published priors (catalog `task_priors`): what a published score is worth and
+# whether classes pool their events, fixed from a train-only sweep (seeds 1000-1009,
+# strengths 4-32, pooled or not; see the README's "Many models").
+PUBLISHED: Mapping[str, Any] = {"catalog_prior_strength": 16.0, "pool_classes": False}
+
+
+def grid(config: Mapping[str, Any] | None = None) -> list[Settings]:
+    """The bar rule's settings, then the utility rule's (cost weight x exploration share);
+    `config`: further OnlineConfig knobs every setting shares."""
+    extra = dict(config or {})
     bar = [
-        Settings(t, v, OnlineConfig(explore_share=e))
+        Settings(t, v, OnlineConfig(explore_share=e, **extra))
         for t, v, e in itertools.product(THRESHOLDS, (False, True), EXPLORE_SHARES)
     ]
     utility = [
-        Settings(0.0, False, OnlineConfig(explore_share=e), cost_weight=w)
+        Settings(0.0, False, OnlineConfig(explore_share=e, **extra), cost_weight=w)
         for w, e in itertools.product(COST_WEIGHTS, UTILITY_EXPLORE_SHARES)
     ]
     return bar + utility
@@ -119,11 +127,16 @@ class Selection:
 
 
 def select(
-    train: Prepared, qualities: Sequence[float], length: int | None = None
+    train: Prepared,
+    qualities: Sequence[float],
+    length: int | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> dict[float, Selection]:
     """Sweep the grid on the train stream, replaying `length` requests (the test stream's,
     so learning costs what it will there); per target, the cheapest setting reaching it."""
-    results = [(s, figures(train, run_setting(train, s, SELECTION_SEEDS, length))) for s in grid()]
+    results = [
+        (s, figures(train, run_setting(train, s, SELECTION_SEEDS, length))) for s in grid(config)
+    ]
     swept = [{"setting": s.label(), **f.as_dict()} for s, f in results]
     chosen = {}
     for q in qualities:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.routing.catalog import ModelSpec
 from app.routing.observations import EMPTY_CELL, Counts, model_arm
@@ -159,6 +159,39 @@ def own_upper(counts: Counts, prior_p: float, strength: float, z: float) -> floa
     return min(theta + z * math.sqrt(theta * (1.0 - theta) / (alpha + beta + 1.0)), 1.0)
 
 
+# Published scores on this traffic's scale. A published score (catalog `task_priors`) is
+# measured on a vendor's or a leaderboard's benchmark, graded its own way: the models keep
+# their standing there, but the whole class can be harder or easier here. So each model's
+# prior is its published score times the ratio of good answers to what the published scores
+# predicted over the *other* published models' events in the class (its own events move its
+# estimate as usual, so none counts twice), shrunk to 1 by `published_scale_strength`
+# expected successes.
+
+
+def rescale_published(options: Sequence[ModelOption], view: OnlineView) -> list[ModelOption]:
+    """`options` with each published prior put on this traffic's scale (see above);
+    unchanged when `published_scale_strength` is unset or no option has a published prior."""
+    strength = view.config.published_scale_strength
+    if strength is None:
+        return list(options)
+    counts: dict[int, Counts] = {}
+    for i, option in enumerate(options):
+        if option.catalog_prior:
+            key = view.cells_of(model_arm(option.model.name), option.prior)[1]
+            counts[i] = view.cells.get(key, EMPTY_CELL).weighted(view.config.source_weights)
+    good = sum(c.good for c in counts.values())
+    expected = sum(c.prior for c in counts.values())
+    out = []
+    for i, option in enumerate(options):
+        own = counts.get(i)
+        if own is None:
+            out.append(option)
+            continue
+        scale = (good - own.good + strength) / (expected - own.prior + strength)
+        out.append(replace(option, prior=min(max(option.prior * scale, _EPS), 1.0 - _EPS)))
+    return out
+
+
 def model_estimate(view: OnlineView, option: ModelOption) -> Estimate:
     """One model's estimate for the request `view` was loaded for."""
     config = view.config
@@ -195,6 +228,7 @@ def choose_model(
     `always_verify`) the two cheapest models whose interval reaches it answer and agreement
     decides. None when no option is feasible.
     """
+    options = rescale_published(options, view)
     config = view.config
     estimates = tuple(model_estimate(view, o) for o in options)
     # Whether a model could do better here than its pooled estimate says: its own events in

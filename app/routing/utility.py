@@ -29,7 +29,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.routing.arms import ModelChoice, ModelOption, beta_estimate
+from app.routing.arms import ModelChoice, ModelOption, beta_estimate, rescale_published
 from app.routing.observations import EMPTY_CELL, model_arm
 from app.routing.online import Estimate, OnlineView
 
@@ -107,6 +107,7 @@ def choose_by_utility(
     `options` must be cheapest first. No model whose posterior mean is below `floor` is
     chosen. None when no option is feasible.
     """
+    options = rescale_published(options, view)
     config = view.config
     estimates = tuple(utility_estimate(view, o) for o in options)
     feasible = [i for i, o in enumerate(options) if o.feasible]

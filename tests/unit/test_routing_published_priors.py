@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.routing.arms import ModelOption, model_estimate
+from app.routing.arms import ModelOption, model_estimate, rescale_published
 from app.routing.catalog import Catalog, ModelSpec, Prices, TaskPrior, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch
@@ -113,3 +113,23 @@ def test_every_published_figure_for_routerbench_models_names_a_model_and_its_sou
     assert "gpt-3.5-turbo-1106" in published  # the cheap model that matches GPT-4 on code
     for scores in published.values():
         assert all(p.source and 0 < p.success < 1 for p in scores.values())
+
+
+def test_what_one_published_model_shows_puts_the_others_on_this_traffic_scale() -> None:
+    # 'a' was rated on 100 requests, right on 60 where its published 0.75 predicted 75.
+    in_class = level_keys(ANY, "code", "ood:c01", model_arm("a"), "", ANY)[1]
+    found = {in_class: Cell({"user": Counts(100, 60, 75)})}
+    published = [
+        ModelOption(spec("a"), 0.75, False, 0.1, catalog_prior=True),
+        ModelOption(spec("b"), 0.85, False, 1.0, catalog_prior=True),
+        ModelOption(spec("c"), 0.7, False, 0.5),  # no published score: left alone
+    ]
+    scale = (60 + 10) / (75 + 10)
+    a, b, c = rescale_published(published, view(found, OnlineConfig(published_scale_strength=10)))
+    assert b.prior == pytest.approx(0.85 * scale)  # harder here than on the leaderboard
+    assert a.prior == pytest.approx(0.75)  # its own events move its estimate, not its prior
+    assert c.prior == pytest.approx(0.7)
+    unscaled = rescale_published(
+        published, view(found, OnlineConfig(published_scale_strength=None))
+    )
+    assert [o.prior for o in unscaled] == [0.75, 0.85, 0.7]

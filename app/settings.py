@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         "this weight x cost / the frontier default's cost, by Thompson sampling; unset: the "
         "cheapest model whose estimate clears the threshold",
     )
+    routing_pool_classes: bool = Field(
+        True,
+        description="a model's feedback in other task classes informs its estimate in this "
+        "one; false: each class learns from its own feedback and its prior (a catalog "
+        "`task_priors` score is never outweighed by other classes either way)",
+    )
     routing_judge_with: str | None = Field(
         None,
         description="who judges a cheap answer auto checks by a judge (a catalog model or "

@@ -91,6 +91,14 @@ def bench_routing(
             "when absent) and RouteLLM streams learned from scratch, 10 orderings"
         ),
     ] = False,
+    published_priors: Annotated[
+        bool,
+        typer.Option(
+            help="--models: RouterBench models start from their published scores "
+            "(devtools/bench/routerbench_priors.yaml: prior knowledge, not learned); "
+            "RouterBench streams only, written to models_published/"
+        ),
+    ] = False,
 ) -> None:
     """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
     from devtools.bench.routing import run_routing_benchmark
@@ -100,7 +108,12 @@ def bench_routing(
         if models:
             from devtools.bench.many_models_report import run_models_benchmark
 
-            run_models_benchmark(data_dir, out / "models", console)
+            if published_priors:
+                run_models_benchmark(
+                    data_dir, out / "models_published", console, published_priors=True
+                )
+            else:
+                run_models_benchmark(data_dir, out / "models", console)
             return
         report = run_routing_benchmark(data_dir, out, console)
         if online:

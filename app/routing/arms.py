@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.routing.catalog import ModelSpec
 from app.routing.observations import EMPTY_CELL, Counts, model_arm
-from app.routing.online import Estimate, OnlineView
+from app.routing.online import Estimate, OnlineConfig, OnlineView
 
 _EPS = 1e-3
 _CONFLICT_Z = 2.5
@@ -40,10 +40,29 @@ class ModelOption:
     latency: float = 0.0  # expected ms
     blocked: str = ""  # "over budget", "over latency SLO", "lacks tools"...
     default: bool = False  # the safe choice among equals (the strongest tier's first model)
+    # The prior is the model's published score for the task class (catalog `task_priors`):
+    # one figure for the whole class, as sure as `catalog_prior_strength` events.
+    catalog_prior: bool = False
 
     @property
     def feasible(self) -> bool:
         return not self.blocked
+
+    def prior_strength(self, config: OnlineConfig) -> float:
+        """What the prior is worth in feedback events."""
+        if self.prior_trusted:
+            return config.prior_strength
+        return config.catalog_prior_strength if self.catalog_prior else config.ood_prior_strength
+
+    def widest_level(self, config: OnlineConfig) -> int:
+        """The widest level whose events the estimate learns from: a published score is
+        the class's own prior, so other classes' events (level 0) must not outweigh it."""
+        return 1 if self.catalog_prior or not config.pool_classes else 0
+
+    def known(self, estimate: Estimate, config: OnlineConfig) -> bool:
+        """Whether the model may be chosen without exploring: its prior is the classifier's
+        or a published score, or it has `min_evidence` events here."""
+        return self.prior_trusted or self.catalog_prior or estimate.evidence >= config.min_evidence
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,39 @@ def own_upper(counts: Counts, prior_p: float, strength: float, z: float) -> floa
     return min(theta + z * math.sqrt(theta * (1.0 - theta) / (alpha + beta + 1.0)), 1.0)
 
 
+# Published scores on this traffic's scale. A published score (catalog `task_priors`) is
+# measured on a vendor's or a leaderboard's benchmark, graded its own way: the models keep
+# their standing there, but the whole class can be harder or easier here. So each model's
+# prior is its published score times the ratio of good answers to what the published scores
+# predicted over the *other* published models' events in the class (its own events move its
+# estimate as usual, so none counts twice), shrunk to 1 by `published_scale_strength`
+# expected successes.
+
+
+def rescale_published(options: Sequence[ModelOption], view: OnlineView) -> list[ModelOption]:
+    """`options` with each published prior put on this traffic's scale (see above);
+    unchanged when `published_scale_strength` is unset or no option has a published prior."""
+    strength = view.config.published_scale_strength
+    if strength is None:
+        return list(options)
+    counts: dict[int, Counts] = {}
+    for i, option in enumerate(options):
+        if option.catalog_prior:
+            key = view.cells_of(model_arm(option.model.name), option.prior)[1]
+            counts[i] = view.cells.get(key, EMPTY_CELL).weighted(view.config.source_weights)
+    good = sum(c.good for c in counts.values())
+    expected = sum(c.prior for c in counts.values())
+    out = []
+    for i, option in enumerate(options):
+        own = counts.get(i)
+        if own is None:
+            out.append(option)
+            continue
+        scale = (good - own.good + strength) / (expected - own.prior + strength)
+        out.append(replace(option, prior=min(max(option.prior * scale, _EPS), 1.0 - _EPS)))
+    return out
+
+
 def model_estimate(view: OnlineView, option: ModelOption) -> Estimate:
     """One model's estimate for the request `view` was loaded for."""
     config = view.config
@@ -147,10 +199,10 @@ def model_estimate(view: OnlineView, option: ModelOption) -> Estimate:
     keys = view.cells_of(arm, option.prior)
     cells = [view.cells.get(k, EMPTY_CELL) for k in keys]
     return beta_estimate(
-        [c.weighted(config.source_weights) for c in cells],
+        [c.weighted(config.source_weights) for c in cells[option.widest_level(config) :]],
         [c.events for c in cells],
         option.prior,
-        prior_strength=config.prior_strength if option.prior_trusted else config.ood_prior_strength,
+        prior_strength=option.prior_strength(config),
         backoff_strength=config.backoff_strength,
         interval_z=config.interval_z,
         trusted=option.prior_trusted,
@@ -176,6 +228,7 @@ def choose_model(
     `always_verify`) the two cheapest models whose interval reaches it answer and agreement
     decides. None when no option is feasible.
     """
+    options = rescale_published(options, view)
     config = view.config
     estimates = tuple(model_estimate(view, o) for o in options)
     # Whether a model could do better here than its pooled estimate says: its own events in
@@ -197,10 +250,7 @@ def choose_model(
     feasible = [i for i, o in enumerate(options) if o.feasible]
     if not feasible:
         return None
-    known = tuple(
-        o.prior_trusted or e.evidence >= config.min_evidence
-        for o, e in zip(options, estimates, strict=True)
-    )
+    known = tuple(o.known(e, config) for o, e in zip(options, estimates, strict=True))
     # The bar is set by what is known to work, and by the safe default whatever its evidence.
     pool = [i for i in feasible if known[i] or options[i].default] or feasible
     reference = max(estimates[i].mean for i in pool)
@@ -274,7 +324,13 @@ def _exploration_evidence(estimate: Estimate, option: ModelOption) -> float:
 def describe_estimate(option: ModelOption, estimate: Estimate, known: bool) -> str:
     """One model's line in a routing reason: estimate, interval and evidence."""
     a, c, k = (f"{n:g}" for n in estimate.events)
-    prior = "prior" if option.prior_trusted else "weak prior"
+    prior = (
+        "prior"
+        if option.prior_trusted
+        else "published prior"
+        if option.catalog_prior
+        else "weak prior"
+    )
     status = "" if known else ", unproven"
     return (
         f"{option.model.name}({prior} {estimate.prior:.2f} -> est {estimate.mean:.2f} "

@@ -58,6 +58,17 @@ class Latency(BaseModel):
     per_output_token: float = Field(ge=0, description="milliseconds per output token")
 
 
+class TaskPrior(BaseModel):
+    """Public knowledge of how well a model does a task class (a vendor's or a leaderboard's
+    published score), used as its Beta prior there before feedback: prior knowledge, not
+    learned. `source` says where the figure was published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    success: float = Field(ge=0, le=1)
+    source: str = Field(min_length=1)
+
+
 class ModelSpec(BaseModel):
     """One model: where LiteLLM reaches it and what it costs."""
 
@@ -77,6 +88,8 @@ class ModelSpec(BaseModel):
     capabilities: tuple[str, ...] = ()
     latency_ms: Latency = Latency(first_token=500, per_output_token=10)
     prompt_cache: PromptCache | None = None
+    # Per task class (the classifier's `task_class`): a published score as the prior.
+    task_priors: dict[str, TaskPrior] = Field(default_factory=dict)
 
     def cost_usd(
         self,

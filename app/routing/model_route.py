@@ -1,8 +1,10 @@
 """`auto` on learned estimates: the catalog's models are the arms, tiers their defaults.
 
 Each model's prior comes from what is known of the request: the classifier's p for the
-model's tier when the request is familiar, the class defaults of a known class (everyday
-chat -> edge) when it is not, else the catalog's weak `unknown_prior`. `arms.choose_model`
+model's tier when the request is familiar; else the model's published score for the
+request's task class where the catalog gives one (`task_priors`: prior knowledge, worth
+`catalog_prior_strength` events), the class defaults of a known class (everyday chat ->
+edge), or the catalog's weak `unknown_prior`. `arms.choose_model`
 picks (the cheapest model clearing the bar) or, with a cost weight (the policy's or the
 learner's), `utility.choose_by_utility` (highest sampled utility); the reason names the
 model, its estimate and evidence, the bar or the utility, whether it explored
@@ -47,14 +49,26 @@ def model_options(
             blocked = "over budget"
         elif policy.max_latency_ms is not None and latency > policy.max_latency_ms:
             blocked = "over latency SLO"
+        published = model.task_priors.get(c.task_class)
         if view.in_distribution:
             prior, trusted = float(c.p_good.get(model.tier, 0.0)), True
+        elif published is not None:
+            prior, trusted = published.success, False
         elif known_class is not None:
             prior, trusted = float(known_class.prior.get(model.tier, 0.0)), True
         else:
             prior, trusted = float(catalog.unknown_prior.get(model.tier, 0.5)), False
         options.append(
-            ModelOption(model, prior, trusted, cost, latency, blocked, model.name == default)
+            ModelOption(
+                model,
+                prior,
+                trusted,
+                cost,
+                latency,
+                blocked,
+                model.name == default,
+                catalog_prior=published is not None and not view.in_distribution,
+            )
         )
     return options
 

@@ -59,6 +59,18 @@ class OnlineConfig:
     prior_strength: float = 20.0
     backoff_strength: float = 10.0
     ood_prior_strength: float = 2.0
+    # What a model's published score for the request's task class (catalog `task_priors`)
+    # is worth, in feedback events, where the classifier does not know the request.
+    catalog_prior_strength: float = 16.0
+    # Whether a model's events in other task classes inform its estimate in this one (the
+    # "all traffic" level). False: each class learns from its own events and its prior alone
+    # (a model good at multiple choice says little of its code); a published score for the
+    # class is never outweighed by other classes' events either way.
+    pool_classes: bool = True
+    # Set: published priors are put on this traffic's scale by what the other published
+    # models' rated answers show, shrunk by this many expected successes
+    # (published_priors.py). None: published scores are taken as they are.
+    published_scale_strength: float | None = 10.0
     ood_row_trust: float = 0.5  # how much of the classifier's per-request p survives OOD
     min_evidence: float = 10.0  # events an OOD request needs before a non-safe tier
     explore_share: float = 0.05
@@ -85,7 +97,12 @@ class OnlineConfig:
             raise ValueError("ood_row_trust must be within 0..1")
         if self.cost_weight is not None and self.cost_weight < 0:
             raise ValueError("cost_weight must not be negative")
-        for name in ("prior_strength", "backoff_strength", "ood_prior_strength"):
+        for name in (
+            "prior_strength",
+            "backoff_strength",
+            "ood_prior_strength",
+            "catalog_prior_strength",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 

@@ -29,7 +29,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.routing.arms import ModelChoice, ModelOption, beta_estimate
+from app.routing.arms import ModelChoice, ModelOption, beta_estimate, rescale_published
 from app.routing.observations import EMPTY_CELL, model_arm
 from app.routing.online import Estimate, OnlineView
 
@@ -64,10 +64,10 @@ def utility_estimate(view: OnlineView, option: ModelOption) -> Estimate:
     depth = 3 if option.prior_trusted else 2
     cells = [view.cells.get(k, EMPTY_CELL) for k in keys]
     result = beta_estimate(
-        [c.weighted(config.source_weights) for c in cells[:depth]],
+        [c.weighted(config.source_weights) for c in cells[option.widest_level(config) : depth]],
         [c.events for c in cells],
         option.prior,
-        prior_strength=config.prior_strength if option.prior_trusted else config.ood_prior_strength,
+        prior_strength=option.prior_strength(config),
         backoff_strength=config.backoff_strength,
         interval_z=config.interval_z,
         trusted=option.prior_trusted,
@@ -107,16 +107,14 @@ def choose_by_utility(
     `options` must be cheapest first. No model whose posterior mean is below `floor` is
     chosen. None when no option is feasible.
     """
+    options = rescale_published(options, view)
     config = view.config
     estimates = tuple(utility_estimate(view, o) for o in options)
     feasible = [i for i, o in enumerate(options) if o.feasible]
     if not feasible:
         return None
     eligible = [i for i in feasible if estimates[i].mean >= floor] or feasible
-    known = tuple(
-        o.prior_trusted or e.evidence >= config.min_evidence
-        for o, e in zip(options, estimates, strict=True)
-    )
+    known = tuple(o.known(e, config) for o, e in zip(options, estimates, strict=True))
     default = next((i for i in feasible if options[i].default), max(feasible))
     reference = max(options[default].cost, 1e-12)
     share = [o.cost / reference for o in options]

@@ -84,6 +84,7 @@ def online_config(settings: Settings) -> OnlineConfig:
         prior_strength=settings.routing_prior_strength,
         min_evidence=settings.routing_min_evidence,
         cost_weight=settings.routing_cost_weight,
+        pool_classes=settings.routing_pool_classes,
         judge_with=settings.routing_judge_with,
     )
 

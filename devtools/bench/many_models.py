@@ -13,14 +13,16 @@ source `agreement`. Nothing else about unserved models is ever learned.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from app.routing.agreement import COMPARABLE_FORMS, canonical_answer, expected_form
 from app.routing.arms import ModelOption, choose_model
-from app.routing.catalog import ModelSpec, Prices, TierName
+from app.routing.catalog import ModelSpec, Prices, TaskPrior, TierName
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
 from app.routing.exploration import ExplorationBudget
@@ -38,6 +40,16 @@ from devtools.bench.routerbench_data import Stream
 
 TENANT = "bench"
 UNKNOWN_PRIOR: dict[str, float] = {"edge": 0.6, "mid": 0.7, "frontier": 0.8}  # = catalog.yaml
+PUBLISHED_PRIORS = Path(__file__).with_name("routerbench_priors.yaml")
+
+
+def load_published_priors(path: Path = PUBLISHED_PRIORS) -> dict[str, dict[str, TaskPrior]]:
+    """RouterBench models' published scores per task class (catalog `task_priors`)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {
+        model: {task: TaskPrior.model_validate(v) for task, v in classes.items()}
+        for model, classes in data["models"].items()
+    }
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Prepared:
     match: list[ClusterMatch]
     prior: np.ndarray  # rows x models: the model's prior success
     trusted: np.ndarray  # rows: whether the prior is the classifier's (familiar request)
+    published: np.ndarray  # rows x models: the prior is the model's published score
     verifiable: np.ndarray  # rows: the answer has a comparable form
     canonical: list[list[str | None]]  # rows x models: comparable answers
 
@@ -72,12 +85,15 @@ def prepare(
     clusters: TopicClusters,
     *,
     classifier_knows_models: bool,
+    published: Mapping[str, Mapping[str, TaskPrior]] | None = None,
 ) -> Prepared:
     """Classify, cluster and canonicalise every row once.
 
     `classifier_knows_models`: the classifier's p per tier was fitted on these models'
     outcomes (RouteLLM's Mixtral and GPT-4), so on familiar requests it is a trusted prior;
-    otherwise every model starts from the catalog's weak prior for its tier.
+    otherwise every model starts from its published score for the request's class where
+    `published` gives one (as the catalog's `task_priors` would), else from the catalog's
+    weak prior for its tier.
     """
     price = np.array([prices[m] for m in stream.models])
     strong = price[stream.strong_index]
@@ -89,6 +105,7 @@ def prepare(
             litellm_model=m,
             price_per_mtok=Prices(input=p * 1e6, output=p * 1e6, cached_input=0.0),
             context_window=32_000,
+            task_priors=dict((published or {}).get(m, {})),
         )
         for m, p in zip(stream.models, price, strict=True)
     )
@@ -96,6 +113,7 @@ def prepare(
     task_class, matches = [], []
     prior = np.zeros((n, k))
     trusted = np.zeros(n, dtype=bool)
+    from_catalog = np.zeros((n, k), dtype=bool)
     verifiable = np.zeros(n, dtype=bool)
     canonical: list[list[str | None]] = []
     for i, prompt in enumerate(stream.prompts):
@@ -106,13 +124,29 @@ def prepare(
         matches.append(match)
         trusted[i] = classifier_knows_models and match.in_distribution
         for j, spec in enumerate(specs):
-            prior[i, j] = c.p_good[spec.tier] if trusted[i] else UNKNOWN_PRIOR[spec.tier]
+            score = spec.task_priors.get(c.task_class)
+            if trusted[i]:
+                prior[i, j] = c.p_good[spec.tier]
+            elif score is not None:
+                prior[i, j], from_catalog[i, j] = score.success, True
+            else:
+                prior[i, j] = UNKNOWN_PRIOR[spec.tier]
         form = expected_form(messages)
         verifiable[i] = form in COMPARABLE_FORMS
         canonical.append([canonical_answer(a, form) if form else None for a in stream.answers[i]])
     order = tuple(sorted(range(k), key=lambda j: (price[j], j)))
     return Prepared(
-        stream, specs, order, price, task_class, matches, prior, trusted, verifiable, canonical
+        stream,
+        specs,
+        order,
+        price,
+        task_class,
+        matches,
+        prior,
+        trusted,
+        from_catalog,
+        verifiable,
+        canonical,
     )
 
 
@@ -176,6 +210,7 @@ def replay(p: Prepared, order: np.ndarray, settings: Settings, seed: int = 0) ->
                 bool(p.trusted[row]),
                 p.prices[j],
                 default=j == strong,
+                catalog_prior=bool(p.published[row, j]),
             )
             for j in p.by_price
         ]

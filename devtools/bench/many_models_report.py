@@ -14,11 +14,13 @@ from rich.table import Table
 
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
-from devtools.bench.many_models import Prepared, prepare
+from devtools.bench.many_models import Prepared, load_published_priors, prepare
 from devtools.bench.many_models_run import (
+    PUBLISHED_SWEEP,
     SELECTION_SEEDS,
     Figures,
     Selection,
+    Sweep,
     baselines,
     figures,
     run_setting,
@@ -96,9 +98,14 @@ def _verdict(name: str, q: float, f: Figures) -> dict[str, Any] | None:
 
 
 def evaluate_stream(
-    name: str, train: Prepared, test: Prepared, qualities: list[float], seeds: list[int]
+    name: str,
+    train: Prepared,
+    test: Prepared,
+    qualities: list[float],
+    seeds: list[int],
+    sweep: Sweep | None = None,
 ) -> StreamResult:
-    selections = select(train, qualities, min(len(train), len(test)))
+    selections = select(train, qualities, min(len(train), len(test)), sweep)
     result = StreamResult(name, len(test), seeds, selections, {}, {}, baselines(test))
     for q, chosen in selections.items():
         traces = run_setting(test, chosen.settings, seeds)
@@ -152,8 +159,13 @@ def run_models_benchmark(
     *,
     orderings: int = 10,
     only: list[str] | None = None,
+    published_priors: bool = False,
 ) -> dict[str, Any]:
-    """Every stream: select on train, report on test; write models_report.{json,md} + PNGs."""
+    """Every stream: select on train, report on test; write models_report.{json,md} + PNGs.
+
+    `published_priors`: RouterBench's models start from their published scores per task
+    class (prior knowledge, see routerbench_priors.yaml) and only RouterBench's streams run.
+    """
     console = console or Console()
     started = time.perf_counter()
     out = Path(out_dir)
@@ -161,24 +173,37 @@ def run_models_benchmark(
     classifier, clusters = TaskClassifier.load(), TopicClusters.load()
     streams, notes = _streams(data_dir, console)
     seeds = list(range(orderings))
+    published = load_published_priors() if published_priors else None
+    sweep = PUBLISHED_SWEEP if published_priors else Sweep()
     results = []
     for name, train, test, knows in streams:
         if only and name not in only:
             continue
+        if published is not None and knows:
+            continue  # RouteLLM's streams: the classifier knows their models already
         tick = time.perf_counter()
         prices = mean_prices([train])
         if not knows:  # both RouterBench tasks share one price list (their train means)
             prices = mean_prices([s for n, s, _, k in streams if not k and n in ("ARC", "MBPP")])
-        p_train = prepare(train, prices, classifier, clusters, classifier_knows_models=knows)
-        p_test = prepare(test, prices, classifier, clusters, classifier_knows_models=knows)
+        p_train, p_test = (
+            prepare(
+                s, prices, classifier, clusters, classifier_knows_models=knows, published=published
+            )
+            for s in (train, test)
+        )
         qualities = [0.95, 1.0] if name == "ARC+MBPP" else [0.95]
-        results.append(evaluate_stream(name, p_train, p_test, qualities, seeds))
+        results.append(evaluate_stream(name, p_train, p_test, qualities, seeds, sweep))
         console.print(f"  {name}: {time.perf_counter() - tick:.1f}s", style="dim")
     payload = {
+        "published_priors": published_priors,
         "method": METHOD.format(
-            selection=", ".join(map(str, SELECTION_SEEDS)), orderings=orderings, last=orderings - 1
+            selection=", ".join(map(str, SELECTION_SEEDS)),
+            orderings=orderings,
+            last=orderings - 1,
+            bar=len(sweep.grid()) - len(sweep.weights) * len(sweep.shares),
+            utility=len(sweep.weights) * len(sweep.shares),
         ),
-        "notes": notes + list(NOTES),
+        "notes": notes + list(PUBLISHED_NOTES if published_priors else NOTES),
         "streams": [to_dict(r) for r in results],
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
@@ -192,7 +217,8 @@ def run_models_benchmark(
 
 METHOD = (
     "Each stream is learned from scratch. A setting (the bar rule: relative threshold x verify "
-    "mode x exploration share, 16; the utility rule: cost weight x exploration share, 20) is "
+    "mode x exploration share, {bar}; the utility rule: cost weight x exploration share, "
+    "{utility}) is "
     "chosen on the train split, learning from scratch there over orderings seeded {selection}, "
     "each replaying as many train requests as the test stream has: the cheapest whose mean "
     "accuracy reaches the target share of GPT-4's. That setting is then replayed on the test "
@@ -213,6 +239,19 @@ NOTES: tuple[str, ...] = (
     "alone.",
     "Baselines use hindsight on the test rows (best single model, best model per task, per-row "
     "oracle); the random router is analytic.",
+)
+
+
+PUBLISHED_NOTES: tuple[str, ...] = (
+    "Published priors (prior knowledge, not learned): RouterBench models start from their "
+    "published HumanEval pass@1 on requests the classifier calls code "
+    "(devtools/bench/routerbench_priors.yaml, each figure with its source; none from "
+    "RouterBench's or RouteLLM's rows), worth 16 events, put on this traffic's scale by the "
+    "other published models' rated answers (scale strength 10); classes do not pool their "
+    "events. Models without a published figure, and other classes, start from the catalog's "
+    "weak prior per tier. The utility rule's grid here: cost weight 0.05-0.3 (6) x "
+    "exploration share 5/10/20/100%.",
+    *NOTES[1:],
 )
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 
 from app.routing.catalog import ModelSpec
 from app.routing.observations import EMPTY_CELL, Counts, model_arm
-from app.routing.online import Estimate, OnlineConfig, OnlineView
+from app.routing.online import Estimate, OnlineView
+from app.routing.online_config import OnlineConfig
 
 _EPS = 1e-3
 _CONFLICT_Z = 2.5

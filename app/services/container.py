@@ -29,7 +29,8 @@ from app.routing.catalog import Catalog, load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
 from app.routing.judge import valid_judge
-from app.routing.online import OnlineConfig, OnlineLearner
+from app.routing.online import OnlineLearner
+from app.routing.online_config import OnlineConfig
 from app.services.auth import Authenticator
 from app.services.chat import ChatService
 from app.services.experiment_assign import ArmAssigner

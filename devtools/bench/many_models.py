@@ -34,7 +34,8 @@ from app.routing.observations import (
     level_keys,
 )
 from app.routing.observations import model_arm as arm_of
-from app.routing.online import OnlineConfig, OnlineView, cell_cluster
+from app.routing.online import OnlineView, cell_cluster
+from app.routing.online_config import OnlineConfig
 from app.routing.utility import choose_by_utility
 from devtools.bench.routerbench_data import Stream
 

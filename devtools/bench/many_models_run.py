@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from app.routing.online import OnlineConfig
+from app.routing.online_config import OnlineConfig
 from devtools.bench.many_models import Prepared, Settings, Trace, replay
 
 THRESHOLDS: tuple[float, ...] = (0.85, 0.9, 0.95, 1.0)

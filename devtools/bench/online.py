@@ -25,7 +25,8 @@ from app.routing.classifier import Classification, TaskClassifier
 from app.routing.clusters import TopicClusters
 from app.routing.features import estimate_tokens
 from app.routing.observations import InMemoryStatsStore, Observation
-from app.routing.online import OnlineConfig, OnlineLearner, request_arms
+from app.routing.online import OnlineLearner, request_arms
+from app.routing.online_config import OnlineConfig
 from app.routing.policy import Auto, Route, RouteInputs, route_request
 from devtools.bench import online_report
 from devtools.bench.costs import TierPricing

@@ -24,7 +24,8 @@ from app.routing.classifier import Classification, TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
 from app.routing.features import estimate_tokens
 from app.routing.observations import InMemoryStatsStore, Observation, model_arm, tier_arm
-from app.routing.online import OnlineConfig, OnlineLearner, OnlineView
+from app.routing.online import OnlineLearner, OnlineView
+from app.routing.online_config import OnlineConfig
 from app.routing.policy import Auto, Cascade, RouteInputs, route_request
 from app.routing.verifiers import Verdict, verify_arithmetic
 from devtools.routing.datasets import Row

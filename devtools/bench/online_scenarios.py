@@ -22,7 +22,7 @@ import numpy as np
 from app.routing.catalog import Catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters, fit_clusters
-from app.routing.online import OnlineConfig
+from app.routing.online_config import OnlineConfig
 from devtools.bench.costs import TierPricing, row_costs
 from devtools.bench.curves import Outcomes, first_reaching, oracle_score, random_reaching, sweep
 from devtools.bench.online_replay import (

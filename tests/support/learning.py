@@ -10,7 +10,8 @@ from app.observability.telemetry import Telemetry
 from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
-from app.routing.online import OnlineConfig, OnlineLearner
+from app.routing.online import OnlineLearner
+from app.routing.online_config import OnlineConfig
 
 # A GSM8K-style question the classifier places in a familiar cluster (c05) with p(edge)
 # 0.81: `auto` (threshold 0.75) answers it on edge until feedback says edge gets it wrong.

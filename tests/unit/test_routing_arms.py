@@ -11,7 +11,8 @@ from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
 from app.routing.exploration import ExplorationBudget
 from app.routing.observations import ANY, Counts
-from app.routing.online import OnlineConfig, OnlineView
+from app.routing.online import OnlineView
+from app.routing.online_config import OnlineConfig
 from devtools.bench.many_models import Settings, prepare, replay
 from devtools.bench.routerbench_data import Stream
 

@@ -7,7 +7,8 @@ from app.routing.catalog import load_catalog
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
 from app.routing.observations import InMemoryStatsStore, Observation
-from app.routing.online import OnlineConfig, OnlineLearner, request_arms
+from app.routing.online import OnlineLearner, request_arms
+from app.routing.online_config import OnlineConfig
 from app.routing.policy import Auto, Route, RouteInputs, route_request
 from app.routing.provider_rules import EffectiveRules, ProviderRules
 

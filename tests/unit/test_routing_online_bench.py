@@ -12,7 +12,7 @@ from rich.console import Console
 from app.routing.catalog import load_catalog
 from app.routing.classifier import Classification
 from app.routing.clusters import ClusterMatch, TopicClusters
-from app.routing.online import OnlineConfig
+from app.routing.online_config import OnlineConfig
 from devtools.bench.online import run_online_benchmark
 from devtools.bench.online_replay import ReplaySettings, StreamRow, replay, two_tier_catalog
 from devtools.routing.datasets import Row

@@ -14,7 +14,8 @@ from app.routing.observations import (
     Observation,
     observation_keys,
 )
-from app.routing.online import OnlineConfig, OnlineLearner, OnlineView, request_arms
+from app.routing.online import OnlineLearner, OnlineView, request_arms
+from app.routing.online_config import OnlineConfig
 from app.routing.policy import Auto, Cascade, RouteInputs, route_request
 from app.routing.verifiers import Verdict
 

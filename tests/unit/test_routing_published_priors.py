@@ -11,7 +11,8 @@ from app.routing.classifier import TaskClassifier
 from app.routing.clusters import ClusterMatch
 from app.routing.model_route import model_options
 from app.routing.observations import ANY, Cell, CellKey, Counts, level_keys, model_arm
-from app.routing.online import OnlineConfig, OnlineView
+from app.routing.online import OnlineView
+from app.routing.online_config import OnlineConfig
 from app.routing.policy import Auto, RouteInputs
 from devtools.bench.many_models import load_published_priors
 from devtools.bench.routerbench_data import ROUTERBENCH_MODELS

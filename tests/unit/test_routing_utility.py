@@ -22,7 +22,8 @@ from app.routing.observations import (
     level_keys,
     model_arm,
 )
-from app.routing.online import OnlineConfig, OnlineLearner, OnlineView, request_arms
+from app.routing.online import OnlineLearner, OnlineView, request_arms
+from app.routing.online_config import OnlineConfig
 from app.routing.policy import Auto, RouteInputs, route_request
 from app.routing.utility import choose_by_utility, verified_success
 

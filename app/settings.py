@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         description="a model's feedback in other task classes informs its estimate in this "
         "one; false: each class learns from its own feedback and its prior (a catalog "
         "`task_priors` score is never outweighed by other classes either way)",
+    )
+    routing_agreement_votes: Literal[2, 3] = Field(
+        2,
+        description="3: where auto checks a cheap answer by agreement and the two comparable "
+        "answers disagree, a third cheap model answers and the majority of three is served "
+        "before escalating; 2: a disagreement escalates",
     )
     routing_judge_with: str | None = Field(
         None,

@@ -3,9 +3,11 @@
 A rule verifier (arithmetic, json, nonempty) judges the stage's answer alone. The
 `agreement` verifier asks a second model (or the same one again) for a second answer, its
 own logical call, and keeps the stage's answer only if the two agree in a comparable form
-(`app.routing.agreement`). The `judge` verifier asks a judge model whether the answer is
-correct and complete (`judge_check`). Each verdict is recorded as implicit feedback on the
-answers it judged (a judge's own call answered nothing, so it gets none).
+(`app.routing.agreement`); with `votes: 3` a third model settles a disagreement and the
+majority's answer is kept (`agreement_check`). The `judge` verifier asks a judge model
+whether the answer is correct and complete (`judge_check`). Each verdict is recorded as
+implicit feedback on the answers it judged (a judge's own call answered nothing, so it gets
+none; an answer a vote outvoted counts as wrong).
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from app.gateway.agreement_check import check_agreement
 from app.gateway.capabilities import capable_route
-from app.gateway.errors import AllModelsFailed
 from app.gateway.judge_check import judge_stage_answer
 from app.gateway.learning import stage_context
 from app.gateway.types import CallContext, ModelRequest, ModelResult
 from app.observability.telemetry import Telemetry
-from app.routing.agreement import AgreementVerdict, compare_answers
 from app.routing.cascade import CascadeStep, cascade_step, verified_condition
-from app.routing.catalog import Catalog, ModelSpec
+from app.routing.catalog import Catalog
 from app.routing.judge import JUDGE
 from app.routing.policy import Cascade, Route, fixed_tier_route
 from app.routing.provider_rules import EffectiveRules
@@ -60,7 +61,6 @@ class StageServer(Protocol):
 
 
 AGREEMENT = "agreement"
-SELF_TEMPERATURE = 0.7  # a second sample of the same model must be allowed to differ
 
 
 def stage_route(
@@ -79,26 +79,6 @@ def stage_route(
         reason=f"{why}; chain {' > '.join(m.name for m in chain)}",
         task_class=task_class,
     )
-
-
-def second_opinion(
-    catalog: Catalog,
-    policy: Cascade,
-    answered: ModelSpec,
-    allowed: Callable[[ModelSpec], bool] = lambda _: True,
-) -> tuple[ModelSpec, bool]:
-    """Who gives the second answer for agreement, and whether it is the same model again.
-    The default (the tier's next model) is one the provider rules `allowed`, else the same
-    model again; a model or tier the policy names is kept (the rules may refuse it)."""
-    wanted = policy.agree_with
-    if wanted == "self":
-        return answered, True
-    if wanted is not None:
-        in_catalog = wanted in catalog.models
-        model = catalog.model(wanted) if in_catalog else catalog.chain(wanted)[0]  # type: ignore[arg-type]
-        return model, model.name == answered.name
-    others = [m for m in catalog.chain(answered.tier) if m.name != answered.name and allowed(m)]
-    return (others[0], False) if others else (answered, True)
 
 
 # Serves the last stage instead of `StageServer.serve` (a streamed call: its answer needs no
@@ -153,10 +133,12 @@ async def walk_cascade(
             break
         result = await gateway.serve(request, route, stage, validate)
         next_tier = policy.tiers[index + 1]
-        other: ModelResult | None = None
+        others: tuple[tuple[ModelResult, bool], ...] = ()
         if agreement:
-            other, agreed = await _agreement(gateway, request, policy, stage, result, route)
-            verdict = Verdict(agreed.accepted, agreed.reason)
+            checked = await check_agreement(
+                gateway, request, policy, stage, result, route, next_tier
+            )
+            result, verdict, others = checked.served, checked.verdict, checked.others
         elif judged:
             _, verdict = await judge_stage_answer(gateway, request, policy, stage, result, route)
         else:
@@ -183,9 +165,14 @@ async def walk_cascade(
             )
         if learning is not None and route.learning is not None:
             await learning.cascade_verdict(stage, result, task_class, route.learning, verdict, step)
-            if other is not None:
+            for other, sided in others:  # an answer that sided with the kept one counts as right
                 await learning.cascade_verdict(
-                    stage, other, task_class, route.learning, verdict, replace(step, keep=False)
+                    stage,
+                    other,
+                    task_class,
+                    route.learning,
+                    Verdict(sided, verdict.reason),
+                    replace(step, keep=False),
                 )
         if step.keep:
             break
@@ -194,44 +181,3 @@ async def walk_cascade(
         why = f"cascade stage {index + 2}/{len(policy.tiers)} on {next_tier}: {step.reason}"
     assert result is not None
     return result
-
-
-async def _agreement(
-    gateway: StageServer,
-    request: ModelRequest,
-    policy: Cascade,
-    stage: CallContext,
-    first: ModelResult,
-    route: Route,
-) -> tuple[ModelResult | None, AgreementVerdict]:
-    """A second answer to the same request and whether it agrees with the stage's."""
-    rules = await gateway.rules_for(stage)
-    model, again = second_opinion(
-        gateway.catalog,
-        policy,
-        gateway.catalog.model(first.model),
-        allowed=lambda m: rules.model_breach(m) is None,
-    )
-    ask = replace(request, temperature=SELF_TEMPERATURE) if again else request
-    why = (
-        f"agreement check: {'a second sample of ' if again else ''}{model.name} answers too, "
-        f"and {first.model}'s answer is kept only if both agree"
-    )
-    second_route = Route(
-        requested=model.tier,
-        tier=model.tier,
-        candidates=(model,),
-        reason=why,
-        task_class=route.task_class,
-        learning=route.learning,
-        policy="cascade",
-    )
-    second_ctx = replace(stage, call_key=f"{stage.call_key}/agree")
-    try:
-        second = await gateway.serve(ask, second_route, second_ctx)
-    except AllModelsFailed as exc:  # no second answer: the first is not verified
-        return None, AgreementVerdict(False, False, None, None, None, f"no second answer: {exc}")
-    verdict = compare_answers(
-        first.content, second.content, request.messages, request.response_format
-    )
-    return second, verdict

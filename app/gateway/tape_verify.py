@@ -3,8 +3,9 @@ from the tape: which model answered, who agreed or judged, where it escalated to
 
 `auto` chose that cascade on learned estimates, which a replay does not re-decide (they
 change with every feedback); the recorded call keys say what it was: `<key>/cascade-0`
-(the cheap answer), `<key>/cascade-0/agree` or `<key>/cascade-0/judge` (its check) and,
-when the source escalated, `<key>/cascade-1`.
+(the cheap answer), `<key>/cascade-0/agree` or `<key>/cascade-0/judge` (its check),
+`<key>/cascade-0/tiebreak` (a third vote on a disagreement) and, when the source
+escalated, `<key>/cascade-1`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def recorded_verify(tape: Tape, key: str, catalog: Catalog) -> Cascade | None:
     later = tape.recordings.get(f"{key}/cascade-1")
     judge = tape.recordings.get(f"{key}/cascade-0/judge")
     agree = tape.recordings.get(f"{key}/cascade-0/agree")
+    tiebreak = tape.recordings.get(f"{key}/cascade-0/tiebreak")
     strongest = next(t for t in reversed(TIER_ORDER) if t in catalog.tiers)
     fallback = catalog.chain(strongest)[0].name
     names = [stage.first.model, later.first.model if later else fallback]
@@ -40,6 +42,8 @@ def recorded_verify(tape: Tape, key: str, catalog: Catalog) -> Cascade | None:
         verifier=JUDGE if judged else "agreement",
         models=(answers.name, escalate.name),
         agree_with=None if judged else checker.first.model,
+        votes=3 if tiebreak is not None else 2,
+        tiebreak_with=tiebreak.first.model if tiebreak is not None else None,
         judge_with=checker.first.model if judged else None,
         lead=LEAD,
     )

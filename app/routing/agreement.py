@@ -7,6 +7,8 @@ to escalate. Where it cannot (free prose, explanations), agreement says nothing:
 verdict is "not comparable" and the cascade escalates. Code is compared after stripping
 comments, blank lines and spacing; two correct programs rarely match that closely, so for
 code agreement mostly escalates - it does not help there, and the reports say so.
+Where two comparable answers disagree, a third model's vote may settle it (`majority_vote`):
+the answer two of three share is accepted, the outvoted one counts as wrong.
 """
 
 from __future__ import annotations
@@ -184,6 +186,44 @@ def compare_answers(
     return AgreementVerdict(
         False, True, form, a, b, f"answers disagree: {form} {_show(a)} vs {_show(b)}"
     )
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A majority of three comparable answers: which answer is served (its index), which
+    answers share it (they count as right, the others as wrong), and why."""
+
+    accepted: bool
+    served: int | None
+    agreeing: tuple[int, ...]
+    reason: str
+
+
+def majority_vote(
+    pair: AgreementVerdict,
+    third: str | None,
+    form: Form | None = None,
+) -> Vote:
+    """Settle a disagreement of `pair` with a third answer: the answer two of the three share
+    is accepted (the first's when it is in the majority), else nobody is (all differ, or the
+    third has no answer in the pair's form)."""
+    form = form or pair.form
+    if form is None or not pair.comparable or pair.first is None or pair.second is None:
+        return Vote(False, None, (), "the pair's answers are not comparable: no vote")
+    if pair.accepted:
+        return Vote(True, 0, (0, 1), pair.reason)
+    c = canonical_answer(third, form)
+    if c is None:
+        return Vote(False, None, (), f"{pair.reason}; the third answer has no {form}")
+    for i, theirs in enumerate((pair.first, pair.second)):
+        if c == theirs:
+            return Vote(
+                True,
+                i,
+                (i, 2),
+                f"{pair.reason}; the third answer gives {form} {_show(c)} too: majority",
+            )
+    return Vote(False, None, (), f"{pair.reason}; the third gives {form} {_show(c)}: all differ")
 
 
 def _show(value: str, limit: int = 40) -> str:

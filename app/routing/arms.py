@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from app.routing.catalog import ModelSpec
+from app.routing.catalog import TIER_ORDER, ModelSpec
 from app.routing.observations import EMPTY_CELL, Counts, model_arm
 from app.routing.online import Estimate, OnlineView
 from app.routing.online_config import OnlineConfig
@@ -78,6 +78,7 @@ class ModelChoice:
     reference: float
     verify: tuple[int, int] | None = None  # two cheap models whose agreement is checked
     known: tuple[bool, ...] = ()
+    tiebreak: int | None = None  # a third cheap model that answers when the two disagree
 
 
 def _clip(p: float) -> float:
@@ -268,12 +269,27 @@ def choose_model(
         escalate = next((i for i in ranked if i not in pair), None)
         if escalate is not None:
             names = " and ".join(options[i].model.name for i in pair)
+            # With 3 votes, the next plausible model of a tier below the escalation's breaks a
+            # tie (as in a cascade: a third cheap answer, not a second expensive one).
+            rank = TIER_ORDER.index(options[escalate].model.tier)
+            third = next(
+                (
+                    i
+                    for i in plausible[2:]
+                    if i != escalate and TIER_ORDER.index(options[i].model.tier) < rank
+                ),
+                None,
+            )
+            tiebreak = third if config.agreement_votes >= 3 else None
+            vote = f", a tie {options[tiebreak].model.name}" if tiebreak is not None else ""
             why = (
                 f"verify: {names} answer and must agree (bar {bar_text}; "
-                f"{'always verified' if always_verify else 'no known model clears it'}), "
+                f"{'always verified' if always_verify else 'no known model clears it'}){vote}, "
                 f"else {options[escalate].model.name}"
             )
-            return ModelChoice(escalate, why, False, estimates, bar, reference, pair, known)
+            return ModelChoice(
+                escalate, why, False, estimates, bar, reference, pair, known, tiebreak
+            )
     if clearing:
         chosen = clearing[0]
         why = f"cheapest known model whose estimate clears {bar_text}"

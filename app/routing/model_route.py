@@ -178,11 +178,14 @@ def _route(
     verify = None
     if choice is not None and choice.verify is not None:
         first, second = (options[i].model for i in choice.verify)
+        third = options[choice.tiebreak].model if choice.tiebreak is not None else None
         verify = Cascade(
             tiers=(first.tier, model.tier),
             verifier="agreement",
             models=(first.name, model.name),
             agree_with=second.name,
+            votes=3 if third is not None else 2,
+            tiebreak_with=third.name if third is not None else None,
             lead=reason,
         )
     chain = _chain(catalog, model)

@@ -49,6 +49,9 @@ class OnlineConfig:
     # Who judges the cheap answer of auto's judge check (a model or a tier); None: the mid
     # tier's first model (routing/judge.py). A policy's own `judge_with` overrides it.
     judge_with: str | None = None
+    # 3: where two cheap answers to a comparable question disagree, a third cheap model
+    # answers and a majority of the three is accepted before escalating (agreement.py).
+    agreement_votes: int = 2
     interval_z: float = 1.645  # 90% interval
     significance_z: float = 1.0  # in distribution, corrections smaller than this many sd are noise
     source_weights: Mapping[str, float] = field(
@@ -60,6 +63,8 @@ class OnlineConfig:
             raise ValueError("explore_share must be within 0..1")
         if not 0.0 <= self.ood_row_trust <= 1.0:
             raise ValueError("ood_row_trust must be within 0..1")
+        if self.agreement_votes not in (2, 3):
+            raise ValueError("agreement_votes must be 2 or 3")
         if self.cost_weight is not None and self.cost_weight < 0:
             raise ValueError("cost_weight must not be negative")
         for name in (

@@ -83,6 +83,11 @@ class Cascade:
     # verifier "agreement": who gives the second answer - a model, a tier (its first model),
     # "self" (the stage's model sampled again); default the stage tier's next model.
     agree_with: str | None = None
+    # verifier "agreement", 3: where the two comparable answers disagree, a third model
+    # (`tiebreak_with`, default the cheapest other model below the next stage's tier) answers
+    # and the answer two of three share is kept; 2: a disagreement escalates.
+    votes: int = 2
+    tiebreak_with: str | None = None
     # verifier "judge": who judges the stage's answer - a model or a tier (its first model
     # other than the one that answered); default the mid tier's first (`routing/judge.py`).
     judge_with: str | None = None

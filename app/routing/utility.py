@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.routing.arms import ModelChoice, ModelOption, beta_estimate, rescale_published
+from app.routing.catalog import TIER_ORDER
 from app.routing.observations import EMPTY_CELL, model_arm
 from app.routing.online import Estimate, OnlineView
 
@@ -91,6 +92,25 @@ def verified_success(first: float, second: float, fallback: float) -> tuple[floa
     both_wrong = 1.0 - first - second + both_right
     escalate = 1.0 - both_right - both_wrong * WRONG_ALIKE
     return both_right + escalate * fallback, escalate
+
+
+def voted_success(
+    first: float, second: float, third: float, fallback: float
+) -> tuple[float, float, float]:
+    """(success, chance the third answers, chance of escalating) when a disagreement is put
+    to a third model and a majority of the three is served: where exactly one of the pair is
+    right, a right third sides with it, a wrong one names the wrong answer WRONG_ALIKE of the
+    time and outvotes it, else all three differ and the fallback answers; where both are
+    wrong and differ, a wrong third joins one of them WRONG_ALIKE of the time."""
+    both_right = first * second + ERRORS_SHARED * (min(first, second) - first * second)
+    both_wrong = 1.0 - first - second + both_right
+    one_right = max(first + second - 2.0 * both_right, 0.0)
+    wrong_apart = both_wrong * (1.0 - WRONG_ALIKE)
+    escalate = one_right * (1.0 - third) * (1.0 - WRONG_ALIKE) + wrong_apart * (
+        third + (1.0 - third) * (1.0 - WRONG_ALIKE)
+    )
+    success = both_right + one_right * third + escalate * fallback
+    return success, one_right + wrong_apart, escalate
 
 
 def choose_by_utility(
@@ -159,12 +179,20 @@ def choose_by_utility(
         first, second, fallback = pair
         success, escalate = verified_success(values[first], values[second], values[fallback])
         cost = share[first] + share[second] + escalate * share[fallback]
+        third = None
+        if config.agreement_votes >= 3:
+            rank = TIER_ORDER.index(options[fallback].model.tier)
+            below = [i for i in eligible if TIER_ORDER.index(options[i].model.tier) < rank]
+            third, success, cost = _tiebreak(
+                pair, below, values, share, cost_weight, (success, cost)
+            )
         alone = Utility(values[chosen], share[chosen], cost_weight)
         checked = Utility(success, cost, cost_weight)
         if checked.value > alone.value:
             names = f"{options[first].model.name} and {options[second].model.name}"
+            vote = f", a tie {options[third].model.name}" if third is not None else ""
             why = (
-                f"verify: {names} answer and must agree, else "
+                f"verify: {names} answer and must agree{vote}, else "
                 f"{options[fallback].model.name} (success {success:.2f} at cost "
                 f"{cost:.3f}: utility {checked.value:.3f} > {alone.value:.3f} for "
                 f"{options[chosen].model.name} alone); {why}"
@@ -178,6 +206,7 @@ def choose_by_utility(
                 means[fallback],
                 (first, second),
                 known,
+                third,
             )
     return ModelChoice(chosen, why, explored, estimates, 0.0, means[greedy], None, known)
 
@@ -214,3 +243,28 @@ def _verify_pair(
         return checked - cost_weight * (share[i] + escalate * share[fallback])
 
     return first, max(seconds, key=worth), fallback
+
+
+def _tiebreak(
+    pair: tuple[int, int, int],
+    eligible: Sequence[int],
+    success: Sequence[float],
+    share: Sequence[float],
+    cost_weight: float,
+    two_votes: tuple[float, float],
+) -> tuple[int | None, float, float]:
+    """(third, success, cost) of the check: the model of a tier below the fallback's (not of
+    the pair) whose vote on a disagreement makes it worth most, where that beats escalating
+    straight away."""
+    first, second, fallback = pair
+    best: tuple[int | None, float, float] = (None, *two_votes)
+    for i in eligible:
+        if i in pair or share[i] >= share[fallback]:
+            continue
+        p, asked, escalate = voted_success(
+            success[first], success[second], success[i], success[fallback]
+        )
+        cost = share[first] + share[second] + asked * share[i] + escalate * share[fallback]
+        if p - cost_weight * cost > best[1] - cost_weight * best[2]:
+            best = (i, p, cost)
+    return best

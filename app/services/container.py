@@ -86,6 +86,7 @@ def online_config(settings: Settings) -> OnlineConfig:
         min_evidence=settings.routing_min_evidence,
         cost_weight=settings.routing_cost_weight,
         pool_classes=settings.routing_pool_classes,
+        agreement_votes=settings.routing_agreement_votes,
         judge_with=settings.routing_judge_with,
     )
 

@@ -4,7 +4,8 @@ Each request is decided by the service's own rule (`app.routing.arms.choose_mode
 `OnlineView` of the learned cells); the answer served is the recorded answer of the model
 reached, and only that answer's recorded correctness arrives, as a user's thumbs up or down
 would. When `auto` verifies, two models answer: if their comparable answers agree the
-first is served, else the best known model answers and is served. What the served
+first is served; else, with three votes, a third model answers and the answer it shares
+with one of the two is served; else the best known model answers and is served. What the served
 answer's rating implies about the other answers paid for (the same option or number: as
 right or wrong as it; a different one to a rated-right answer: wrong) is recorded with the
 source `agreement`. Nothing else about unserved models is ever learned.
@@ -242,7 +243,11 @@ def replay(p: Prepared, order: np.ndarray, settings: Settings, seed: int = 0) ->
             if a is not None and a == b:
                 chosen = first
             else:
-                answered.append(chosen)
+                majority = _vote(p, row, choice.tiebreak, first, second, answered)
+                if majority is None:
+                    answered.append(chosen)
+                else:
+                    chosen = majority
             verified[step] = True
         cost[step] = float(p.stream.cost[row, answered].sum())
         good = bool(p.stream.correct[row, chosen])
@@ -250,6 +255,20 @@ def replay(p: Prepared, order: np.ndarray, settings: Settings, seed: int = 0) ->
         strong_called[step] = strong in answered
         store.add_now(_feedback(p, row, step, task_class, cluster, chosen, answered, good))
     return Trace(order, cost, correct, served, strong_called, explored, verified)
+
+
+def _vote(
+    p: Prepared, row: int, tiebreak: int | None, first: int, second: int, answered: list[int]
+) -> int | None:
+    """The model whose answer a third vote makes the majority (the third joins `answered`),
+    or None: no tiebreak, an answer not comparable, or all three differ."""
+    a, b = p.canonical[row][first], p.canonical[row][second]
+    if tiebreak is None or a is None or b is None:
+        return None
+    third = p.by_price[tiebreak]
+    answered.append(third)
+    c = p.canonical[row][third]
+    return first if c == a else second if c == b else None
 
 
 def _feedback(

@@ -136,11 +136,17 @@ class NodeChecker:
             self.second_models(f"{where}/policy", target.policy)
 
     def second_models(self, where: str, policy: CascadePolicy) -> None:
-        """agree_with / judge_with: a catalog model or tier, and only with their verifier."""
+        """agree_with / tiebreak_with / judge_with: a catalog model or tier, and only with
+        their verifier (a tiebreak also with votes: 3)."""
         catalog = self.env.catalog
         known = f"known: tiers {', '.join(catalog.tiers)}; models {', '.join(catalog.models)}"
+        if policy.votes == 3 and policy.verifier != "agreement":
+            self.error(f"{where}/votes", "votes needs verifier: agreement")
+        if policy.tiebreak_with is not None and policy.votes != 3:
+            self.error(f"{where}/tiebreak_with", "tiebreak_with needs votes: 3")
         for name, verifier, extra in (
             ("agree_with", "agreement", ("self",)),
+            ("tiebreak_with", "agreement", ()),
             ("judge_with", "judge", ()),
         ):
             value = getattr(policy, name)

@@ -73,6 +73,10 @@ class CascadePolicy(_Strict):
     # accepts it or escalates.
     verifier: CheckName | Literal["agreement", "judge"] = "arithmetic"
     agree_with: str | None = Field(None, description='agreement: a model, a tier or "self"')
+    # agreement, votes 3: on a disagreement a third model (tiebreak_with, default the cheapest
+    # other model below the next tier) answers and the answer two of three share is kept.
+    votes: Literal[2, 3] = Field(2, description="agreement: 3 puts a disagreement to a vote")
+    tiebreak_with: str | None = Field(None, description="agreement, votes 3: a model or a tier")
     judge_with: str | None = Field(
         None, description="judge: a model or a tier (default the mid tier's first model)"
     )

@@ -60,6 +60,8 @@ def policy_of(target: Target) -> Policy:
             verifier=policy.verifier,
             min_p_good=policy.min_p_good,
             agree_with=policy.agree_with,
+            votes=policy.votes,
+            tiebreak_with=policy.tiebreak_with,
             judge_with=policy.judge_with,
         )
     raise ValueError("a target names a tier, a model or a policy")  # validation ensures one

@@ -172,6 +172,59 @@ async def test_agreeing_cheap_answers_are_kept_and_a_disagreement_escalates(
     assert verdicts[cheap.id] == verdicts[mid.id] == 0.0
 
 
+async def test_a_third_vote_settles_a_disagreement_and_the_outvoted_answer_counts_as_wrong(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    """edge models give Mixtral's recorded answer, mid models GPT-4's: edge-a and mid-a
+    disagree, and the third vote decides which of them is kept without asking the frontier."""
+    row = next(
+        r
+        for r in gsm8k
+        if compare_answers(r.weak_response, r.strong_response, _request(r).messages).comparable
+        and not compare_answers(r.weak_response, r.strong_response, _request(r).messages).accepted
+    )
+    # The default third: the cheapest other model below the frontier, edge-b (Mixtral again).
+    votes = Cascade(verifier="agreement", agree_with="mid-a", votes=3)
+    result = await env.gateway.complete(_request(row), votes, CallContext(call_key="v1"))
+    assert (result.model, result.content) == ("edge-a", row.weak_response)
+    first, second, third = await env.calls()
+    assert (first.model, second.model, third.model) == ("edge-a", "mid-a", "edge-b")
+    assert third.call_key == "v1/cascade-0/tiebreak"
+    assert "agreement tiebreak: edge-a and mid-a disagree, edge-b votes" in third.routing_reason
+    assert first.routing_reason.endswith("agreement verifier accepted edge-a's answer")
+    verdicts = {f.call_id: f.score for f in await env.feedback()}
+    assert verdicts == {first.id: 1.0, second.id: 0.0, third.id: 1.0}
+    assert first.routing is not None and first.routing["condition"] == "agreement:accepted"
+
+    # A named third that sides with the second: the second's answer is served and kept.
+    by_mid = Cascade(verifier="agreement", agree_with="mid-a", votes=3, tiebreak_with="mid-b")
+    result = await env.gateway.complete(_request(row), by_mid, CallContext(call_key="v2"))
+    assert (result.model, result.content) == ("mid-a", row.strong_response)
+    cheap, mid, tie = (await env.calls())[3:]
+    assert (cheap.model, mid.model, tie.model) == ("edge-a", "mid-a", "mid-b")
+    verdicts = {f.call_id: f.score for f in await env.feedback()}
+    assert (verdicts[cheap.id], verdicts[mid.id], verdicts[tie.id]) == (0.0, 1.0, 1.0)
+    assert mid.routing is not None and mid.routing["condition"] == "agreement:accepted"
+    assert mid.routing_reason.endswith("agreement verifier accepted mid-a's answer")
+
+
+async def test_three_different_answers_escalate_as_a_disagreement_does(env: Env) -> None:
+    """JSON answers that name the model that gave them: no two of three agree."""
+    request = ModelRequest(
+        messages=[{"role": "user", "content": "Extract the invoice: " + INVOICE}],
+        response_format={"type": "json_object"},
+        max_tokens=200,
+    )
+    votes = Cascade(verifier="agreement", votes=3)
+    result = await env.gateway.complete(request, votes, CallContext(call_key="v3"))
+    assert result.tier == "frontier"
+    calls = await env.calls()
+    assert [c.model for c in calls] == ["edge-a", "edge-b", "mid-a", "frontier-a"]
+    assert "all differ" in calls[-1].routing_reason
+    verdicts = {f.call_id: f.score for f in await env.feedback()}
+    assert [verdicts[c.id] for c in calls[:3]] == [0.0, 0.0, 0.0]
+
+
 @pytest.fixture
 async def rig(database_url: str, simulator: SimulatorAdmin) -> AsyncIterator[SpecRig]:
     async with spec_rig(database_url, simulator.base_url) as built:

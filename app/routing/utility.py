@@ -219,30 +219,30 @@ def _verify_pair(
     share: Sequence[float],
     cost_weight: float,
 ) -> tuple[int, int, int] | None:
-    """(first, second, fallback) for a checked answer: the chosen model answers first unless
-    it is the default, else the cheaper model of best utility; a disagreement escalates to
-    the safe default (a cheaper model that looks better has been measured mostly where it
-    was chosen; the default is what "as good as the frontier" means); the second is the
-    model that makes the check worth most at this cost weight."""
+    """(first, second, fallback) for a checked answer. The first to answer is the chosen
+    model, or the cheaper model of best utility (always, when the chosen is the default; a
+    dear model chosen over the default may be worth less than two cheap answers checked, and
+    serving it alone would never show that); a disagreement escalates to the safe default (a
+    cheaper model that looks better has been measured mostly where it was chosen; the
+    default is what "as good as the frontier" means); the second is the model that makes the
+    check worth most at this cost weight, and of the candidate pairs the worthier is taken."""
     fallback = default
     if fallback not in eligible:
         return None
     cheaper = [i for i in eligible if share[i] < share[fallback]]
-    if chosen != fallback:
-        first = chosen
-    elif cheaper:
-        first = max(cheaper, key=lambda i: success[i] - cost_weight * share[i])
-    else:
-        return None
-    seconds = [i for i in cheaper if i != first]
-    if not seconds:
-        return None
-
-    def worth(i: int) -> float:
-        checked, escalate = verified_success(success[first], success[i], success[fallback])
-        return checked - cost_weight * (share[i] + escalate * share[fallback])
-
-    return first, max(seconds, key=worth), fallback
+    below = [i for i in cheaper if share[i] < share[chosen]]
+    firsts = [chosen] if chosen != fallback else []
+    if below:
+        firsts.append(max(below, key=lambda i: success[i] - cost_weight * share[i]))
+    best: tuple[float, int, int] | None = None
+    for first in firsts:
+        for second in (i for i in cheaper if i != first):
+            checked, escalate = verified_success(success[first], success[second], success[fallback])
+            cost = share[first] + share[second] + escalate * share[fallback]
+            worth = checked - cost_weight * cost
+            if best is None or worth > best[0]:
+                best = (worth, first, second)
+    return None if best is None else (best[1], best[2], fallback)
 
 
 def _tiebreak(

@@ -104,3 +104,19 @@ def test_auto_names_a_tiebreak_only_with_three_votes(votes: int) -> None:
 def test_agreement_votes_are_two_or_three() -> None:
     with pytest.raises(ValueError, match="agreement_votes must be 2 or 3"):
         OnlineConfig(agreement_votes=4)
+
+
+def test_a_dear_model_chosen_over_the_default_gives_way_to_a_cheaper_checked_pair() -> None:
+    """'good' (30% of the default's price) has the best utility alone, yet two cheap answers
+    checked against each other, the default on a disagreement, are worth more at weight 0.2:
+    without offering that pair the dear model would be served for as long as it stays ahead."""
+    cells = known_cells({"poor": 0.82, "adequate": 0.82, "good": 0.92, "frontier": 0.95})
+    v = OnlineView("qa", MATCH, "ood:c01", ANY, cells, OnlineConfig(), ExplorationBudget(0.0), "t")
+    alone = choose_by_utility(options(), v, cost_weight=0.2, rng=random.Random(0))
+    assert alone is not None and alone.index == 2  # 'good'
+    checked = choose_by_utility(
+        options(), v, cost_weight=0.2, rng=random.Random(0), verifiable=True
+    )
+    assert checked is not None and checked.verify == (0, 1) and checked.index == 3
+    assert checked.why.startswith("verify: poor and adequate answer and must agree, else frontier")
+    assert "> 0.858 for good alone" in checked.why

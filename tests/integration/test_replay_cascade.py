@@ -188,6 +188,25 @@ async def test_an_auto_call_the_source_checked_by_agreement_replays_too(rig: Rig
     assert result.model == "edge-a" and rig.divergences == [] and tape.replayed == 2
 
 
+async def test_an_auto_call_the_source_settled_by_a_third_vote_replays_the_vote(rig: Rig) -> None:
+    """The source's pair disagreed and mid-a's vote sided with edge-b: the replay asks the
+    same third model (read from `/cascade-0/tiebreak`) and serves edge-b's answer."""
+    request, ctx = call()
+    wrong = "17 * 3 = 51, so 51 apples.\n#### 51"
+    tape = rig.tape(
+        {
+            "/cascade-0": ("edge-a", wrong),
+            "/cascade-0/agree": ("edge-b", WORKED),
+            "/cascade-0/tiebreak": ("mid-a", WORKED),
+        }
+    )
+
+    result = await tape.complete(request, Auto(), ctx)
+
+    assert (result.model, result.content) == ("edge-b", WORKED)
+    assert rig.divergences == [] and tape.replayed == 3 and tape.live_calls == 0
+
+
 async def test_a_verifier_that_now_rejects_what_the_source_kept_is_a_divergence(
     rig: Rig,
 ) -> None:

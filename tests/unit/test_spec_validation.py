@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from app.routing.catalog import load_catalog
+from app.routing.policy import Cascade
 from graphs.spec import (
     SpecEnvironment,
     SpecInvalid,
     parse_spec_text,
     validate_spec,
 )
+from graphs.spec.model import Target
+from graphs.spec.runners import policy_of
 
 CATALOG = load_catalog()
 ENV = SpecEnvironment(CATALOG)
@@ -243,6 +246,24 @@ def test_a_judge_verifier_names_a_known_model_or_tier_and_only_with_verifier_jud
     assert_problem(document, "/nodes/ask/policy/judge_with", "judge_with needs verifier: judge")
     document["nodes"]["ask"]["policy"] = {**policy, "verifier": "agreement", "agree_with": "x"}
     assert_problem(document, "/nodes/ask/policy/agree_with", "unknown model or tier 'x'")
+
+
+def test_a_third_vote_needs_agreement_and_its_tiebreak_a_known_model_and_three_votes() -> None:
+    document = base()
+    del document["nodes"]["ask"]["tier"]
+    policy = {"name": "cascade", "tiers": ["edge", "frontier"], "verifier": "agreement"}
+    document["nodes"]["ask"]["policy"] = {**policy, "votes": 3, "tiebreak_with": "mid-a"}
+    validate_spec(document, ENV)
+    target = Target.model_validate({"policy": document["nodes"]["ask"]["policy"]})
+    assert policy_of(target) == Cascade(
+        tiers=("edge", "frontier"), verifier="agreement", votes=3, tiebreak_with="mid-a"
+    )
+    document["nodes"]["ask"]["policy"] = {**policy, "votes": 3, "tiebreak_with": "mid-c"}
+    assert_problem(document, "/nodes/ask/policy/tiebreak_with", "unknown model or tier 'mid-c'")
+    document["nodes"]["ask"]["policy"] = {**policy, "tiebreak_with": "mid-a"}
+    assert_problem(document, "/nodes/ask/policy/tiebreak_with", "tiebreak_with needs votes: 3")
+    document["nodes"]["ask"]["policy"] = {**policy, "verifier": "nonempty", "votes": 3}
+    assert_problem(document, "/nodes/ask/policy/votes", "votes needs verifier: agreement")
 
 
 def test_unknown_tool() -> None:

@@ -8,7 +8,10 @@ Run by `make` with the machine's own Python (stdlib only, nothing installed yet)
 2. The interpreter's bundled pip, whatever its age, installs just the pinned installer
    (`requirements/installer.lock`: uv and pip, by version and hash, no dependencies).
 3. That installer makes the venv exactly the locks (`uv pip sync --require-hashes`):
-   missing packages added, wrong versions replaced, strays removed, every file hash-checked.
+   missing packages added, wrong versions replaced, strays removed, every file hash-checked,
+   and compiled to bytecode once here: a process never writes its own `.pyc` files where
+   PYTHONDONTWRITEBYTECODE is set (as on our machines), so without this every start of the
+   service, a worker or the CLI compiled LiteLLM, LangGraph and SQLAlchemy again (~3 s).
 4. The project itself, editable, without dependencies; and the checkout's development
    tools (`devtools/`, not part of the package) on the venv's path.
 """
@@ -102,7 +105,18 @@ def sync(venv: Path) -> None:
     python = venv / "bin" / "python"
     env = {**os.environ, "UV_NO_PROGRESS": "1"}
     locks = [REQUIREMENTS / name for name in LOCKS]
-    run(uv, "pip", "sync", "--quiet", "--python", python, "--require-hashes", *locks, env=env)
+    run(
+        uv,
+        "pip",
+        "sync",
+        "--quiet",
+        "--python",
+        python,
+        "--require-hashes",
+        "--compile-bytecode",
+        *locks,
+        env=env,
+    )
     run(
         uv,
         "pip",

@@ -34,8 +34,9 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from app.db.checkpoint_batches import LeaseBatches, RecordingCursor, Statement
 from app.db.engine import is_sqlite, sqlite_path
-from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, current_lease
+from app.db.fencing import SQLSTATE_LEASE_LOST, LeaseLost, LeaseToken, current_lease
 from app.db.journal.sqlite import FENCE_SQL
 from app.db.langgraph_connections import postgres_pool, run_setup
 from app.db.models import utcnow
@@ -46,7 +47,8 @@ class FencedPostgresSaver(AsyncPostgresSaver):
     """Postgres: each write is one pipeline that starts with `routegraph_assert_lease()`.
     Statements between two pipeline syncs form one implicit transaction, so when the
     assertion raises (the lease moved on) the server skips the rest of the write and
-    nothing of it is stored; no BEGIN/COMMIT round trips are needed.
+    nothing of it is stored; no BEGIN/COMMIT round trips are needed. A run's writes that
+    are pending together share one such pipeline (`app.db.checkpoint_batches`).
 
     The stock saver serialises every operation on one asyncio lock, which only a single
     shared connection needs; with a pool, concurrent runs get their own connections. It
@@ -55,6 +57,10 @@ class FencedPostgresSaver(AsyncPostgresSaver):
     per run of a 3-node graph, so here they are serialised on the event loop (as the
     SQLite saver below does).
     """
+
+    def __init__(self, conn: AsyncConnectionPool[Any]) -> None:
+        super().__init__(conn)  # type: ignore[arg-type]
+        self._batches = LeaseBatches(self._send_batch)
 
     async def aput_writes(
         self,
@@ -82,8 +88,29 @@ class FencedPostgresSaver(AsyncPostgresSaver):
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
-        shared = not isinstance(self.conn, AsyncConnectionPool)
         lease = current_lease.get() if pipeline else None
+        if lease is None:
+            async with self._connection_cursor(pipeline=pipeline) as cur:
+                yield cur
+            return
+        # A run's write: recorded, then sent with the run's other pending writes.
+        recorder = RecordingCursor()
+        yield recorder
+        await self._batches.write(lease, recorder.statements)
+
+    async def _send_batch(self, lease: LeaseToken, statements: list[Statement]) -> None:
+        async with self._connection_cursor(pipeline=True, lease=lease) as cur:
+            for query, params, many in statements:
+                if many:
+                    await cur.executemany(query, params)
+                else:
+                    await cur.execute(query, params)
+
+    @asynccontextmanager
+    async def _connection_cursor(
+        self, *, pipeline: bool, lease: LeaseToken | None = None
+    ) -> AsyncIterator[Any]:
+        shared = not isinstance(self.conn, AsyncConnectionPool)
         try:
             async with (
                 self.lock if shared else contextlib.nullcontext(),

@@ -90,12 +90,17 @@ def create_app(settings: Settings, *, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(RequestId)
     if settings.metrics_enabled:
         app.add_middleware(HttpMetrics)  # outermost: every response is counted
+    # The LangGraph API's routes first: its paths (/assistants, /threads, /runs, /store)
+    # share no first segment with the others, so the order changes no match, and each of
+    # its requests (two per LangGraph run) no longer tries the 60 routes under /v1 first.
+    for router in langgraph_routers():
+        app.include_router(router)
     rest = [health.router, runs.router, graphs.router, feedback.router, replay.router]
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     rest.extend([threads.router, interrupts.router, dashboard.router, routing.router])
     rest.extend([experiments.router, rules.router, keys.router])
-    for router in [*rest, chat_completions.router, models.router, *langgraph_routers()]:
+    for router in [*rest, chat_completions.router, models.router]:
         app.include_router(router)
     # Errors under /v1 outside these resources are answered in OpenAI's shape.
     app.state.rest_resources = rest_resources(rest)

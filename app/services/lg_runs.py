@@ -246,12 +246,17 @@ async def delete_run(services: Services, thread_id: str, run_id: str, tenant_id:
         await services.journal.mark_deleted(session, run.id)
 
 
-async def run_result(services: Services, run: Run) -> dict[str, Any]:
+async def run_result(
+    services: Services, run: Run, left: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What `/runs/wait` and `join` answer: the state the run left (with `__interrupt__`
-    when it paused), or `__error__` when it failed."""
+    when it paused), or `__error__` when it failed. `left`: that state as this process's
+    worker handed it over at the end (`Notifier.leave_state`), so nothing is read."""
     if run.status in (RunStatus.FAILED, RunStatus.BUDGET_EXCEEDED):
         kind = "BudgetExceeded" if run.status == RunStatus.BUDGET_EXCEEDED else "RunError"
         return {"__error__": {"error": kind, "message": run.error or ""}}
+    if left is not None and run.status == RunStatus.SUCCEEDED:
+        return dict(left)
     graph = await services.registry.resolve(run.graph, run.version, tenant_id=run.tenant_id)
     compiled = services.registry.compiled(graph)
     # Usually the run wrote the thread's latest checkpoint: one read.

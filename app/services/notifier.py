@@ -45,6 +45,9 @@ class RunWatch:
     # A change signalled without its events (another process's commit, a lost LISTEN
     # connection): only a read of the database shows what changed.
     hinted: bool = False
+    # The state the run ended with, left by this process's worker just before its terminal
+    # event committed (a waiter answers with it instead of reading the checkpoint back).
+    state: dict[str, Any] | None = None
 
     def take(self) -> list[dict[str, Any]]:
         pushed, self.pushed = self.pushed, []
@@ -138,6 +141,16 @@ class Notifier:
             yield watch
         finally:
             self.close_watch(run_id, watch)
+
+    def leave_state(self, run_id: str, state: Callable[[], dict[str, Any]] | None) -> None:
+        """Hand the state a run is about to end with to its watchers here (`state` is called
+        only when one watches); None takes it back (the run did not end after all)."""
+        watchers = self._watchers.get(run_id)
+        if not watchers:
+            return
+        left = state() if state is not None else None
+        for watch in watchers:
+            watch.state = left
 
     def open_watch(self, run_id: str, *, live: bool = False) -> RunWatch:
         """A watch to close with `close_watch` (for a stream that outlives its handler);

@@ -40,6 +40,7 @@ __all__ = [
     "run_calls",
     "submit_run",
     "wait_for_run",
+    "wait_for_run_state",
 ]
 
 
@@ -221,13 +222,29 @@ async def wait_for_run(
     Without `needs_output` (the caller reads the ended run's status and error, not its
     output), a terminal event committed in this process ends `enqueued` with no read:
     the terminal event is the run's last write and carries both."""
+    run, _state = await wait_for_run_state(
+        services, run_id, timeout_s, enqueued=enqueued, needs_output=needs_output
+    )
+    return run
+
+
+async def wait_for_run_state(
+    services: Services,
+    run_id: str,
+    timeout_s: float,
+    *,
+    enqueued: Run | None = None,
+    needs_output: bool = True,
+) -> tuple[Run, dict[str, Any] | None]:
+    """`wait_for_run`, and the state the run ended with when this process's worker ended
+    it and left that state for its waiters (`Notifier.leave_state`), else None."""
     deadline = time.monotonic() + timeout_s
     with services.notifier.watch(run_id) as watch:
         run = enqueued if enqueued is not None else await get_run(services, run_id)
         while True:
             remaining = deadline - time.monotonic()
             if run_state.is_terminal(run.status) or remaining <= 0:
-                return run
+                return run, None
             poll = min(remaining, services.settings.push_safety_poll_seconds)
             try:
                 await asyncio.wait_for(watch.changed.wait(), poll)
@@ -241,7 +258,7 @@ async def wait_for_run(
             if woken and not hinted and terminal is None:
                 continue
             if terminal is not None and enqueued is not None and not needs_output:
-                return _ended(enqueued, terminal)
+                return _ended(enqueued, terminal), watch.state
             run = await get_run(services, run_id)
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import psycopg
@@ -41,6 +42,7 @@ from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.graph_registry import ResolvedGraph
 from app.worker.branch_run import BranchUnavailable, load_branch
+from app.worker.final_state import ended_state
 from app.worker.graph_stream import graph_parts
 from app.worker.lg_options import (
     CALL_KEYS_KEY,
@@ -165,6 +167,7 @@ async def _execute(
     )
     deadline = time.monotonic() + services.settings.run_timeout_seconds
     values: dict[str, Any] = {}
+    streamed: dict[str, Any] | None = None  # the last root `values` chunk, if any
     status, error = RunStatus.SUCCEEDED, None
     own_modes: list[StreamMode] = ["tasks", "values", "custom"]
     modes = [*own_modes, *(branch.stream_modes if branch else [])]
@@ -195,7 +198,7 @@ async def _execute(
             if namespace or mode not in (*own_modes, "checkpoints"):
                 continue
             if mode == "values":
-                values = cast(dict[str, Any], chunk)
+                values = streamed = cast(dict[str, Any], chunk)
             elif mode == "custom":
                 scope.add(_custom_event(chunk))
             elif mode == "checkpoints":
@@ -248,7 +251,10 @@ async def _execute(
             live.close()
     output = definition.output_of(values)
     verdict = branch.verdict(status, output, error) if branch else None
-    return await _finish(services, scope, status, output, error, replay=verdict)
+    ended = None
+    if lg is not None and status == RunStatus.SUCCEEDED:
+        ended = ended_state(streamed)
+    return await _finish(services, scope, status, output, error, replay=verdict, state=ended)
 
 
 async def _experiment_of(
@@ -333,24 +339,33 @@ async def _finish(
     error: str | None,
     *,
     replay: dict[str, Any] | None = None,
+    state: Callable[[], dict[str, Any]] | None = None,
 ) -> str:
     """The terminal status and every buffered event (and a replay's verdict), in one fenced
-    transaction."""
+    transaction. `state`: the LangGraph state the run ends with, handed to this process's
+    waiters before the terminal event commits (and taken back if it does not)."""
     await scope.close()
     async with scope.lock:
         events = scope.take_events()
-        async with services.worker_sessions.one_statement() as session:
-            done = await run_state.finish(
-                services.journal,
-                session,
-                scope.run_id,
-                status,
-                epoch=scope.epoch,
-                output=output,
-                error=error,
-                events=events,
-                replay=replay,
-            )
+        if state is not None:
+            services.notifier.leave_state(scope.run_id, state)
+        done = False
+        try:
+            async with services.worker_sessions.one_statement() as session:
+                done = await run_state.finish(
+                    services.journal,
+                    session,
+                    scope.run_id,
+                    status,
+                    epoch=scope.epoch,
+                    output=output,
+                    error=error,
+                    events=events,
+                    replay=replay,
+                )
+        finally:
+            if state is not None and not done:
+                services.notifier.leave_state(scope.run_id, None)
     if not done:
         scope.mark_lost()
         log.warning("run %s: not finished as %s: the lease moved on", scope.run_id, status)

@@ -5,6 +5,7 @@ is refused with LeaseLost and stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -92,3 +93,43 @@ async def test_checkpoint_writes_carry_the_lease_and_stop_when_it_moves_on(
         current_lease.reset(token)
     read = await saver.aget_tuple(config(thread))
     assert read is not None and read.metadata["step"] == 2
+
+
+async def test_writes_pending_together_are_all_stored_or_all_refused(services: Services) -> None:
+    """A run's concurrent checkpoint writes (LangGraph's `durability="async"`) may share one
+    fenced write: every one is stored, or, once the lease moved on, every one is refused."""
+    saver = services.checkpointer
+    body = SubmitRun(graph="plan_execute", input={"question": "What is 2 * 21?"})
+    run, _ = await run_service.submit_run(services, body)
+    run_id, epoch = await claimed_epoch(services, "first")
+    thread = run.thread_id
+    token = current_lease.set(LeaseToken(run_id, epoch))
+    try:
+        first = empty_checkpoint()
+        stored = await saver.aput(config(thread), first, {"step": 1}, {})
+        await asyncio.gather(
+            *(saver.aput_writes(stored, [("answer", f"a{i}")], f"task-{i}") for i in range(4)),
+            saver.aput(stored, empty_checkpoint(), {"step": 2}, {}),
+        )
+        read = await saver.aget_tuple(config(thread))
+        assert read is not None and read.metadata["step"] == 2
+        parent = await saver.aget_tuple(config(thread, first["id"]))
+        assert parent is not None
+        assert {w[2] for w in parent.pending_writes} == {"a0", "a1", "a2", "a3"}
+
+        async with services.sessions.begin() as session:
+            await session.execute(
+                update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow())
+            )
+        outcomes = await asyncio.gather(
+            *(saver.aput_writes(stored, [("answer", "stale")], f"late-{i}") for i in range(3)),
+            saver.aput(config(thread, first["id"]), empty_checkpoint(), {"step": 3}, {}),
+            return_exceptions=True,
+        )
+        assert all(isinstance(outcome, LeaseLost) for outcome in outcomes)
+    finally:
+        current_lease.reset(token)
+    read = await saver.aget_tuple(config(thread))
+    assert read is not None and read.metadata["step"] == 2  # nothing of the late ones
+    parent = await saver.aget_tuple(config(thread, first["id"]))
+    assert parent is not None and all(w[2] != "stale" for w in parent.pending_writes)

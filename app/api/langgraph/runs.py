@@ -18,7 +18,7 @@ from app.schemas.langgraph import CancelMany, RunCreate, StreamModeName
 from app.schemas.storable import StorableStr
 from app.services import lg_runs
 from app.services.container import Services
-from app.services.runs import wait_for_run
+from app.services.runs import wait_for_run, wait_for_run_state
 from app.services.stream_ids import START, StreamId, parse_id
 
 router = APIRouter(tags=["langgraph"], include_in_schema=False)
@@ -79,9 +79,11 @@ async def _wait_response(
     timeout = services.settings.run_timeout_seconds + 60
     # A run just queued, with nothing awaited since its commit, needs no second read.
     enqueued = run if just_queued else None
-    finished = await wait_for_run(services, run.id, timeout, enqueued=enqueued, needs_output=False)
+    finished, left = await wait_for_run_state(
+        services, run.id, timeout, enqueued=enqueued, needs_output=False
+    )
     headers = {"Location": f"{_location(run)}/join", "Content-Location": _location(run)}
-    return JSONResponse(await lg_runs.run_result(services, finished), headers=headers)
+    return JSONResponse(await lg_runs.run_result(services, finished, left), headers=headers)
 
 
 # -- on a thread ----------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""A run's checkpoint writes that are in flight at the same time go out in one pipeline.
+
+With `durability="async"` LangGraph does not wait for a step's checkpoint and its tasks'
+writes before the next step: several writes of one run are pending at once. Each used to
+be a pool checkout, a pipeline with its own lease check, a sync and a return to the pool.
+Here the writes of one lease queue behind the one in flight and then go together: one
+checkout, one lease check and one sync for all of them, in the order they were made.
+
+All of a batch belongs to one run under one lease, so it stands or falls together, as one
+write did: when the lease moved on none of it is stored and each writer gets `LeaseLost`;
+a database error reaches each writer of the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.db.fencing import LeaseToken
+
+# One statement of a write: its SQL, its parameters, and whether they are many rows.
+Statement = tuple[str, Any, bool]
+Send = Callable[[LeaseToken, list[Statement]], Awaitable[None]]
+
+
+class RecordingCursor:
+    """Stands in for the savers' cursor in a write (their writes only execute, never
+    fetch): keeps the statements to send with the run's next batch."""
+
+    def __init__(self) -> None:
+        self.statements: list[Statement] = []
+
+    async def execute(self, query: str, params: Any = None) -> None:
+        self.statements.append((query, params, False))
+
+    async def executemany(self, query: str, params_seq: Sequence[Any]) -> None:
+        self.statements.append((query, list(params_seq), True))
+
+
+@dataclass(eq=False)
+class _Batch:
+    statements: list[Statement]
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self, error: BaseException | None) -> None:
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        elif isinstance(error, asyncio.CancelledError):
+            self.done.cancel()
+        else:
+            self.done.set_exception(error)
+            self.done.exception()  # the writers that joined it raise it; none may have
+
+
+class LeaseBatches:
+    """Per lease, at most one batch in flight and one filling up behind it."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._in_flight: dict[LeaseToken, _Batch] = {}
+        self._filling: dict[LeaseToken, _Batch] = {}
+
+    async def write(self, lease: LeaseToken, statements: list[Statement]) -> None:
+        """Send `statements` with whatever else of `lease` is waiting; returns once they
+        are stored (raises what their batch raised)."""
+        filling = self._filling.get(lease)
+        if filling is not None:  # a batch waits for its turn: go with it
+            filling.statements.extend(statements)
+            await asyncio.shield(filling.done)
+            return
+        batch = _Batch(list(statements))
+        previous = self._in_flight.get(lease)
+        if previous is not None:
+            self._filling[lease] = batch
+            try:
+                await asyncio.wait([previous.done])
+            except BaseException as exc:
+                batch.settle(exc)
+                raise
+            finally:
+                if self._filling.get(lease) is batch:
+                    del self._filling[lease]
+        self._in_flight[lease] = batch
+        try:
+            await self._send(lease, batch.statements)
+        except BaseException as exc:
+            batch.settle(exc)
+            raise
+        else:
+            batch.settle(None)
+        finally:
+            if self._in_flight.get(lease) is batch:
+                del self._in_flight[lease]

@@ -1,0 +1,133 @@
+"""What one `threads.create` + `runs.wait` of a 3-node graph costs the database, counted on
+the wire (every statement any connection of the service sends, BEGIN and COMMIT
+included): a change that adds statements to this path fails here, not only in a benchmark.
+Counts are exact, so this is not a timed test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+from sqlalchemy.engine import make_url
+
+from app.api.app import create_app
+from app.settings import Settings
+from tests.conftest import fresh_pg_database
+from tests.support.live_server import LiveServer
+from tests.support.pg_statement_log import PgStatementLog
+from tests.support.simulator_admin import SimulatorAdmin
+
+pytestmark = pytest.mark.postgres
+
+# The thread's insert; the run queued (BEGIN, thread locked and tagged, run, event, COMMIT);
+# its claim; the thread's checkpoint read; five checkpoints (one with a blob) and four
+# tasks' writes (two rows each); its finish; the worker's next claim.
+MAX_STATEMENTS = 23
+# Each checkpoint write checks the lease once, or once for all of a run's writes that are
+# pending together (how many are depends on timing: seven at most here so far).
+LEASE_CHECK = "routegraph_assert_lease"
+MAX_LEASE_CHECKS = 9
+
+NOOP_GRAPH = """
+from typing import TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+
+class State(TypedDict, total=False):
+    question: str
+    plan: str
+    result: str
+    answer: str
+
+
+async def plan(state: State) -> State:
+    return {"plan": f"plan for {state.get('question', '')}"}
+
+
+async def execute(state: State) -> State:
+    return {"result": f"executed {state.get('plan', '')}"}
+
+
+async def synthesize(state: State) -> State:
+    return {"answer": f"answer from {state.get('result', '')}"}
+
+
+builder = StateGraph(State)
+builder.add_node("plan", plan)
+builder.add_node("execute", execute)
+builder.add_node("synthesize", synthesize)
+builder.add_edge(START, "plan")
+builder.add_edge("plan", "execute")
+builder.add_edge("execute", "synthesize")
+builder.add_edge("synthesize", END)
+graph = builder
+"""
+
+
+async def _next_claim_sent(log: PgStatementLog, since: int) -> None:
+    """Once a run has ended its worker claims again: that claim belongs to the run's cost."""
+    for _ in range(200):
+        claims = [s for s in log.statements[since:] if "WITH candidates AS" in s]
+        if len(claims) >= 2:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker did not claim again after the run")
+
+
+@pytest.fixture
+def logged_postgres() -> Iterator[tuple[str, PgStatementLog]]:
+    """A fresh database reached through a proxy that logs every statement."""
+    with fresh_pg_database() as url:
+        parsed = make_url(url)
+        log = PgStatementLog(parsed.port or 5432, parsed.host or "127.0.0.1")
+        with log as port:
+            yield parsed.set(port=port).render_as_string(hide_password=False), log
+
+
+async def test_a_thread_and_a_waited_run_cost_no_more_statements_than_counted(
+    logged_postgres: tuple[str, PgStatementLog], simulator: SimulatorAdmin, tmp_path: Path
+) -> None:
+    url, log = logged_postgres
+    (tmp_path / "noop.py").write_text(textwrap.dedent(NOOP_GRAPH))
+    config = tmp_path / "langgraph.json"
+    config.write_text(json.dumps({"dependencies": ["."], "graphs": {"noop": "./noop.py:graph"}}))
+    settings = Settings(
+        database_url=url,
+        simulator_url=simulator.base_url,
+        config=str(config),
+        # Nothing periodic may fall inside the count: no sweeps, cron polls, heartbeats or
+        # event flushes of their own (a run's events go with its finish).
+        poll_seconds=600,
+        cron_poll_seconds=60,
+        push_safety_poll_seconds=600,
+        lease_seconds=600,
+        event_flush_seconds=60,
+    )
+    with LiveServer(create_app(settings, embedded_worker=True)) as base_url:
+        client = get_client(url=base_url)
+
+        async def one_run() -> dict[str, object]:
+            thread = await client.threads.create()
+            result = await client.runs.wait(thread["thread_id"], "noop", input={"question": "q"})
+            assert isinstance(result, dict)
+            return result
+
+        counted = []
+        for attempt in range(7):  # five to open connections, prepare statements, fill caches
+            before = len(log.statements)
+            result = await one_run()
+            await _next_claim_sent(log, before)
+            if attempt >= 5:
+                counted.append(log.statements[before:])
+    assert result["answer"] == "answer from executed plan for q"
+    for statements in counted:
+        listing = "\n".join(" ".join(s.split())[:120] for s in statements)
+        checks = [s for s in statements if LEASE_CHECK in s]
+        assert len(statements) - len(checks) <= MAX_STATEMENTS, listing
+        assert len(checks) <= MAX_LEASE_CHECKS, listing

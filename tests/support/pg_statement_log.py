@@ -9,14 +9,11 @@ so is every `Sync` (the end of a pipeline: one round trip). Counts are exact, no
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import struct
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
 
-from devtools.service_process import free_port
+from tests.support.loopback_proxy import LoopbackProxy
 
 _UNTYPED_REQUESTS = {80877103, 80877104}  # SSLRequest, GSSENCRequest: a startup follows
 
@@ -31,19 +28,15 @@ class _Connection:
     portals: dict[bytes, str] = field(default_factory=dict)
 
 
-class PgStatementLog:
+class PgStatementLog(LoopbackProxy):
     """`with PgStatementLog(5432) as port:`; point clients at `port`, then read
     `statements` (the SQL of each statement sent, in order) and `syncs`."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
-        self.port = free_port()
-        self._upstream = (upstream_host, upstream_port)
+        super().__init__(upstream_port, upstream_host)
         self._lock = threading.Lock()
         self._statements: list[str] = []
         self._syncs = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
 
     @property
     def statements(self) -> list[str]:
@@ -54,6 +47,13 @@ class PgStatementLog:
     def syncs(self) -> int:
         with self._lock:
             return self._syncs
+
+    def _connection_state(self) -> _Connection:
+        return _Connection()
+
+    def _from_client(self, state: _Connection, data: bytes) -> bool:
+        self._read(state, data)
+        return False
 
     def _read(self, conn: _Connection, data: bytes) -> None:
         conn.buffer += data
@@ -96,53 +96,3 @@ class PgStatementLog:
     def _record(self, sql: str) -> None:
         with self._lock:
             self._statements.append(sql)
-
-    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        try:
-            server_r, server_w = await asyncio.open_connection(*self._upstream)
-        except OSError:
-            client_w.close()
-            return
-        conn = _Connection()
-
-        async def to_server() -> None:
-            while data := await client_r.read(65536):
-                self._read(conn, data)
-                server_w.write(data)
-                await server_w.drain()
-
-        async def to_client() -> None:
-            while data := await server_r.read(65536):
-                client_w.write(data)
-                await client_w.drain()
-
-        tasks = [asyncio.ensure_future(to_server()), asyncio.ensure_future(to_client())]
-        with contextlib.suppress(ConnectionError, OSError):
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            task.cancel()
-        for writer in (client_w, server_w):
-            with contextlib.suppress(Exception):
-                writer.transport.abort()
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-
-    def __enter__(self) -> int:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self.port
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        async def stop() -> None:
-            if self._server is not None:
-                self._server.close()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)

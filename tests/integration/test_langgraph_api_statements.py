@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import textwrap
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,41 +33,8 @@ MAX_STATEMENTS = 23
 LEASE_CHECK = "routegraph_assert_lease"
 MAX_LEASE_CHECKS = 9
 
-NOOP_GRAPH = """
-from typing import TypedDict
-
-from langgraph.graph import END, START, StateGraph
-
-
-class State(TypedDict, total=False):
-    question: str
-    plan: str
-    result: str
-    answer: str
-
-
-async def plan(state: State) -> State:
-    return {"plan": f"plan for {state.get('question', '')}"}
-
-
-async def execute(state: State) -> State:
-    return {"result": f"executed {state.get('plan', '')}"}
-
-
-async def synthesize(state: State) -> State:
-    return {"answer": f"answer from {state.get('result', '')}"}
-
-
-builder = StateGraph(State)
-builder.add_node("plan", plan)
-builder.add_node("execute", execute)
-builder.add_node("synthesize", synthesize)
-builder.add_edge(START, "plan")
-builder.add_edge("plan", "execute")
-builder.add_edge("execute", "synthesize")
-builder.add_edge("synthesize", END)
-graph = builder
-"""
+# The benchmark's own 3-node graph (benchmarks/langgraph_api.py runs the same one).
+NOOP_GRAPH = Path(__file__).resolve().parents[2] / "benchmarks" / "lg_graphs" / "noop.py"
 
 
 async def _next_claim_sent(log: PgStatementLog, since: int) -> None:
@@ -94,7 +61,7 @@ async def test_a_thread_and_a_waited_run_cost_no_more_statements_than_counted(
     logged_postgres: tuple[str, PgStatementLog], simulator: SimulatorAdmin, tmp_path: Path
 ) -> None:
     url, log = logged_postgres
-    (tmp_path / "noop.py").write_text(textwrap.dedent(NOOP_GRAPH))
+    shutil.copy(NOOP_GRAPH, tmp_path / "noop.py")
     config = tmp_path / "langgraph.json"
     config.write_text(json.dumps({"dependencies": ["."], "graphs": {"noop": "./noop.py:graph"}}))
     settings = Settings(

@@ -42,6 +42,14 @@ async def claimed_epoch(services: Services, worker: str) -> tuple[str, int]:
     return claimed.id, claimed.epoch
 
 
+async def a_claimed_run(services: Services) -> tuple[str, int, str]:
+    """A run queued and claimed by worker "first": its id, epoch and thread."""
+    body = SubmitRun(graph="plan_execute", input={"question": "What is 2 * 21?"})
+    run, _ = await run_service.submit_run(services, body)
+    run_id, epoch = await claimed_epoch(services, "first")
+    return run_id, epoch, run.thread_id
+
+
 def config(thread: str, checkpoint_id: str | None = None) -> dict[str, Any]:
     configurable = {"thread_id": thread, "checkpoint_ns": ""}
     if checkpoint_id:
@@ -53,10 +61,7 @@ async def test_checkpoint_writes_carry_the_lease_and_stop_when_it_moves_on(
     services: Services,
 ) -> None:
     saver = services.checkpointer
-    body = SubmitRun(graph="plan_execute", input={"question": "What is 2 * 21?"})
-    run, _ = await run_service.submit_run(services, body)
-    run_id, epoch = await claimed_epoch(services, "first")
-    thread = run.thread_id
+    run_id, epoch, thread = await a_claimed_run(services)
 
     token = current_lease.set(LeaseToken(run_id, epoch))
     try:
@@ -99,10 +104,7 @@ async def test_writes_pending_together_are_all_stored_or_all_refused(services: S
     """A run's concurrent checkpoint writes (LangGraph's `durability="async"`) may share one
     fenced write: every one is stored, or, once the lease moved on, every one is refused."""
     saver = services.checkpointer
-    body = SubmitRun(graph="plan_execute", input={"question": "What is 2 * 21?"})
-    run, _ = await run_service.submit_run(services, body)
-    run_id, epoch = await claimed_epoch(services, "first")
-    thread = run.thread_id
+    run_id, epoch, thread = await a_claimed_run(services)
     token = current_lease.set(LeaseToken(run_id, epoch))
     try:
         first = empty_checkpoint()

@@ -5,7 +5,8 @@ Both servers load the same 3-node no-op graph (`benchmarks/lg_graphs/noop.py`) a
 one-call chat graph (routegraph: `RoutegraphChatModel` through its gateway; Aegra: the
 same graph on `ChatOpenAI`), both answered by the provider simulator. Printed per server:
 
-- c=1: p50 / p90 of `threads.create` + `runs.wait` (sequential);
+- c=1: p50 / p90 of `threads.create` + `runs.wait` (sequential), and the server's CPU ms
+  per run over those runs (what of the c=1 latency is not the server computing);
 - c=16: completed runs per second, 16 clients each doing `threads.create` + `runs.wait`;
 - server CPU ms per run: user+system CPU of the server process over the c=16 phase;
 - time to first token: `runs.stream(stream_mode="messages-tuple")` from the request to
@@ -114,7 +115,9 @@ async def measure(server: Server, runs: int, duration: float, concurrency: int) 
     client = get_client(url=server.url, timeout=120)
     for _ in range(5):  # warm-up
         await one_run(client)
+    c1_cpu = server.cpu()
     latencies = [await one_run(client) for _ in range(runs)]
+    c1_cpu = server.cpu() - c1_cpu
     done = 0
     stop_at = time.monotonic() + duration
 
@@ -134,6 +137,8 @@ async def measure(server: Server, runs: int, duration: float, concurrency: int) 
     return {
         "c1_p50_ms": statistics.median(latencies) * 1000,
         "c1_p90_ms": latencies[int(len(latencies) * 0.9) - 1] * 1000,
+        # c=1 wall time the server did not spend on its CPU: waits, wake-ups, the client
+        "c1_cpu_ms_per_run": c1_cpu / max(runs, 1) * 1000,
         "c16_runs_per_s": done / wall,
         "cpu_ms_per_run": cpu / max(done, 1) * 1000,
         "ttft_p50_ms": statistics.median(ttft) * 1000,

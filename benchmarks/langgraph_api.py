@@ -15,7 +15,13 @@ same graph on `ChatOpenAI`), both answered by the provider simulator. Printed pe
   chunk's run event time, same host clock) to the client reading it.
 
     python benchmarks/langgraph_api.py [--runs 100] [--duration 10] [--concurrency 16]
-        [--aegra-python /tmp/aegra-venv/bin/python]   # a Python 3.12 venv with aegra-api 0.11.0
+        [--aegra-python /tmp/aegra-venv/bin/python]
+
+Aegra needs a Python 3.12 venv with aegra-api 0.11.0 and langchain-openai (its chat graph
+imports `ChatOpenAI`); without langchain-openai Aegra exits at start-up:
+
+    python3.12 -m venv /tmp/aegra-venv
+    /tmp/aegra-venv/bin/pip install aegra-api==0.11.0 langchain-openai
 """
 
 from __future__ import annotations

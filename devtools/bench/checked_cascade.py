@@ -41,6 +41,16 @@ from app.routing.policy import Cascade
 from app.routing.verifiers import Verdict
 from devtools.bench.many_models import TENANT, Prepared, Settings, Trace
 
+CHECKED_NOTE = (
+    "Checked cascade (GSM8K checked): the service's Cascade(verifier='arithmetic', "
+    "min_p_good=bar, relative=True). Mixtral answers, the arithmetic verifier reads its worked "
+    "steps and final number, a rejection escalates to GPT-4 (both calls paid); with a keep bar "
+    "a verified answer is kept only where the learned estimate that verified Mixtral answers "
+    "are right here clears bar x GPT-4's estimate (cascade_step, with its exploration "
+    "budget). The verdict is recorded as cascade_verifier feedback whenever the cheap call is "
+    "made, the served answer's correctness as the user's. Grid: the verifier alone, or bar "
+    "0.6-0.8 x exploration 5/20%."
+)
 CHEAP_TIER: TierName = "edge"
 STRONG_TIER: TierName = "frontier"
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
-from devtools.bench.checked_cascade import flag_rates, verifier_alone
+from devtools.bench.checked_cascade import CHECKED_NOTE, flag_rates, verifier_alone
 from devtools.bench.many_models import Prepared, load_published_priors, prepare
 from devtools.bench.many_models_run import (
     PUBLISHED_SWEEP,
@@ -232,7 +232,7 @@ def run_models_benchmark(
             bar=len(sweep.grid()) - len(sweep.weights) * len(sweep.shares),
             utility=len(sweep.weights) * len(sweep.shares),
         ),
-        "notes": notes + list(PUBLISHED_NOTES if published_priors else NOTES),
+        "notes": notes + list(PUBLISHED_NOTES if published_priors else [*NOTES, CHECKED_NOTE]),
         "streams": [to_dict(r) for r in results],
         "elapsed_s": round(time.perf_counter() - started, 1),
     }

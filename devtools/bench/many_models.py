@@ -24,7 +24,7 @@ import yaml
 from app.routing.agreement import COMPARABLE_FORMS, canonical_answer, expected_form
 from app.routing.arms import ModelOption, choose_model
 from app.routing.catalog import ModelSpec, Prices, TaskPrior, TierName
-from app.routing.classifier import TaskClassifier
+from app.routing.classifier import Classification, TaskClassifier
 from app.routing.clusters import ClusterMatch, TopicClusters
 from app.routing.exploration import ExplorationBudget
 from app.routing.observations import (
@@ -38,6 +38,7 @@ from app.routing.observations import model_arm as arm_of
 from app.routing.online import OnlineView, cell_cluster
 from app.routing.online_config import OnlineConfig
 from app.routing.utility import choose_by_utility
+from app.routing.verifiers import get_verifier
 from devtools.bench.routerbench_data import Stream
 
 TENANT = "bench"
@@ -69,6 +70,8 @@ class Prepared:
     published: np.ndarray  # rows x models: the prior is the model's published score
     verifiable: np.ndarray  # rows: the answer has a comparable form
     canonical: list[list[str | None]]  # rows x models: comparable answers
+    classifications: tuple[Classification, ...] = ()  # per row (the checked cascade's priors)
+    verdicts: np.ndarray | None = None  # rows: a verifier accepts the cheapest model's answer
 
     def __len__(self) -> int:
         return len(self.stream)
@@ -88,6 +91,7 @@ def prepare(
     *,
     classifier_knows_models: bool,
     published: Mapping[str, Mapping[str, TaskPrior]] | None = None,
+    verifier: str | None = None,
 ) -> Prepared:
     """Classify, cluster and canonicalise every row once.
 
@@ -95,7 +99,8 @@ def prepare(
     outcomes (RouteLLM's Mixtral and GPT-4), so on familiar requests it is a trusted prior;
     otherwise every model starts from its published score for the request's class where
     `published` gives one (as the catalog's `task_priors` would), else from the catalog's
-    weak prior for its tier.
+    weak prior for its tier. `verifier`: also check the cheapest model's recorded answer
+    on every row with that verifier (the checked cascade, `checked_cascade.py`).
     """
     price = np.array([prices[m] for m in stream.models])
     strong = price[stream.strong_index]
@@ -118,9 +123,11 @@ def prepare(
     from_catalog = np.zeros((n, k), dtype=bool)
     verifiable = np.zeros(n, dtype=bool)
     canonical: list[list[str | None]] = []
+    classifications: list[Classification] = []
     for i, prompt in enumerate(stream.prompts):
         messages = [{"role": "user", "content": prompt}]
         c = classifier.classify(messages)
+        classifications.append(c)
         match = clusters.match(prompt, c.dense)
         task_class.append(c.task_class)
         matches.append(match)
@@ -137,6 +144,16 @@ def prepare(
         verifiable[i] = form in COMPARABLE_FORMS
         canonical.append([canonical_answer(a, form) if form else None for a in stream.answers[i]])
     order = tuple(sorted(range(k), key=lambda j: (price[j], j)))
+    verdicts = None
+    if verifier is not None:
+        check = get_verifier(verifier)
+        verdicts = np.array(
+            [
+                check([{"role": "user", "content": q}], answers[order[0]]).accepted
+                for q, answers in zip(stream.prompts, stream.answers, strict=True)
+            ],
+            dtype=bool,
+        )
     return Prepared(
         stream,
         specs,
@@ -149,6 +166,8 @@ def prepare(
         from_catalog,
         verifiable,
         canonical,
+        tuple(classifications),
+        verdicts,
     )
 
 
@@ -160,9 +179,23 @@ class Settings:
     always_verify: bool
     config: OnlineConfig
     cost_weight: float | None = None  # set: expected utility by Thompson sampling (utility.py)
+    # Set (a verifier's name): the checked cascade of checked_cascade.py instead of auto over
+    # models; `threshold` is its keep bar (x GPT-4's estimate; 0: the verifier alone).
+    checked: str | None = None
+    # checked: no cheap call where even a verified answer would escalate (not in the gateway's
+    # cascade walk, which always makes the cheap call: a what-if, off in the sweeps)
+    skip_cheap: bool = False
 
     def label(self) -> str:
         explore = f"explore {self.config.explore_share:.0%}"
+        if self.checked is not None:
+            skip = ", cheap call skipped where it would escalate" if self.skip_cheap else ""
+            if not self.threshold:
+                return f"checked cascade ({self.checked}), verifier alone{skip}"
+            return (
+                f"checked cascade ({self.checked}), keep bar {self.threshold:.2f} x GPT-4's "
+                f"estimate, {explore}{skip}"
+            )
         if self.cost_weight is not None:
             return f"utility, cost weight {self.cost_weight:g}, {explore}"
         mode = "verify always" if self.always_verify else "verify when unknown"

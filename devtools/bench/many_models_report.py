@@ -14,6 +14,7 @@ from rich.table import Table
 
 from app.routing.classifier import TaskClassifier
 from app.routing.clusters import TopicClusters
+from devtools.bench.checked_cascade import CHECKED_NOTE, flag_rates, verifier_alone
 from devtools.bench.many_models import Prepared, load_published_priors, prepare
 from devtools.bench.many_models_run import (
     PUBLISHED_SWEEP,
@@ -40,7 +41,10 @@ TARGETS: dict[tuple[str, float], tuple[str, float]] = {
     ("ARC+MBPP", 1.0): ("cost", 0.45),
     ("MMLU", 0.95): ("strong_share", 0.35),
     ("GSM8K", 0.95): ("cost", 0.50),
+    ("GSM8K checked", 0.95): ("cost", 0.50),
 }
+# Streams whose cheap answers a rule verifier can read: also run as the checked cascade.
+CHECKED_VERIFIERS: dict[str, str] = {"GSM8K": "arithmetic"}
 METRIC_NAMES = {"cost": "of GPT-4's cost", "strong_share": "of requests calling GPT-4"}
 
 
@@ -117,6 +121,23 @@ def evaluate_stream(
     return result
 
 
+def evaluate_checked(
+    name: str, train: Prepared, test: Prepared, seeds: list[int], verifier: str
+) -> StreamResult:
+    """The stream through the checked cascade: its own train sweep, the same protocol."""
+    result = evaluate_stream(f"{name} checked", train, test, [0.95], seeds, Sweep(checked=verifier))
+    rates = {split: flag_rates(p) for split, p in (("test", test), ("train", train))}
+    result.baselines[f"{verifier} check alone (no learning)"] = {
+        **verifier_alone(test),
+        "note": "; ".join(
+            f"{split}: flags {r['flagged']:.1%} of cheap answers, {r['of_wrong']:.1%} of wrong "
+            f"and {r['of_right']:.1%} of right ones"
+            for split, r in rates.items()
+        ),
+    }
+    return result
+
+
 def _streams(
     data_dir: str | Path | None, console: Console
 ) -> tuple[list[tuple[str, Stream, Stream, bool]], list[str]]:
@@ -187,12 +208,20 @@ def run_models_benchmark(
             prices = mean_prices([s for n, s, _, k in streams if not k and n in ("ARC", "MBPP")])
         p_train, p_test = (
             prepare(
-                s, prices, classifier, clusters, classifier_knows_models=knows, published=published
+                s,
+                prices,
+                classifier,
+                clusters,
+                classifier_knows_models=knows,
+                published=published,
+                verifier=CHECKED_VERIFIERS.get(name),
             )
             for s in (train, test)
         )
         qualities = [0.95, 1.0] if name == "ARC+MBPP" else [0.95]
         results.append(evaluate_stream(name, p_train, p_test, qualities, seeds, sweep))
+        if name in CHECKED_VERIFIERS:
+            results.append(evaluate_checked(name, p_train, p_test, seeds, CHECKED_VERIFIERS[name]))
         console.print(f"  {name}: {time.perf_counter() - tick:.1f}s", style="dim")
     payload = {
         "published_priors": published_priors,
@@ -203,7 +232,7 @@ def run_models_benchmark(
             bar=len(sweep.grid()) - len(sweep.weights) * len(sweep.shares),
             utility=len(sweep.weights) * len(sweep.shares),
         ),
-        "notes": notes + list(PUBLISHED_NOTES if published_priors else NOTES),
+        "notes": notes + list(PUBLISHED_NOTES if published_priors else [*NOTES, CHECKED_NOTE]),
         "streams": [to_dict(r) for r in results],
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
@@ -293,7 +322,8 @@ def _rows(r: StreamResult) -> list[list[str]]:
         sel = r.selections[q]
         rows.append(
             [
-                f"auto over models, set for {q:.0%}",
+                f"{'checked cascade' if sel.settings.checked else 'auto over models'}, "
+                f"set for {q:.0%}",
                 f"{f.relative:.1%} ± {f.relative_sd:.1%}",
                 f"{f.cost:.1%} ± {f.cost_sd:.1%}",
                 f"{f.strong_share:.1%}",
@@ -340,7 +370,7 @@ def markdown(results: list[StreamResult], payload: dict[str, Any]) -> str:
 
 
 def _slug(name: str) -> str:
-    return name.lower().replace("+", "_")
+    return name.lower().replace("+", "_").replace(" ", "_")
 
 
 def write_plots(results: list[StreamResult], out: Path) -> None:

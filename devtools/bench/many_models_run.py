@@ -20,12 +20,16 @@ from typing import Any
 import numpy as np
 
 from app.routing.online_config import OnlineConfig
+from devtools.bench.checked_cascade import replay_checked
 from devtools.bench.many_models import Prepared, Settings, Trace, replay
 
 THRESHOLDS: tuple[float, ...] = (0.85, 0.9, 0.95, 1.0)
 EXPLORE_SHARES: tuple[float, ...] = (0.1, 0.2)
 COST_WEIGHTS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
 UTILITY_EXPLORE_SHARES: tuple[float, ...] = (0.1, 0.2, 0.4, 1.0)  # 1.0: plain Thompson sampling
+# The checked cascade's keep bar (x GPT-4's estimate; 0: the verifier alone) and shares.
+CHECKED_THRESHOLDS: tuple[float, ...] = (0.0, 0.6, 0.65, 0.7, 0.75, 0.8)
+CHECKED_EXPLORE_SHARES: tuple[float, ...] = (0.05, 0.2)
 SELECTION_SEEDS: tuple[int, ...] = (1000, 1001, 1002, 1003, 1004)
 FIFTH = 0.2
 
@@ -38,10 +42,17 @@ class Sweep:
     weights: tuple[float, ...] = COST_WEIGHTS
     shares: tuple[float, ...] = UTILITY_EXPLORE_SHARES
     config: Mapping[str, Any] = field(default_factory=dict)
+    checked: str | None = None  # set: the checked cascade's grid with this verifier instead
 
     def grid(self) -> list[Settings]:
-        """The bar rule's settings, then the utility rule's."""
+        """The bar rule's settings, then the utility rule's (or the checked cascade's)."""
         extra = dict(self.config)
+        if self.checked is not None:
+            return [
+                Settings(t, False, OnlineConfig(explore_share=e, **extra), checked=self.checked)
+                for t in CHECKED_THRESHOLDS
+                for e in (CHECKED_EXPLORE_SHARES if t else CHECKED_EXPLORE_SHARES[:1])
+            ]
         bar = [
             Settings(t, v, OnlineConfig(explore_share=e, **extra))
             for t, v, e in itertools.product(THRESHOLDS, (False, True), EXPLORE_SHARES)
@@ -128,8 +139,9 @@ def run_setting(
 ) -> list[Trace]:
     """One replay per seed: the seed orders the stream (its first `length` requests, all by
     default) and drives the utility rule's draws."""
+    run = replay_checked if settings.checked is not None else replay
     return [
-        replay(p, np.random.default_rng(s).permutation(len(p))[:length], settings, seed=s)
+        run(p, np.random.default_rng(s).permutation(len(p))[:length], settings, seed=s)
         for s in seeds
     ]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from app.routing.catalog import TIER_ORDER, ModelSpec
 from app.routing.observations import EMPTY_CELL, Counts, model_arm
-from app.routing.online import Estimate, OnlineView
+from app.routing.online import Estimate, OnlineView, own_upper
 from app.routing.online_config import OnlineConfig
 
 _EPS = 1e-3
@@ -148,17 +148,6 @@ def beta_estimate(
         prior_trusted=trusted,
         strength=alpha + beta,
     )
-
-
-def own_upper(counts: Counts, prior_p: float, strength: float, z: float) -> float:
-    """Upper bound from the cluster's own events and the request's prior alone: whether this
-    cluster could be unlike the rest of its class (what exploring it would find out)."""
-    n = max(counts.events, 0.0)
-    good = min(max(counts.good, 0.0), n)
-    alpha = strength * prior_p + good
-    beta = strength * (1.0 - prior_p) + n - good
-    theta = alpha / (alpha + beta)
-    return min(theta + z * math.sqrt(theta * (1.0 - theta) / (alpha + beta + 1.0)), 1.0)
 
 
 # Published scores on this traffic's scale. A published score (catalog `task_priors`) is

@@ -126,6 +126,17 @@ def estimate(
     )
 
 
+def own_upper(counts: Counts, prior_p: float, strength: float, z: float) -> float:
+    """Upper bound from the cluster's own events and the request's prior alone: whether this
+    cluster could be unlike the rest of its class (what exploring it would find out)."""
+    n = max(counts.events, 0.0)
+    good = min(max(counts.good, 0.0), n)
+    alpha = strength * prior_p + good
+    beta = strength * (1.0 - prior_p) + n - good
+    theta = alpha / (alpha + beta)
+    return min(theta + z * math.sqrt(theta * (1.0 - theta) / (alpha + beta + 1.0)), 1.0)
+
+
 @dataclass(frozen=True)
 class OnlineView:
     """What a routing decision needs from the learned table for one request."""
@@ -241,12 +252,24 @@ def choose(
         chosen = max(pool or feasible, key=lambda i: estimates[i].mean)
         why = f"no eligible option clears {bar_text}; best estimated {options[chosen].name}"
 
+    def own_high(i: int) -> float:
+        cell = view.cells.get(
+            view.cells_of(options[i].arm, options[i].prior, options[i].condition)[2]
+        )
+        counts = (cell or EMPTY_CELL).weighted(view.config.source_weights)
+        return own_upper(
+            counts, options[i].prior, view.config.ood_prior_strength, view.config.interval_z
+        )
+
     def worth_exploring(i: int) -> bool:
         est = estimates[i]
         if est.mean < floor or est.cluster_events >= view.config.explore_until:
             return False
-        if view.in_distribution:  # a trusted prior: only where the cheaper tier nearly clears
-            return est.mean >= bar - view.config.explore_margin
+        if view.in_distribution:
+            # A trusted prior: where the cheaper option nearly clears, or where the cluster's
+            # own record could still clear the bar - failures pooled from the rest of its
+            # class must not shut out a cluster that was never (or barely) tried.
+            return est.mean >= bar - view.config.explore_margin or own_high(i) >= bar
         return est.high >= bar  # an untrusted prior: wherever it plausibly clears
 
     candidates = [i for i in feasible if i < chosen and worth_exploring(i)]
@@ -255,9 +278,9 @@ def choose(
         pick = max(candidates, key=lambda i: (estimates[i].high, -i))
         why = (
             f"exploring {options[pick].name} instead of {options[chosen].name} "
-            f"(budget {view.budget.share:.0%} of calls; it may clear {bar:.2f}: "
-            f"{estimates[pick].cluster_events:g} events in cluster, estimate "
-            f"{estimates[pick].mean:.2f} >= floor {floor:.2f})"
+            f"(it may clear {bar:.2f}: {estimates[pick].cluster_events:g} events in cluster, "
+            f"estimate {estimates[pick].mean:.2f} >= floor {floor:.2f}; "
+            f"{view.budget.describe(view.tenant)})"
         )
         chosen, explored = pick, True
     return Choice(chosen, why, explored, estimates, bar)

@@ -196,6 +196,51 @@ async def test_the_cascade_learns_whether_verified_cheap_answers_are_good(
     assert "verified edge prior" in reason and "30 feedback events in cluster" in reason
 
 
+async def test_failures_elsewhere_in_the_class_do_not_shut_the_cascade_out_of_a_cluster(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    # Verified cheap answers failed three times in another cluster of the task class: the
+    # pooled estimate here falls below the keep bar, although this cluster was never tried.
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.25))
+    c = classifier.classify([{"role": "user", "content": MATH}])
+    policy = Cascade(min_p_good=0.8, relative=True)  # the prior alone keeps edge's answer
+    condition = verified_condition(policy.verifier)
+    p_edge = c.p_good["edge"]
+
+    def verified(cluster: str, score: float, n: int, tag: str) -> list[Observation]:
+        return [
+            Observation("acme", f"{tag}{i}", "user", c.task_class, cluster, "edge", "edge-a",
+                        score, p_edge, condition)
+            for i in range(n)
+        ]  # fmt: skip
+
+    async def steps(n: int) -> list[tuple[bool, bool, str]]:
+        out = []
+        for _ in range(n):
+            view = await learner.view(
+                tenant="acme", task_class=c.task_class, text=MATH, arms=arms(c, condition)
+            )
+            step = cascade_step(policy, tier="edge", next_tier="frontier",
+                                verdict=Verdict(True, "ok"), model="edge-a",
+                                classification=c, online=view)  # fmt: skip
+            out.append((step.keep, step.explored, step.reason))
+        return out
+
+    view = await learner.view(tenant="acme", task_class=c.task_class, text=MATH, arms=arms(c))
+    assert view.in_distribution and view.cluster != "c99:elsewhere"
+    await learner.record(verified("c99:elsewhere", 0.0, 3, "x"))
+    decisions = await steps(40)
+    kept = [d for d in decisions if d[0]]
+    # Every keep is an exploration, within the tenant's share, and says so with the budget.
+    assert 0 < len(kept) <= 0.25 * len(decisions)
+    assert all(explored for _, explored, _ in kept)
+    assert "exploring keep edge instead of frontier" in kept[0][2]
+    assert "decisions explored" in kept[0][2]
+    # Bounded: once this cluster's own kept answers fail too, it stops trying them.
+    await learner.record(verified(view.cluster, 0.0, 10, "y"))
+    assert not any(keep for keep, _, _ in await steps(40))
+
+
 def test_the_cascade_always_escalates_a_rejected_answer_and_keeps_offline_behaviour() -> None:
     c = Classification("math", 0.4, {"edge": 0.6, "mid": 0.7, "frontier": 0.8})
     rejected = cascade_step(Cascade(), tier="edge", next_tier="frontier",

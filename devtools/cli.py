@@ -83,7 +83,10 @@ def bench_routing(
         bool,
         typer.Option(help="also replay held-out streams through routing that learns from feedback"),
     ] = False,
-    orderings: Annotated[int, typer.Option(min=1, help="--online: orderings per stream")] = 5,
+    orderings: Annotated[
+        int | None,
+        typer.Option(min=1, help="orderings per stream (--online: 5, --models: 10)"),
+    ] = None,
     models: Annotated[
         bool,
         typer.Option(
@@ -99,6 +102,13 @@ def bench_routing(
             "RouterBench streams only, written to models_published/"
         ),
     ] = False,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="--models: only this stream (ARC, MBPP, ARC+MBPP, GSM8K, MMLU; repeatable), "
+            "e.g. a quick check with --orderings 1"
+        ),
+    ] = None,
 ) -> None:
     """Routing quality vs cost on recorded real model outputs (RouteLLM GSM8K/MMLU/MT-Bench)."""
     from devtools.bench.routing import run_routing_benchmark
@@ -106,20 +116,28 @@ def bench_routing(
 
     try:
         if models:
-            from devtools.bench.many_models_report import run_models_benchmark
+            from devtools.bench.many_models_report import STREAMS, run_models_benchmark
 
-            if published_priors:
-                run_models_benchmark(
-                    data_dir, out / "models_published", console, published_priors=True
-                )
-            else:
-                run_models_benchmark(data_dir, out / "models", console)
+            unknown = sorted(set(stream or ()) - set(STREAMS))
+            if unknown:
+                console.print(f"[red]error:[/] no stream {unknown}: choose from {list(STREAMS)}")
+                raise typer.Exit(2)
+
+            folder = out / ("models_published" if published_priors else "models")
+            run_models_benchmark(
+                data_dir,
+                folder,
+                console,
+                orderings=orderings or 10,
+                only=stream,
+                published_priors=published_priors,
+            )
             return
         report = run_routing_benchmark(data_dir, out, console)
         if online:
             from devtools.bench.online import run_online_benchmark
 
-            run_online_benchmark(data_dir, out / "online", console, orderings=orderings)
+            run_online_benchmark(data_dir, out / "online", console, orderings=orderings or 5)
         if live:
             from devtools.bench.live import run_live_benchmark
 

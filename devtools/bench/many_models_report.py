@@ -45,6 +45,7 @@ TARGETS: dict[tuple[str, float], tuple[str, float]] = {
 }
 # Streams whose cheap answers a rule verifier can read: also run as the checked cascade.
 CHECKED_VERIFIERS: dict[str, str] = {"GSM8K": "arithmetic"}
+STREAMS = ("ARC", "MBPP", "ARC+MBPP", "GSM8K", "MMLU")  # what `only` may name
 METRIC_NAMES = {"cost": "of GPT-4's cost", "strong_share": "of requests calling GPT-4"}
 
 
@@ -63,7 +64,7 @@ class StreamResult:
 def _curves(p: Prepared, traces: list[Any]) -> dict[str, list[float]]:
     """Trailing-window relative accuracy and cost share, mean over orderings."""
     n = len(p)
-    width = max(25, n // 5)
+    width = min(max(25, n // 5), n)  # a stream shorter than 25 requests: one window
     s = p.stream.strong_index
     kernel = np.ones(width)
     rel, cost = [], []
@@ -187,6 +188,9 @@ def run_models_benchmark(
     `published_priors`: RouterBench's models start from their published scores per task
     class (prior knowledge, see routerbench_priors.yaml) and only RouterBench's streams run.
     """
+    unknown = sorted(set(only or ()) - set(STREAMS))
+    if unknown:
+        raise ValueError(f"no stream named {', '.join(unknown)}: choose from {', '.join(STREAMS)}")
     console = console or Console()
     started = time.perf_counter()
     out = Path(out_dir)

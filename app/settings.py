@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="share of auto/cascade decisions (per process) that may try a cheaper "
         "tier to learn whether it suffices; 0 turns exploration off",
     )
+    routing_explore_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="per tenant and process: at most this much extra spend (over what the "
+        "exploited choice would have cost) on exploring; unset: only the share bounds it",
+    )
     routing_prior_strength: float = Field(
         20.0,
         gt=0,

@@ -149,6 +149,10 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
         f"auto{where} (online): {chosen.model.name}: {why}; class={c.task_class} "
         f"complexity={c.complexity:.2f}; {_knowledge(view, known_class)}; considered {considered}"
     )
+    if not choice.explored and view.budget is not None:
+        # Every decision says what the tenant's exploration has used (an exploring one's
+        # reason already does), so the share and the money spent on it are on the ledger.
+        reason += f"; not exploring ({view.budget.describe(view.tenant)})"
     route = _route(catalog, chosen.model, policy, c.task_class, reason, choice, view, options, "")
     if judged is None:
         return route

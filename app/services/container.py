@@ -82,6 +82,7 @@ def online_config(settings: Settings) -> OnlineConfig:
     """The online estimates' knobs operators set (the rest keep the benchmarked defaults)."""
     return OnlineConfig(
         explore_share=settings.routing_explore_share,
+        explore_budget_usd=settings.routing_explore_budget_usd,
         prior_strength=settings.routing_prior_strength,
         min_evidence=settings.routing_min_evidence,
         cost_weight=settings.routing_cost_weight,

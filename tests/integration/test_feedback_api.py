@@ -79,6 +79,8 @@ async def test_feedback_moves_auto_from_one_model_to_another_within_a_task_class
     prior = reason.split("edge-a(prior ", 1)[1][:4]
     assert f"edge-a(prior {prior} -> est {prior}" in reason
     assert "from 0 events in cluster, 0 in class, 0 overall" in reason
+    # Not an exploration, and the reason says so with what the tenant's exploration used.
+    assert "; not exploring (0 of 1 decisions explored (0.0%, cap 5%))" in reason
 
     wrong = {"score": 0.0, "label": "wrong total"}
     assert (await api.post(f"/v1/runs/{first_run}/feedback", json=wrong)).status_code == 201

@@ -113,5 +113,35 @@ def prune(
     console.print(asyncio.run(prune_database(url, retain, dry_run=dry_run)))
 
 
+_DEV_TOOLS = ("bench", "simulate", "demo")
+
+
+def _dev_tool(name: str) -> None:
+    """`routegraph bench|simulate|demo`: development tools that ship with a checkout, not
+    with the service; say where they are instead of "no such command"."""
+
+    @cli.command(
+        name,
+        hidden=True,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def pointer(ctx: typer.Context) -> None:
+        from app.cli.client import err
+
+        args = " ".join([name, *ctx.args])
+        err.print(
+            f"error: `routegraph {name}` is a development tool that comes with a checkout, not "
+            f"with the installed service: run `.venv/bin/python -m devtools {args}` from the "
+            "repository",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+for _name in _DEV_TOOLS:
+    _dev_tool(_name)
+
+
 def main() -> None:
     cli()

@@ -142,3 +142,10 @@ def test_the_cli_sees_what_the_service_sees(
     dry = run_cli(sqlite_url, "prune", "--days", "1", "--dry-run", cwd=empty_dir)
     assert dry.returncode == 0 and dry.stdout.startswith("0 runs finished before")
     assert "keep forever" in run_cli(sqlite_url, "prune", cwd=empty_dir).stdout
+
+
+def test_a_development_tool_asked_of_the_service_command_says_where_it_is(
+    empty_dir: Path,
+) -> None:
+    done = run_cli("sqlite+aiosqlite://", "bench", "routing", "--models", cwd=empty_dir)
+    assert_one_line_error(done, "run `.venv/bin/python -m devtools bench routing --models`")

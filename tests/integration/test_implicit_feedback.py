@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
 from app.db.models import Feedback, ModelCall
+from app.gateway.agreement_check import SELF_TEMPERATURE
 from app.gateway.learning import CallFacts
 from app.gateway.types import CallContext, ModelRequest
 from app.routing.agreement import compare_answers
@@ -170,6 +171,29 @@ async def test_agreeing_cheap_answers_are_kept_and_a_disagreement_escalates(
     )
     verdicts = {f.call_id: f.score for f in await env.feedback()}
     assert verdicts[cheap.id] == verdicts[mid.id] == 0.0
+
+
+async def test_one_model_agreeing_with_its_own_second_sample_keeps_the_answer(
+    env: Env, gsm8k: list[Row]
+) -> None:
+    """`agree_with: self`: the same model samples again (at a temperature) and the answer is
+    kept only if both samples give the same final number; the verdict lands on both calls."""
+    row = next(
+        r
+        for r in gsm8k
+        if compare_answers(r.weak_response, r.weak_response, _request(r).messages).accepted
+    )
+    itself = Cascade(verifier="agreement", agree_with="self")
+    result = await env.gateway.complete(_request(row), itself, CallContext(call_key="s1"))
+    assert result.model == "edge-a" and result.content == row.weak_response
+    first, again = await env.calls()
+    assert (first.model, again.model) == ("edge-a", "edge-a")
+    assert again.call_key == "s1/cascade-0/agree"
+    assert again.request["temperature"] == SELF_TEMPERATURE
+    assert "agreement check: a second sample of edge-a answers too" in again.routing_reason
+    assert "agreement verifier accepted edge-a's answer" in first.routing_reason
+    verdicts = {f.call_id: (f.source, f.score) for f in await env.feedback()}
+    assert verdicts == {first.id: ("cascade_verifier", 1.0), again.id: ("cascade_verifier", 1.0)}
 
 
 async def test_a_third_vote_settles_a_disagreement_and_the_outvoted_answer_counts_as_wrong(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -295,3 +296,62 @@ async def test_a_spec_cascade_records_each_stage_verdict(rig: SpecRig) -> None:
         (cheap.id, "cascade_verifier", 0.0),
         (kept.id, "cascade_verifier", 1.0),
     ]
+
+
+def agreement_spec(agree_with: str) -> dict[str, Any]:
+    """An llm node whose policy is an agreement cascade: the spec option."""
+    policy = {
+        "name": "cascade",
+        "tiers": ["edge", "frontier"],
+        "verifier": "agreement",
+        "agree_with": agree_with,
+    }
+    return {
+        "name": "agreeing",
+        "state": {"question": {"type": "string"}, "answer": {"type": "string"}},
+        "input": ["question"],
+        "entry": "ask",
+        "nodes": {"ask": {"kind": "llm", "prompt": "{{ question }}", "policy": policy,
+                          "output": "answer"}},
+        "edges": [{"from": "ask", "to": "END"}],
+    }  # fmt: skip
+
+
+@pytest.fixture
+async def recorded_rig(database_url: str, recorded_simulator: str) -> AsyncIterator[SpecRig]:
+    """Specs on the simulator's recorded GSM8K answers (edge: Mixtral's, mid: GPT-4's)."""
+    async with spec_rig(database_url, recorded_simulator) as built:
+        built.gateway = learning_gateway(built.sessions, recorded_simulator)
+        yield built
+
+
+async def test_a_spec_policy_of_agreement_keeps_what_two_models_agree_on_as_feedback(
+    recorded_rig: SpecRig, gsm8k: list[Row]
+) -> None:
+    """edge-a and edge-b give Mixtral's recorded answer, mid-a GPT-4's: real final numbers."""
+    row = next(
+        r
+        for r in gsm8k
+        if compare_answers(r.weak_response, r.strong_response, _request(r).messages).comparable
+        and not compare_answers(r.weak_response, r.strong_response, _request(r).messages).accepted
+    )
+    rig = recorded_rig
+    agreed = await rig.run(rig.compile(agreement_spec("edge-b")), {"question": row.prompt})
+    first, second = agreed.calls_of("ask")
+    assert (first.model, second.model) == ("edge-a", "edge-b")
+    assert agreed.output["answer"] == row.weak_response
+    assert "agreement verifier accepted edge-a's answer" in first.routing_reason
+    disputed = await rig.run(rig.compile(agreement_spec("mid-a")), {"question": row.prompt})
+    cheap, mid, strong = disputed.calls_of("ask")
+    assert (cheap.model, mid.model, strong.model) == ("edge-a", "mid-a", "frontier-a")
+    assert "agreement verifier rejected edge-a's answer (answers disagree" in strong.routing_reason
+    assert disputed.output["answer"] == row.strong_response
+    async with rig.sessions() as session:
+        found = list((await session.execute(select(Feedback).order_by(Feedback.id))).scalars())
+    verdicts = {f.call_id: (f.source, f.score) for f in found}
+    assert verdicts == {
+        first.id: ("cascade_verifier", 1.0),
+        second.id: ("cascade_verifier", 1.0),
+        cheap.id: ("cascade_verifier", 0.0),
+        mid.id: ("cascade_verifier", 0.0),
+    }

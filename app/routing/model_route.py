@@ -73,6 +73,45 @@ def model_options(
     return options
 
 
+def _judge_first(
+    policy: Auto,
+    catalog: Catalog,
+    inputs: RouteInputs,
+    view: OnlineView,
+    options: list[ModelOption],
+    weight: float | None,
+) -> tuple[JudgePlan | None, str, ModelChoice | None]:
+    """For an unfamiliar request a judge can check (the bar rule), the judge check before
+    any exploration: its verdicts measure the cheap model anyway, and exploring must never
+    serve such a request a cheap answer unchecked. (plan, why there is none, its choice)."""
+    if weight is not None or not policy.verify or inputs.verifiable or view.in_distribution:
+        return None, "", None
+    plain = choose_model(
+        options,
+        replace(view, budget=None),
+        threshold=policy.threshold,
+        relative=policy.relative,
+        floor=policy.floor,
+    )
+    if plain is None:
+        return None, "", None
+    plan = plan_judge_check(
+        options,
+        plain,
+        catalog,
+        floor=policy.floor,
+        prompt_tokens=inputs.prompt_tokens,
+        answer_tokens=policy.expected_output_tokens,
+        judge_with=policy.judge_with or view.config.judge_with,
+        remaining_budget_usd=inputs.remaining_budget_usd,
+    )
+    if not isinstance(plan, JudgePlan):
+        return None, plan or "", None
+    if view.budget is not None:
+        view.budget.decide(False, view.tenant)  # a decision that did not explore
+    return plan, "", plain
+
+
 def _chain(catalog: Catalog, first: ModelSpec) -> tuple[ModelSpec, ...]:
     """The chosen model, then the rest of its tier (a fallback never drops a tier)."""
     return (first, *(m for m in catalog.chain(first.tier) if m.name != first.name))
@@ -98,8 +137,8 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
     assert c is not None and view is not None
     options = model_options(policy, catalog, inputs, view)
     weight = policy.cost_weight if policy.cost_weight is not None else view.config.cost_weight
-    choice: ModelChoice | None
-    if weight is not None:
+    judged, note, choice = _judge_first(policy, catalog, inputs, view, options, weight)
+    if judged is None and weight is not None:
         choice = choose_by_utility(
             options,
             view,
@@ -108,7 +147,7 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
             floor=policy.floor,
             verifiable=policy.verify and inputs.verifiable,
         )
-    else:
+    elif judged is None:
         choice = choose_model(
             options,
             view,
@@ -124,23 +163,9 @@ def online_model_route(policy: Auto, catalog: Catalog, inputs: RouteInputs, wher
         why = "no model fits budget/SLO; cheapest (the budget check decides)"
         return _route(catalog, cheapest, policy, c.task_class, why, None, view, options, where)
     chosen = options[choice.index]
-    why = choice.why
-    judged: JudgePlan | None = None
-    if weight is None and policy.verify and not inputs.verifiable and not view.in_distribution:
-        plan = plan_judge_check(
-            options,
-            choice,
-            catalog,
-            floor=policy.floor,
-            prompt_tokens=inputs.prompt_tokens,
-            answer_tokens=policy.expected_output_tokens,
-            judge_with=policy.judge_with or view.config.judge_with,
-            remaining_budget_usd=inputs.remaining_budget_usd,
-        )
-        if isinstance(plan, JudgePlan):
-            judged, why = plan, plan.why
-        elif plan is not None:
-            why = f"{why}; {plan}"
+    why = judged.why if judged is not None else choice.why
+    if note and not choice.explored:
+        why = f"{why}; {note}"
     considered = "; ".join(
         describe_estimate(o, e, k)
         for o, e, k in zip(options, choice.estimates, choice.known, strict=True)

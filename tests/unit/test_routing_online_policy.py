@@ -256,10 +256,11 @@ def test_the_cascade_always_escalates_a_rejected_answer_and_keeps_offline_behavi
 
 
 async def unfamiliar_code_request(
-    classifier: TaskClassifier, clusters: TopicClusters
+    classifier: TaskClassifier, clusters: TopicClusters, explore_share: float = 0.0
 ) -> tuple[Classification, OnlineView]:
     """A code request the classifier never saw, and a fresh learner's view of it."""
-    learner = OnlineLearner(clusters, InMemoryStatsStore(), OnlineConfig(explore_share=0.0))
+    config = OnlineConfig(explore_share=explore_share)
+    learner = OnlineLearner(clusters, InMemoryStatsStore(), config)
     text = "Write a Python function that merges two sorted lists and returns the result."
     c = classifier.classify([{"role": "user", "content": text}])
     view = await learner.view(tenant="acme", task_class=c.task_class, text=text, arms=arms(c))
@@ -279,6 +280,18 @@ async def test_an_unfamiliar_request_that_cannot_be_compared_is_answered_cheap_a
     assert "verify: edge-a answers, mid-a judges, else frontier-a" in route.reason
     assert "OUT OF DISTRIBUTION" in route.reason and "weak prior" in route.reason
     assert "unproven" in route.reason
+
+
+async def test_exploring_never_serves_an_unfamiliar_request_a_cheap_answer_unchecked(
+    classifier: TaskClassifier, clusters: TopicClusters
+) -> None:
+    # Every decision may explore: the judge check still comes first (its verdicts measure
+    # the cheap model anyway), so the cheap answer is judged and escalates on a rejection.
+    c, view = await unfamiliar_code_request(classifier, clusters, explore_share=1.0)
+    for _ in range(5):
+        route = route_request(Auto(threshold=0.0), CATALOG, inputs=RouteInputs(200, c, online=view))
+        assert route.verify is not None and route.verify.verifier == "judge", route.reason
+        assert route.verify.models == ("edge-a", "frontier-a") and not route.explored
 
 
 async def test_an_unfamiliar_request_that_cannot_be_verified_starts_high_without_verify(

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from devtools.bench.many_models_report import run_models_benchmark
+from devtools.bench.many_models_run import SELECTION_SEEDS
 from devtools.bench.routerbench_data import ROUTERBENCH_ENV, ROUTERBENCH_MODELS, ROUTERBENCH_TASKS
 from tests.support.routing_data import write_tiny_routing_data
 
@@ -90,6 +91,20 @@ def test_the_mixed_stream_is_reported_against_every_baseline_with_its_learning_c
     assert "chosen on train" in " ".join(point) and {"first_fifth", "last_fifth"} <= set(
         point["test"]
     )
+    # The setting is the train sweep's cheapest reaching the target (else its most accurate),
+    # replayed on orderings other than the reported ones.
+    swept = {row["setting"]: row for row in mixed["train_sweep"]}
+    chosen = swept[point["setting (chosen on train)"]]
+    assert (chosen["relative"], chosen["cost"]) == (
+        point["train"]["relative"],
+        point["train"]["cost"],
+    )
+    reaching = [r for r in swept.values() if r["relative"] >= 0.95 - 1e-9]
+    if point["train reached target"]:
+        assert chosen["cost"] == min(r["cost"] for r in reaching)
+    else:
+        assert not reaching and chosen["relative"] == max(r["relative"] for r in swept.values())
+    assert not set(SELECTION_SEEDS) & set(mixed["seeds"])
     assert len(mixed["targets"]) == 2 and all(
         "of GPT-4's cost" in t["label"] for t in mixed["targets"]
     )

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.json_merge import json_merged
 from app.db.langgraph_models import LgAssistant, LgAssistantVersion, LgThread
-from app.db.models import Run, utcnow
+from app.db.models import JSONType, Run, utcnow
 from app.run_status import RunStatus
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -104,20 +104,26 @@ async def get_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> L
     return await session.get(LgThread, (tenant_id, thread_id))
 
 
+_THREADS: Table = LgThread.__table__  # type: ignore[assignment]
+# Built once: a statement constructed per call costs more than the round trip it makes.
+_LOCK_THREAD = (
+    update(_THREADS)
+    .where(_THREADS.c.tenant_id == bindparam("tenant"), _THREADS.c.thread_id == bindparam("thread"))
+    .values(
+        updated_at=bindparam("now"),
+        metadata=json_merged(_THREADS.c.metadata, bindparam("tags", type_=JSONType)),
+    )
+    .returning(_THREADS.c.thread_id)
+)
+
+
 async def lock_thread(
     session: AsyncSession, tenant_id: str, thread_id: str, tags: dict[str, str]
-) -> LgThread | None:
-    """The thread, locked for the transaction (run creation on it is serialised), with
-    `tags` set in its metadata: the update that locks it does both and returns it, one
-    statement."""
-    locking = (
-        update(LgThread)
-        .where(LgThread.tenant_id == tenant_id, LgThread.thread_id == thread_id)
-        .values(updated_at=utcnow(), metadata_=json_merged(LgThread.metadata_, tags))
-        .returning(LgThread)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.scalars(locking)).one_or_none()
+) -> bool:
+    """Lock the thread for the transaction (run creation on it is serialised) and set
+    `tags` in its metadata, in one statement; False when there is no such thread."""
+    params = {"tenant": tenant_id, "thread": thread_id, "now": utcnow(), "tags": tags}
+    return (await session.execute(_LOCK_THREAD, params)).first() is not None
 
 
 def add_thread(session: AsyncSession, thread: LgThread) -> None:

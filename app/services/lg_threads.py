@@ -88,24 +88,23 @@ async def hold_thread(
     *,
     create: bool,
     tags: dict[str, str],
-) -> LgThread:
+) -> None:
     """In the caller's transaction: the thread, locked (run creation on it is serialised),
     created when `create` (else 404), with what a run tells of it (`tags`: its graph and
     assistant) recorded in its metadata. One statement for a thread that exists."""
-    row = await lg_repo.lock_thread(session, tenant_id, thread_id, tags)
-    if row is None:
-        if not create:
-            raise ThreadNotFound(f"Thread {thread_id} not found")
-        now = utcnow()
-        row = LgThread(
-            tenant_id=tenant_id,
-            thread_id=thread_id,
-            metadata_=dict(tags),
-            created_at=now,
-            updated_at=now,
-        )
-        lg_repo.add_thread(session, row)
-    return row
+    if await lg_repo.lock_thread(session, tenant_id, thread_id, tags):
+        return
+    if not create:
+        raise ThreadNotFound(f"Thread {thread_id} not found")
+    now = utcnow()
+    row = LgThread(
+        tenant_id=tenant_id,
+        thread_id=thread_id,
+        metadata_=dict(tags),
+        created_at=now,
+        updated_at=now,
+    )
+    lg_repo.add_thread(session, row)
 
 
 async def get_thread_row(services: Services, thread_id: str, tenant_id: str) -> LgThread:

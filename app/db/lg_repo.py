@@ -4,9 +4,10 @@ plus the reads of `runs` the API needs by thread (the journal stays the writer o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.json_merge import json_merged
@@ -128,6 +129,28 @@ async def lock_thread(
 
 def add_thread(session: AsyncSession, thread: LgThread) -> None:
     session.add(thread)
+
+
+_INSERT_THREAD = insert(_THREADS).values(
+    tenant_id=bindparam("tenant"),
+    thread_id=bindparam("thread"),
+    metadata=bindparam("metadata", type_=JSONType),
+    created_at=bindparam("now"),
+    updated_at=bindparam("now"),
+)
+
+
+async def insert_thread(
+    session: AsyncSession,
+    tenant_id: str,
+    thread_id: str,
+    metadata: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A new thread, inserted at once (IntegrityError if it exists): one statement built
+    once, without the ORM's flush of an object nobody reads back."""
+    params = {"tenant": tenant_id, "thread": thread_id, "metadata": metadata, "now": now}
+    await session.execute(_INSERT_THREAD, params)
 
 
 async def search_threads(

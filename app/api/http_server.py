@@ -186,6 +186,9 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "log_level": "warning",
         # No WebSocket routes; an upgraded connection would also leave the per-client count.
         "ws": "none",
+        # uvloop where it is installed (the lock has it for CPython off Windows): the event
+        # loop's own work is a good part of every request and run; asyncio's loop otherwise.
+        "loop": "auto",
         "http": guarded_protocol(
             settings.header_timeout_seconds, settings.max_connections_per_client
         ),

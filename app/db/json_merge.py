@@ -10,22 +10,27 @@ from sqlalchemy import literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.models import JSONType
 
 
 class json_merged(FunctionElement[Any]):
-    """`column` with the top-level keys of `keys` set."""
+    """`column` with the top-level keys of `keys` set (a dict, or a JSON bound parameter
+    for a statement built once and run with many values)."""
 
     type = JSONType
     inherit_cache = True
 
     def __init__(
-        self, column: ColumnElement[Any] | InstrumentedAttribute[Any], keys: dict[str, str]
+        self,
+        column: ColumnElement[Any] | InstrumentedAttribute[Any],
+        keys: dict[str, str] | BindParameter[Any],
     ) -> None:
-        super().__init__(column, literal(keys, JSONType))
+        super().__init__(
+            column, keys if isinstance(keys, BindParameter) else literal(keys, JSONType)
+        )
 
 
 @compiles(json_merged, "postgresql")

@@ -4,14 +4,15 @@ plus the reads of `runs` the API needs by thread (the journal stays the writer o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.json_merge import json_merged
 from app.db.langgraph_models import LgAssistant, LgAssistantVersion, LgThread
-from app.db.models import Run, utcnow
+from app.db.models import JSONType, Run, utcnow
 from app.run_status import RunStatus
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -104,24 +105,52 @@ async def get_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> L
     return await session.get(LgThread, (tenant_id, thread_id))
 
 
+_THREADS: Table = LgThread.__table__  # type: ignore[assignment]
+# Built once: a statement constructed per call costs more than the round trip it makes.
+_LOCK_THREAD = (
+    update(_THREADS)
+    .where(_THREADS.c.tenant_id == bindparam("tenant"), _THREADS.c.thread_id == bindparam("thread"))
+    .values(
+        updated_at=bindparam("now"),
+        metadata=json_merged(_THREADS.c.metadata, bindparam("tags", type_=JSONType)),
+    )
+    .returning(_THREADS.c.thread_id)
+)
+
+
 async def lock_thread(
     session: AsyncSession, tenant_id: str, thread_id: str, tags: dict[str, str]
-) -> LgThread | None:
-    """The thread, locked for the transaction (run creation on it is serialised), with
-    `tags` set in its metadata: the update that locks it does both and returns it, one
-    statement."""
-    locking = (
-        update(LgThread)
-        .where(LgThread.tenant_id == tenant_id, LgThread.thread_id == thread_id)
-        .values(updated_at=utcnow(), metadata_=json_merged(LgThread.metadata_, tags))
-        .returning(LgThread)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.scalars(locking)).one_or_none()
+) -> bool:
+    """Lock the thread for the transaction (run creation on it is serialised) and set
+    `tags` in its metadata, in one statement; False when there is no such thread."""
+    params = {"tenant": tenant_id, "thread": thread_id, "now": utcnow(), "tags": tags}
+    return (await session.execute(_LOCK_THREAD, params)).first() is not None
 
 
 def add_thread(session: AsyncSession, thread: LgThread) -> None:
     session.add(thread)
+
+
+_INSERT_THREAD = insert(_THREADS).values(
+    tenant_id=bindparam("tenant"),
+    thread_id=bindparam("thread"),
+    metadata=bindparam("metadata", type_=JSONType),
+    created_at=bindparam("now"),
+    updated_at=bindparam("now"),
+)
+
+
+async def insert_thread(
+    session: AsyncSession,
+    tenant_id: str,
+    thread_id: str,
+    metadata: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A new thread, inserted at once (IntegrityError if it exists): one statement built
+    once, without the ORM's flush of an object nobody reads back."""
+    params = {"tenant": tenant_id, "thread": thread_id, "metadata": metadata, "now": now}
+    await session.execute(_INSERT_THREAD, params)
 
 
 async def search_threads(

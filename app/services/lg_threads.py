@@ -44,17 +44,11 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
     if body.supersteps:
         raise ThreadConflict("supersteps are not supported by this server")
     thread_id = body.thread_id or str(uuid.uuid4())
+    metadata = body.metadata or {}
     now = utcnow()
-    row = LgThread(
-        tenant_id=tenant_id,
-        thread_id=thread_id,
-        metadata_=body.metadata or {},
-        created_at=now,
-        updated_at=now,
-    )
     try:  # the insert is the existence check: no read before it
         async with services.sessions.one_statement() as session:
-            lg_repo.add_thread(session, row)
+            await lg_repo.insert_thread(session, tenant_id, thread_id, metadata, now)
     except IntegrityError:
         async with services.sessions() as session:
             existing = await lg_repo.get_thread(session, tenant_id, thread_id)
@@ -63,16 +57,12 @@ async def create_thread(services: Services, body: ThreadCreate, tenant_id: str) 
         if body.if_exists == "do_nothing":
             return await thread_json(services, existing)
         raise ThreadConflict(f"Thread {thread_id} already exists") from None
-    return _new_thread_json(row)
-
-
-def _new_thread_json(row: LgThread) -> dict[str, Any]:
-    """A thread just created: no runs, no state (nothing to read)."""
+    # Just created: no runs, no state (nothing to read).
     return {
-        "thread_id": row.thread_id,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-        "metadata": row.metadata_,
+        "thread_id": thread_id,
+        "created_at": now.isoformat(),
+        "updated_at": now.isoformat(),
+        "metadata": metadata,
         "status": "idle",
         "values": None,
         "interrupts": {},
@@ -88,24 +78,15 @@ async def hold_thread(
     *,
     create: bool,
     tags: dict[str, str],
-) -> LgThread:
+) -> None:
     """In the caller's transaction: the thread, locked (run creation on it is serialised),
     created when `create` (else 404), with what a run tells of it (`tags`: its graph and
     assistant) recorded in its metadata. One statement for a thread that exists."""
-    row = await lg_repo.lock_thread(session, tenant_id, thread_id, tags)
-    if row is None:
-        if not create:
-            raise ThreadNotFound(f"Thread {thread_id} not found")
-        now = utcnow()
-        row = LgThread(
-            tenant_id=tenant_id,
-            thread_id=thread_id,
-            metadata_=dict(tags),
-            created_at=now,
-            updated_at=now,
-        )
-        lg_repo.add_thread(session, row)
-    return row
+    if await lg_repo.lock_thread(session, tenant_id, thread_id, tags):
+        return
+    if not create:
+        raise ThreadNotFound(f"Thread {thread_id} not found")
+    await lg_repo.insert_thread(session, tenant_id, thread_id, dict(tags), utcnow())
 
 
 async def get_thread_row(services: Services, thread_id: str, tenant_id: str) -> LgThread:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, func, text
+from sqlalchemy import ColumnElement, TextualSelect, bindparam, column, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,27 +127,51 @@ _FINISH_SET = (
 _RELEASE_SET = ", lease_owner = NULL, lease_expires_at = statement_timestamp()"
 
 
-def _statement(sql: str, **json_params: bool) -> TextClause:
+_CLAIMED_COLUMNS = (
+    "id thread_id graph version input epoch event_seq budget_usd cancel_requested tenant_id "
+    "crashes solo at kind payload lg created_at api_key_id experiment_id experiment_arm"
+)
+_GRANTED_COLUMNS = "event_seq cost_usd budget_usd cancel_requested events"
+
+
+def _statement(sql: str, returns: str, **json_params: bool) -> TextualSelect:
+    """`sql` with its JSONB parameters typed and its result columns named (untyped: the
+    driver's values as they come), so SQLAlchemy caches the result's description with
+    the compiled statement instead of building it from the cursor on every execution."""
     statement = text(sql)
     for name in json_params:
         statement = statement.bindparams(bindparam(name, type_=JSONB))
-    return statement
+    return statement.columns(*(column(name) for name in returns.split()))
 
 
 _RECOVERED_RUN = _RECOVERED.format(r="runs")
-CLAIM_QUEUED = _statement(_CLAIM.format(candidates=_CANDIDATES_QUEUED, recovered=_RECOVERED_RUN))
-CLAIM_EXPIRED = _statement(_CLAIM.format(candidates=_CANDIDATES_EXPIRED, recovered=_RECOVERED_RUN))
-CLAIM_SUSPECT = _statement(_CLAIM.format(candidates=_CANDIDATES_SUSPECT, recovered=_RECOVERED_RUN))
-APPEND_FENCED = _statement(_APPEND.format(extra_set="", fence=_FENCE), events=True)
-FINISH_FENCED = _statement(
-    _APPEND.format(extra_set=_FINISH_SET, fence=_FENCE), events=True, output=True, replay=True
+CLAIM_QUEUED = _statement(
+    _CLAIM.format(candidates=_CANDIDATES_QUEUED, recovered=_RECOVERED_RUN), _CLAIMED_COLUMNS
 )
-RELEASE_FENCED = _statement(_APPEND.format(extra_set=_RELEASE_SET, fence=_FENCE), events=True)
+CLAIM_EXPIRED = _statement(
+    _CLAIM.format(candidates=_CANDIDATES_EXPIRED, recovered=_RECOVERED_RUN), _CLAIMED_COLUMNS
+)
+CLAIM_SUSPECT = _statement(
+    _CLAIM.format(candidates=_CANDIDATES_SUSPECT, recovered=_RECOVERED_RUN), _CLAIMED_COLUMNS
+)
+APPEND_FENCED = _statement(
+    _APPEND.format(extra_set="", fence=_FENCE), _GRANTED_COLUMNS, events=True
+)
+FINISH_FENCED = _statement(
+    _APPEND.format(extra_set=_FINISH_SET, fence=_FENCE),
+    _GRANTED_COLUMNS,
+    events=True,
+    output=True,
+    replay=True,
+)
+RELEASE_FENCED = _statement(
+    _APPEND.format(extra_set=_RELEASE_SET, fence=_FENCE), _GRANTED_COLUMNS, events=True
+)
 
 
 async def _claim(
     session: AsyncSession,
-    statement: TextClause,
+    statement: TextualSelect,
     *,
     worker_id: str,
     lease_seconds: float,
@@ -181,7 +205,7 @@ async def _claim(
 
 async def _run_append(
     session: AsyncSession,
-    statement: TextClause,
+    statement: TextualSelect,
     run_id: str,
     events: Sequence[PendingEvent],
     *,
@@ -246,7 +270,7 @@ class PostgresJournal(RunJournal):
         solo_ok: bool,
         solo_after: int,
     ) -> list[ClaimedRun]:
-        async def take(statement: TextClause, count: int) -> list[ClaimedRun]:
+        async def take(statement: TextualSelect, count: int) -> list[ClaimedRun]:
             return await _claim(
                 session,
                 statement,

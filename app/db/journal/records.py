@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import PendingEvent, remember_committed
@@ -70,6 +70,11 @@ def finished_steps(events: Sequence[PendingEvent]) -> int:
     return sum(1 for event in events if event.kind == "node_finished")
 
 
+# A Core insert built once: the ORM's bulk insert of the same rows costs more than it sends.
+_RUN_EVENTS: Table = RunEvent.__table__  # type: ignore[assignment]
+_INSERT_EVENTS = insert(_RUN_EVENTS)
+
+
 async def insert_events(
     session: AsyncSession, run_id: str, first_seq: int, events: Sequence[PendingEvent]
 ) -> None:
@@ -89,5 +94,6 @@ async def insert_events(
         }
         for index, event in enumerate(events)
     ]
-    await session.execute(insert(RunEvent), rows)
+    # One row (the usual case) is one plain execute, not an executemany.
+    await session.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows)
     remember_committed(session, run_id, rows)

@@ -7,6 +7,7 @@ and drops the connection if the headers are not complete when it fires (408 if p
 request had arrived). It also counts each client address's open connections and answers
 one over `max_connections_per_client` with 429 and closes it before reading anything.
 Malformed HTTP (which never reaches the app) gets a problem+json 400 instead of text.
+Its transport sends a response's headers and body together.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from app.api.coalescing_transport import CoalescingTransport
 from app.api.problems import PROBLEM_JSON
 from app.settings import Settings
 
@@ -87,7 +89,8 @@ class GuardedH11Protocol(H11Protocol):
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # A response's headers and body leave in one send (`app.api.coalescing_transport`).
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         address = self.client[0] if self.client else None
         if address is not None:
             if not self.clients.acquire(address):

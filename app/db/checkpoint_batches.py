@@ -9,6 +9,12 @@ checkout, one lease check and one sync for all of them, in the order they were m
 All of a batch belongs to one run under one lease, so it stands or falls together, as one
 write did: when the lease moved on none of it is stored and each writer gets `LeaseLost`;
 a database error reaches each writer of the batch.
+
+LangGraph itself puts a run's checkpoints one after another (each `aput` only once the one
+before it returned), so batching alone still cost one round trip and one commit per
+checkpoint, paid in a row at the end of a run whose steps are quick. `write_behind` lets a
+writer go on as soon as its statements are queued; `flush` then waits for all of them (a
+run flushes before it ends) and raises the first failure.
 """
 
 from __future__ import annotations
@@ -65,6 +71,10 @@ class LeaseBatches:
         self._send = send
         self._in_flight: dict[LeaseToken, _Batch] = {}
         self._filling: dict[LeaseToken, _Batch] = {}
+        # Writes sent behind their writers, per lease: the tasks that send them, and the
+        # first failure among them (kept until `flush` raises it).
+        self._behind: dict[LeaseToken, set[asyncio.Task[None]]] = {}
+        self._failed: dict[LeaseToken, BaseException] = {}
 
     async def write(self, lease: LeaseToken, statements: list[Statement]) -> None:
         """Send `statements` with whatever else of `lease` is waiting; returns once they
@@ -97,3 +107,41 @@ class LeaseBatches:
         finally:
             if self._in_flight.get(lease) is batch:
                 del self._in_flight[lease]
+
+    def write_behind(self, lease: LeaseToken, statements: list[Statement]) -> None:
+        """Queue `statements` as `write` would send them, without waiting for them to be
+        stored; raises a failure of an earlier write of `lease` instead of queueing."""
+        failed = self._failed.get(lease)
+        if failed is not None:
+            raise failed
+        filling = self._filling.get(lease)
+        if filling is not None:  # goes with the batch that waits for its turn
+            filling.statements.extend(statements)
+            return
+        task = asyncio.ensure_future(self.write(lease, statements))
+        self._behind.setdefault(lease, set()).add(task)
+        task.add_done_callback(lambda done: self._sent_behind(lease, done))
+
+    def _sent_behind(self, lease: LeaseToken, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        pending = self._behind.get(lease)
+        if pending is None:  # flushed and forgotten: nobody is left to tell
+            return
+        pending.discard(task)
+        if error is not None:
+            self._failed.setdefault(lease, error)
+
+    async def settle(self, lease: LeaseToken) -> None:
+        """Wait until every write of `lease` sent behind is stored or has failed."""
+        while pending := self._behind.get(lease):
+            await asyncio.wait(list(pending))
+
+    async def flush(self, lease: LeaseToken) -> None:
+        """`settle`, then forget `lease` and raise the first of its writes that failed."""
+        try:
+            await self.settle(lease)
+        finally:
+            self._behind.pop(lease, None)
+            failed = self._failed.pop(lease, None)
+        if failed is not None:
+            raise failed

@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
@@ -26,6 +27,7 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    CheckpointTuple,
     get_checkpoint_metadata,
     get_serializable_checkpoint_metadata,
 )
@@ -45,6 +47,9 @@ from app.db.langgraph_connections import postgres_pool, run_setup
 from app.db.models import utcnow
 from app.db.timestamps import sqlite_time
 
+# True inside `writes_behind`: the current lease's checkpoint writes do not wait to be stored.
+_writing_behind: ContextVar[bool] = ContextVar("routegraph_checkpoints_behind", default=False)
+
 
 class FencedPostgresSaver(AsyncPostgresSaver):
     """Postgres: each write is one pipeline that starts with `routegraph_assert_lease()`.
@@ -60,6 +65,9 @@ class FencedPostgresSaver(AsyncPostgresSaver):
     CPU than the work, five times or more per run of a 3-node graph, so here they are
     serialised on the event loop (as the SQLite saver below does). `aput` is the stock
     one otherwise: the same rows, the same SQL.
+
+    Inside `writes_behind` a run's writes return once queued (see `LeaseBatches`); its
+    reads first wait for them, so a run still reads what it wrote.
     """
 
     def __init__(self, conn: AsyncConnectionPool[Any]) -> None:
@@ -147,7 +155,35 @@ class FencedPostgresSaver(AsyncPostgresSaver):
         # A run's write: recorded, then sent with the run's other pending writes.
         recorder = RecordingCursor()
         yield recorder
-        await self._batches.write(lease, recorder.statements)
+        if _writing_behind.get():
+            self._batches.write_behind(lease, recorder.statements)
+        else:
+            await self._batches.write(lease, recorder.statements)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        await self._own_writes_stored()
+        return await super().aget_tuple(config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        await self._own_writes_stored()
+        async for item in super().alist(config, filter=filter, before=before, limit=limit):
+            yield item
+
+    async def _own_writes_stored(self) -> None:
+        lease = current_lease.get()
+        if lease is not None:
+            await self._batches.settle(lease)
+
+    async def flush(self, lease: LeaseToken) -> None:
+        """Wait for the writes of `lease` that went behind; raise the first failure."""
+        await self._batches.flush(lease)
 
     async def _send_batch(self, lease: LeaseToken, statements: list[Statement]) -> None:
         async with self._connection_cursor(pipeline=True, lease=lease) as cur:
@@ -184,6 +220,29 @@ class FencedPostgresSaver(AsyncPostgresSaver):
             if exc.sqlstate == SQLSTATE_LEASE_LOST:
                 raise LeaseLost(str(exc)) from exc
             raise
+
+
+@asynccontextmanager
+async def writes_behind(saver: BaseCheckpointSaver[Any], *, enabled: bool) -> AsyncIterator[None]:
+    """The current run's checkpoint writes go out behind it (for LangGraph's `durability`
+    `async` and `exit`, which do not wait for them before the next step either), and are
+    all stored, or have failed, when this exits. A failure is raised here, as LangGraph
+    raises a failed write when the graph ends; when the body raised, that error wins."""
+    lease = current_lease.get()
+    if not enabled or lease is None or not isinstance(saver, FencedPostgresSaver):
+        yield  # SQLite: each write is stored before it returns
+        return
+    token = _writing_behind.set(True)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await saver.flush(lease)
+        raise
+    else:
+        await saver.flush(lease)
+    finally:
+        _writing_behind.reset(token)
 
 
 _INSERT_CHECKPOINT = (

@@ -21,6 +21,7 @@ from langgraph.errors import GraphRecursionError
 from langgraph.types import StreamMode
 
 from app.db import runs_repo
+from app.db.checkpoints import writes_behind
 from app.db.events_repo import PendingEvent
 from app.db.fencing import LeaseToken, current_lease
 from app.db.journal import ClaimedRun
@@ -182,36 +183,40 @@ async def _execute(
         on_event = None
         if live is not None and lg is not None and "events" in lg.stream_modes:
             on_event = live.event
-        async for part in graph_parts(
-            compiled,
-            graph_input,
-            config,
-            context=context,
-            modes=modes,
-            stream_kwargs=stream_kwargs,
-            on_event=on_event,
-            name=claimed.graph,
-        ):
-            namespace, mode, chunk = part if len(part) == 3 else ((), *part)
-            if live is not None and lg is not None and lg.wants(mode):
-                live.add(mode, namespace, chunk)
-            if namespace or mode not in (*own_modes, "checkpoints"):
-                continue
-            if mode == "values":
-                values = streamed = cast(dict[str, Any], chunk)
-            elif mode == "custom":
-                scope.add(_custom_event(chunk))
-            elif mode == "checkpoints":
-                if branch is not None:  # replays only
-                    branch.on_checkpoint(chunk)
-            else:
-                task = cast(dict[str, Any], chunk)
-                if services.telemetry.tracing is not None:
-                    trace_task(services.telemetry.tracing, claimed.id, task)
-                if task.get("error") is not None:
-                    failed_node = task.get("name")
-                if _task_event(scope, task):
-                    _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
+        # A run whose steps need not wait for their checkpoints writes them behind it, all
+        # stored (or failed: raised here) before the run ends.
+        behind = stream_kwargs["durability"] != "sync"
+        async with writes_behind(services.checkpointer, enabled=behind):
+            async for part in graph_parts(
+                compiled,
+                graph_input,
+                config,
+                context=context,
+                modes=modes,
+                stream_kwargs=stream_kwargs,
+                on_event=on_event,
+                name=claimed.graph,
+            ):
+                namespace, mode, chunk = part if len(part) == 3 else ((), *part)
+                if live is not None and lg is not None and lg.wants(mode):
+                    live.add(mode, namespace, chunk)
+                if namespace or mode not in (*own_modes, "checkpoints"):
+                    continue
+                if mode == "values":
+                    values = streamed = cast(dict[str, Any], chunk)
+                elif mode == "custom":
+                    scope.add(_custom_event(chunk))
+                elif mode == "checkpoints":
+                    if branch is not None:  # replays only
+                        branch.on_checkpoint(chunk)
+                else:
+                    task = cast(dict[str, Any], chunk)
+                    if services.telemetry.tracing is not None:
+                        trace_task(services.telemetry.tracing, claimed.id, task)
+                    if task.get("error") is not None:
+                        failed_node = task.get("name")
+                    if _task_event(scope, task):
+                        _between_nodes(scope, deadline, services.settings.run_timeout_seconds)
         if values.get("__interrupt__"):  # paused for human input: the thread waits
             scope.add(interrupted_event(values["__interrupt__"]))
     except LeaseLost:

@@ -13,6 +13,7 @@ import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 from sqlalchemy import update
 
+from app.db.checkpoints import writes_behind
 from app.db.fencing import LeaseLost, LeaseToken, current_lease
 from app.db.models import Run, utcnow
 from app.schemas.runs import SubmitRun
@@ -133,5 +134,43 @@ async def test_writes_pending_together_are_all_stored_or_all_refused(services: S
         current_lease.reset(token)
     read = await saver.aget_tuple(config(thread))
     assert read is not None and read.metadata["step"] == 2  # nothing of the late ones
+    parent = await saver.aget_tuple(config(thread, first["id"]))
+    assert parent is not None and all(w[2] != "stale" for w in parent.pending_writes)
+
+
+async def test_a_runs_writes_behind_it_are_read_back_stored_by_its_end_or_raised(
+    services: Services,
+) -> None:
+    """`durability="async"`: a run's checkpoint writes return once queued (LangGraph puts
+    one checkpoint only after the last returned, so waiting cost a round trip and a commit
+    each); the run still reads what it wrote, all are stored when `writes_behind` exits,
+    and once the lease moved on the refused write is raised there."""
+    saver = services.checkpointer
+    run_id, epoch, thread = await a_claimed_run(services)
+    token = current_lease.set(LeaseToken(run_id, epoch))
+    try:
+        first = empty_checkpoint()
+        async with writes_behind(saver, enabled=True):
+            stored = await saver.aput(config(thread), first, {"step": 1}, {})
+            await saver.aput_writes(stored, [("answer", "forty-two")], "task-1")
+            await saver.aput(stored, empty_checkpoint(), {"step": 2}, {})
+            read = await saver.aget_tuple(config(thread))
+            assert read is not None and read.metadata["step"] == 2
+        await saver.aput(stored, empty_checkpoint(), {"step": 3}, {})  # stored when it returns
+        parent = await saver.aget_tuple(config(thread, first["id"]))
+        assert parent is not None and ("task-1", "answer", "forty-two") in parent.pending_writes
+
+        async with services.sessions.begin() as session:
+            await session.execute(
+                update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow())
+            )
+        with pytest.raises(LeaseLost):
+            async with writes_behind(saver, enabled=True):
+                await saver.aput(stored, empty_checkpoint(), {"step": 4}, {})
+                await saver.aput_writes(stored, [("answer", "stale")], "task-2")
+    finally:
+        current_lease.reset(token)
+    read = await saver.aget_tuple(config(thread))
+    assert read is not None and read.metadata["step"] == 3  # nothing of the refused ones
     parent = await saver.aget_tuple(config(thread, first["id"]))
     assert parent is not None and all(w[2] != "stale" for w in parent.pending_writes)

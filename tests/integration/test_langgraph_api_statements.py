@@ -29,7 +29,8 @@ pytestmark = pytest.mark.postgres
 # tasks' writes (two rows each); its finish; the worker's next claim.
 MAX_STATEMENTS = 23
 # Each checkpoint write checks the lease once, or once for all of a run's writes that are
-# pending together (how many are depends on timing: seven at most here so far).
+# pending together. A run's writes go behind it (`durability` `async`), so here they are
+# usually two (the input checkpoint, then the rest); more when the machine is slow.
 LEASE_CHECK = "routegraph_assert_lease"
 MAX_LEASE_CHECKS = 9
 

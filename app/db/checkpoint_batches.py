@@ -136,6 +136,12 @@ class LeaseBatches:
         while pending := self._behind.get(lease):
             await asyncio.wait(list(pending))
 
+    def forget(self, lease: LeaseToken) -> None:
+        """Stop tracking `lease`'s writes (its run was cancelled): those still in flight end
+        on their own, fenced by the lease, and their failures are dropped."""
+        self._behind.pop(lease, None)
+        self._failed.pop(lease, None)
+
     async def flush(self, lease: LeaseToken) -> None:
         """`settle`, then forget `lease` and raise the first of its writes that failed."""
         try:

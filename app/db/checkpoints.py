@@ -185,6 +185,9 @@ class FencedPostgresSaver(AsyncPostgresSaver):
         """Wait for the writes of `lease` that went behind; raise the first failure."""
         await self._batches.flush(lease)
 
+    def forget(self, lease: LeaseToken) -> None:
+        self._batches.forget(lease)
+
     async def _send_batch(self, lease: LeaseToken, statements: list[Statement]) -> None:
         async with self._connection_cursor(pipeline=True, lease=lease) as cur:
             for query, params, many in statements:
@@ -235,6 +238,9 @@ async def writes_behind(saver: BaseCheckpointSaver[Any], *, enabled: bool) -> As
     token = _writing_behind.set(True)
     try:
         yield
+    except asyncio.CancelledError:
+        saver.forget(lease)  # no wait on the way out: a write in flight is fenced as any
+        raise
     except BaseException:
         with contextlib.suppress(Exception):
             await saver.flush(lease)

@@ -58,3 +58,16 @@ async def test_flush_raises_the_failure_and_a_later_write_behind_refuses() -> No
         await batches.flush(LEASE)
     assert send.sent == [["a"]]
     await batches.flush(LEASE)  # flushed: the lease is forgotten
+
+
+async def test_a_forgotten_leases_writes_end_on_their_own_and_their_failure_is_dropped() -> None:
+    send = RecordingSend(fail_with=LeaseLost("the lease moved on"))
+    batches = LeaseBatches(send)
+    batches.write_behind(LEASE, write("a"))
+    await asyncio.sleep(0)
+    batches.forget(LEASE)  # the run was cancelled: nothing waits for its writes
+    send.release.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    await batches.flush(LEASE)  # nothing tracked, nothing raised
+    assert send.sent == [["a"]]

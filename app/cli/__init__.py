@@ -5,6 +5,7 @@ HTTP (`runs`, `graphs`, `keys list|revoke`, `routing`)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -116,9 +117,26 @@ def prune(
 _DEV_TOOLS = ("bench", "simulate", "demo")
 
 
+def checkout_root(package_file: Path) -> Path | None:
+    """The repository this `app` package was loaded from, if its development tools are
+    there (a checkout's venv); None for an installed service."""
+    root = package_file.resolve().parents[2]  # <root>/app/cli/__init__.py
+    return root if (root / "devtools" / "cli.py").is_file() else None
+
+
+def dev_tool_missing(name: str, args: list[str]) -> str:
+    """What `routegraph bench|simulate|demo` says where there is no checkout to run it from."""
+    command = " ".join([name, *args])
+    return (
+        f"error: `routegraph {name}` is a development tool that comes with a checkout, not "
+        f"with the installed service: run `.venv/bin/python -m devtools {command}` from the "
+        "repository"
+    )
+
+
 def _dev_tool(name: str) -> None:
-    """`routegraph bench|simulate|demo`: development tools that ship with a checkout, not
-    with the service; say where they are instead of "no such command"."""
+    """`routegraph bench|simulate|demo`: in a checkout, the development tool itself
+    (`python -m devtools ...`); in an installed service, where to find it."""
 
     @cli.command(
         name,
@@ -126,17 +144,17 @@ def _dev_tool(name: str) -> None:
         add_help_option=False,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )
-    def pointer(ctx: typer.Context) -> None:
-        from app.cli.client import err
+    def dev_tool(ctx: typer.Context) -> None:
+        root = checkout_root(Path(__file__))
+        if root is None:
+            from app.cli.client import err
 
-        args = " ".join([name, *ctx.args])
-        err.print(
-            f"error: `routegraph {name}` is a development tool that comes with a checkout, not "
-            f"with the installed service: run `.venv/bin/python -m devtools {args}` from the "
-            "repository",
-            soft_wrap=True,
-        )
-        raise typer.Exit(1)
+            err.print(dev_tool_missing(name, list(ctx.args)), soft_wrap=True)
+            raise typer.Exit(1)
+        sys.path.insert(0, str(root))
+        from devtools.cli import dev
+
+        dev(args=[name, *ctx.args], prog_name="routegraph")
 
 
 for _name in _DEV_TOOLS:

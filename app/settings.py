@@ -106,8 +106,9 @@ class Settings(BaseSettings):
         0.05,
         ge=0,
         le=1,
-        description="share of auto/cascade decisions (per process) that may try a cheaper "
-        "tier to learn whether it suffices; 0 turns exploration off",
+        description="share of a tenant's auto/cascade decisions (per process) that may try "
+        "another model, or keep a cheap answer, to learn whether it suffices; 0 turns "
+        "exploration off",
     )
     routing_explore_budget_usd: float | None = Field(
         None,

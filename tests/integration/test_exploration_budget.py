@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade_database
 from app.db.models import ModelCall
 from tests.conftest import SimulatorAdmin
 from tests.support.chat_rig import chat_service
 from tests.support.learning import PEACHES
+from tests.support.ledger_rig import ledger_call
 from tests.support.tenants import bearer, make_key
 
 BUDGET_USD = 0.015  # room for one exploration of the frontier default, not two
@@ -45,23 +45,12 @@ async def tenants(
             yield {"acme": acme, "globex": globex}
 
 
-async def ledger_row(database_url: str, call_id: str) -> ModelCall:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            call = await session.get(ModelCall, call_id)
-    finally:
-        await engine.dispose()
-    assert call is not None
-    return call
-
-
 async def ask(api: httpx.AsyncClient, database_url: str) -> ModelCall:
     body = {"model": "auto", "messages": [{"role": "user", "content": PEACHES}]}
     headers = {"x-routegraph-cache": "off"}  # routed and answered, not a cache hit
     answer = await api.post("/chat/completions", json=body, headers=headers, timeout=30)
     assert answer.status_code == 200, answer.text
-    return await ledger_row(database_url, answer.headers["x-routegraph-call-id"])
+    return await ledger_call(database_url, answer.headers["x-routegraph-call-id"])
 
 
 async def test_exploration_spends_at_most_the_tenants_money_cap_and_the_ledger_shows_it(

@@ -18,11 +18,10 @@ from fastapi import Header
 
 from app.api.app import create_app
 from app.api.tenant import current_tenant
-from app.db.engine import create_engine, create_session_factory
-from app.db.models import ModelCall
 from app.settings import Settings
 from tests.conftest import SimulatorAdmin
 from tests.support.learning import PEACHES
+from tests.support.ledger_rig import ledger_call
 from tests.support.live_server import LiveServer
 
 
@@ -273,14 +272,7 @@ async def chat_auto(api: httpx.AsyncClient, *, stream: bool) -> tuple[str, str]:
 
 
 async def recorded_routing(database_url: str, call_id: str) -> dict[str, Any] | None:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            call = await session.get(ModelCall, call_id)
-    finally:
-        await engine.dispose()
-    assert call is not None
-    return call.routing
+    return (await ledger_call(database_url, call_id)).routing
 
 
 async def test_feedback_on_a_streamed_auto_call_reaches_the_estimates(

@@ -51,6 +51,12 @@ async def a_claimed_run(services: Services) -> tuple[str, int, str]:
     return run_id, epoch, run.thread_id
 
 
+async def expire_lease(services: Services, run_id: str) -> None:
+    """The run's lease runs out, as when its worker stalls."""
+    async with services.sessions.begin() as session:
+        await session.execute(update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow()))
+
+
 def config(thread: str, checkpoint_id: str | None = None) -> dict[str, Any]:
     configurable = {"thread_id": thread, "checkpoint_ns": ""}
     if checkpoint_id:
@@ -75,10 +81,7 @@ async def test_checkpoint_writes_carry_the_lease_and_stop_when_it_moves_on(
         assert ("task-1", "answer", "forty-two") in read.pending_writes
 
         # The lease expires while this worker stalls: its next write is refused.
-        async with services.sessions.begin() as session:
-            await session.execute(
-                update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow())
-            )
+        await expire_lease(services, run_id)
         with pytest.raises(LeaseLost):
             await saver.aput(config(thread, first["id"]), empty_checkpoint(), {"step": 2}, {})
         # Another worker claims the run (epoch + 1): the old epoch stays refused.
@@ -120,10 +123,7 @@ async def test_writes_pending_together_are_all_stored_or_all_refused(services: S
         assert parent is not None
         assert {w[2] for w in parent.pending_writes} == {"a0", "a1", "a2", "a3"}
 
-        async with services.sessions.begin() as session:
-            await session.execute(
-                update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow())
-            )
+        await expire_lease(services, run_id)
         outcomes = await asyncio.gather(
             *(saver.aput_writes(stored, [("answer", "stale")], f"late-{i}") for i in range(3)),
             saver.aput(config(thread, first["id"]), empty_checkpoint(), {"step": 3}, {}),
@@ -160,10 +160,7 @@ async def test_a_runs_writes_behind_it_are_read_back_stored_by_its_end_or_raised
         parent = await saver.aget_tuple(config(thread, first["id"]))
         assert parent is not None and ("task-1", "answer", "forty-two") in parent.pending_writes
 
-        async with services.sessions.begin() as session:
-            await session.execute(
-                update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow())
-            )
+        await expire_lease(services, run_id)
         with pytest.raises(LeaseLost):
             async with writes_behind(saver, enabled=True):
                 await saver.aput(stored, empty_checkpoint(), {"step": 4}, {})

@@ -6,7 +6,8 @@ is refused with LeaseLost and stores nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -51,6 +52,16 @@ async def a_claimed_run(services: Services) -> tuple[str, int, str]:
     return run_id, epoch, run.thread_id
 
 
+@contextmanager
+def holding_lease(run_id: str, epoch: int) -> Iterator[None]:
+    """Checkpoint writes inside are this worker's, under the lease of `epoch`."""
+    token = current_lease.set(LeaseToken(run_id, epoch))
+    try:
+        yield
+    finally:
+        current_lease.reset(token)
+
+
 async def expire_lease(services: Services, run_id: str) -> None:
     """The run's lease runs out, as when its worker stalls."""
     async with services.sessions.begin() as session:
@@ -70,8 +81,7 @@ async def test_checkpoint_writes_carry_the_lease_and_stop_when_it_moves_on(
     saver = services.checkpointer
     run_id, epoch, thread = await a_claimed_run(services)
 
-    token = current_lease.set(LeaseToken(run_id, epoch))
-    try:
+    with holding_lease(run_id, epoch):
         first = empty_checkpoint()
         stored = await saver.aput(config(thread), first, {"step": 1}, {})
         await saver.aput_writes(stored, [("answer", "forty-two"), ("__error__", "x")], "task-1")
@@ -88,18 +98,13 @@ async def test_checkpoint_writes_carry_the_lease_and_stop_when_it_moves_on(
         assert (await claimed_epoch(services, "second")) == (run_id, epoch + 1)
         with pytest.raises(LeaseLost):
             await saver.aput_writes(stored, [("answer", "stale")], "task-2")
-    finally:
-        current_lease.reset(token)
 
     read = await saver.aget_tuple(config(thread))
     assert read is not None and read.checkpoint["id"] == first["id"]  # nothing else stored
     assert all(write[2] != "stale" for write in read.pending_writes)
     # The new owner writes under its own epoch.
-    token = current_lease.set(LeaseToken(run_id, epoch + 1))
-    try:
+    with holding_lease(run_id, epoch + 1):
         await saver.aput(config(thread, first["id"]), empty_checkpoint(), {"step": 2}, {})
-    finally:
-        current_lease.reset(token)
     read = await saver.aget_tuple(config(thread))
     assert read is not None and read.metadata["step"] == 2
 
@@ -109,8 +114,7 @@ async def test_writes_pending_together_are_all_stored_or_all_refused(services: S
     fenced write: every one is stored, or, once the lease moved on, every one is refused."""
     saver = services.checkpointer
     run_id, epoch, thread = await a_claimed_run(services)
-    token = current_lease.set(LeaseToken(run_id, epoch))
-    try:
+    with holding_lease(run_id, epoch):
         first = empty_checkpoint()
         stored = await saver.aput(config(thread), first, {"step": 1}, {})
         await asyncio.gather(
@@ -130,8 +134,6 @@ async def test_writes_pending_together_are_all_stored_or_all_refused(services: S
             return_exceptions=True,
         )
         assert all(isinstance(outcome, LeaseLost) for outcome in outcomes)
-    finally:
-        current_lease.reset(token)
     read = await saver.aget_tuple(config(thread))
     assert read is not None and read.metadata["step"] == 2  # nothing of the late ones
     parent = await saver.aget_tuple(config(thread, first["id"]))
@@ -147,8 +149,7 @@ async def test_a_runs_writes_behind_it_are_read_back_stored_by_its_end_or_raised
     and once the lease moved on the refused write is raised there."""
     saver = services.checkpointer
     run_id, epoch, thread = await a_claimed_run(services)
-    token = current_lease.set(LeaseToken(run_id, epoch))
-    try:
+    with holding_lease(run_id, epoch):
         first = empty_checkpoint()
         async with writes_behind(saver, enabled=True):
             stored = await saver.aput(config(thread), first, {"step": 1}, {})
@@ -165,8 +166,6 @@ async def test_a_runs_writes_behind_it_are_read_back_stored_by_its_end_or_raised
             async with writes_behind(saver, enabled=True):
                 await saver.aput(stored, empty_checkpoint(), {"step": 4}, {})
                 await saver.aput_writes(stored, [("answer", "stale")], "task-2")
-    finally:
-        current_lease.reset(token)
     read = await saver.aget_tuple(config(thread))
     assert read is not None and read.metadata["step"] == 3  # nothing of the refused ones
     parent = await saver.aget_tuple(config(thread, first["id"]))

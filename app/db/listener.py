@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 RUNS_CHANNEL = "routegraph_runs"  # a run became claimable
 EVENTS_CHANNEL = "routegraph_events"  # payload: run id with new events
 CANCEL_CHANNEL = "routegraph_cancel"  # payload: run id asked to stop
+# On RUNS_CHANNEL: a finished run left a queued run of its thread claimable (migration
+# 0019). Nothing in-process knows this, so it is passed on from this process's own writes too.
+UNBLOCKED = "unblocked"
 MAX_BACKOFF_S = 5.0
 
 
@@ -44,6 +47,8 @@ class Notifier(Protocol):
 
     def wake_everyone(self) -> None: ...
 
+    tells_unblocked: bool
+
 
 class PgListener:
     """One LISTEN connection per process; reconnects with backoff and, after a reconnect,
@@ -57,6 +62,7 @@ class PgListener:
         self.ready = asyncio.Event()
 
     def start(self) -> None:
+        self._notifier.tells_unblocked = True
         self._task = asyncio.create_task(self._listen_forever(), name="pg-listener")
 
     async def stop(self) -> None:
@@ -92,7 +98,8 @@ class PgListener:
                     await conn.close()
 
     def _dispatch(self, channel: str, payload: str, pid: int = 0) -> None:
-        if channel != CANCEL_CHANNEL and pid in self._own:
+        unblocked = channel == RUNS_CHANNEL and payload == UNBLOCKED
+        if channel != CANCEL_CHANNEL and pid in self._own and not unblocked:
             return  # signalled in-process when it committed
         if channel == EVENTS_CHANNEL:
             self._notifier.events_committed(payload)

@@ -14,6 +14,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.db import crons_repo, lg_repo, runs_repo
 from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
@@ -21,6 +23,7 @@ from app.db.thread_checkpoints import RUN_ID_KEY, run_checkpoints
 from app.run_status import RunStatus
 from app.schemas.langgraph import DEFAULT_DURABILITY, CancelMany, RunCreate
 from app.services import lg_threads, run_state
+from app.services.claim_here import ClaimHere
 from app.services.container import Services
 from app.services.errors import InvalidInput, RunNotFound, ServiceError
 from app.services.lg_assistants import Assistant, get_assistant
@@ -164,37 +167,57 @@ async def create_run(
     )
     cancelled: list[str] = []
     tags = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
-    async with services.sessions.begin() as session:
-        if thread_id is not None:
-            create = stateless or body.if_not_exists == "create"
-            await lg_threads.hold_thread(session, tenant_id, thread_id, create=create, tags=tags)
-        if stateless and thread_id is None:  # on_completion "delete": gone once the run ends
-            crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
-        strategy = lg["multitask_strategy"]
-        if not stateless and strategy != "enqueue":  # `enqueue` needs no look at the others
-            live = await lg_repo.live_runs(session, tenant_id, run.thread_id)
-            if live and strategy == "reject":
-                raise ThreadBusy(
-                    f"Thread {run.thread_id} is busy with run {live[0].id}: "
-                    "multitask_strategy 'reject' refuses a second run"
+    here = ClaimHere(services, due_now=not body.after_seconds)
+    try:
+        async with services.sessions.begin() as session:
+            if thread_id is not None:
+                create = stateless or body.if_not_exists == "create"
+                await lg_threads.hold_thread(
+                    session, tenant_id, thread_id, create=create, tags=tags
                 )
-            if live and strategy in ("interrupt", "rollback"):
-                for other in live:
-                    locked = await session.get(Run, other.id, with_for_update=True)
-                    if locked is None or run_state.is_terminal(locked.status):
-                        continue
-                    if await run_state.cancel(services.journal, session, locked):
-                        cancelled.append(locked.id)
-                if strategy == "rollback":
-                    lg["rollback_runs"] = [other.id for other in live]
-        await services.journal.enqueue(session, run, {"graph": run.graph, "version": run.version})
+            if stateless and thread_id is None:  # on_completion "delete": gone once it ends
+                crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
+            strategy = lg["multitask_strategy"]
+            if not stateless and strategy != "enqueue":  # `enqueue` needs no look at others
+                cancelled = await _make_way(services, session, run, strategy, lg)
+            await services.journal.enqueue(
+                session, run, {"graph": run.graph, "version": run.version}
+            )
+            await here.claim(session)
+    except BaseException:
+        here.abandoned()
+        raise
     for run_id in cancelled:
         services.notifier.cancel_requested(run_id)
-    services.notifier.runs_claimable()
+    here.committed(run.id)
     if body.after_seconds:  # wake this process's worker then (others poll, or are woken)
         loop = asyncio.get_running_loop()
         loop.call_later(body.after_seconds, services.notifier.runs_claimable)
     return run
+
+
+async def _make_way(
+    services: Services, session: AsyncSession, run: Run, strategy: str, lg: dict[str, Any]
+) -> list[str]:
+    """`reject` refuses a second live run on the thread (ThreadBusy); `interrupt` and
+    `rollback` cancel the live ones (returned), `rollback` noting them for the new run."""
+    live = await lg_repo.live_runs(session, run.tenant_id, run.thread_id)
+    if live and strategy == "reject":
+        raise ThreadBusy(
+            f"Thread {run.thread_id} is busy with run {live[0].id}: "
+            "multitask_strategy 'reject' refuses a second run"
+        )
+    cancelled: list[str] = []
+    if live and strategy in ("interrupt", "rollback"):
+        for other in live:
+            locked = await session.get(Run, other.id, with_for_update=True)
+            if locked is None or run_state.is_terminal(locked.status):
+                continue
+            if await run_state.cancel(services.journal, session, locked):
+                cancelled.append(locked.id)
+        if strategy == "rollback":
+            lg["rollback_runs"] = [other.id for other in live]
+    return cancelled
 
 
 async def get_thread_run(services: Services, thread_id: str, run_id: str, tenant_id: str) -> Run:

@@ -21,8 +21,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app.db.journal.records import ClaimedRun
 from app.run_status import TERMINAL
 from app.services.stream_ids import id_of
+
+
+class LocalWorker(Protocol):
+    """The worker of this process, offered to its API for claims made where runs are queued
+    (`app.services.claim_here`)."""
+
+    worker_id: str
+
+    def reserve_slot(self) -> bool:
+        """Hold a free slot for a claim made elsewhere (False: none is free)."""
+        ...
+
+    def release_slot(self) -> None:
+        """The held slot was not used."""
+        ...
+
+    def adopt(self, claimed: ClaimedRun) -> None:
+        """Run `claimed` in the held slot (its claim has committed)."""
+        ...
 
 
 class RemotePublisher(Protocol):
@@ -71,6 +91,12 @@ class Notifier:
         self._cancel_listeners: list[Callable[[str], None]] = []
         self._tails: dict[str, list[dict[str, Any]]] = {}
         self.remote: RemotePublisher | None = None
+        # This process's running worker, if it has one (set by the worker itself).
+        self.local_worker: LocalWorker | None = None
+        # Whether `runs_claimable` also comes when a finished run unblocks a queued run of
+        # its thread (set by the Postgres listener); without it workers claim after every
+        # run of their own ends.
+        self.tells_unblocked = False
         self._origin = uuid.uuid4().hex  # tells this process's own notifications apart
 
     @property

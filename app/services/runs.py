@@ -19,6 +19,7 @@ from app.db.runs_repo import CURSOR_PATTERN
 from app.db.tenant_scope import scoped
 from app.schemas.runs import SubmitRun
 from app.services import run_state
+from app.services.claim_here import ClaimHere
 from app.services.container import Services
 from app.services.errors import (
     IdempotencyConflict,
@@ -68,19 +69,25 @@ async def submit_run(
             return existing, False
     run.idempotency_key = stored_key
     run.request_fingerprint = fingerprint
+    here = ClaimHere(services)
     try:
         async with services.sessions.begin() as session:
             await services.journal.enqueue(
                 session, run, {"graph": run.graph, "version": run.version}
             )
+            await here.claim(session)
     except IntegrityError:
+        here.abandoned()
         # Another request with the same key won the race: answer with its run.
         if idempotency_key:
             existing = await _existing_for_key(services, idempotency_key, tenant_id, fingerprint)
             if existing is not None:
                 return existing, False
         raise
-    services.notifier.runs_claimable()
+    except BaseException:
+        here.abandoned()
+        raise
+    here.committed(run.id)
     return run, True
 
 

@@ -55,6 +55,11 @@ class Worker:
         # A run that must run alone waits: take nothing new until this worker is idle.
         self._making_room = False
         self._handing_back: set[asyncio.Task[None]] = set()
+        # Slots held for claims made where runs are queued in this process (`claim_here`).
+        self._reserved = 0
+        self._stopping = False
+        # A claim now could find something (see `_may_find_runs`).
+        self._maybe_claimable = True
         services.notifier.on_cancel(self._cancel_requested)
 
     @property
@@ -84,9 +89,14 @@ class Worker:
         beating = asyncio.create_task(heartbeat.run(), name="heartbeat")
         self._count_slots()
         crons = asyncio.create_task(run_cron_scheduler(self.services, stop), name="crons")
+        notifier = self.services.notifier
+        notifier.local_worker = self  # runs queued in this process are claimed as they are
         try:
             await self._claim_loop(stop)
         finally:
+            self._stopping = True
+            if notifier.local_worker is self:
+                notifier.local_worker = None
             await self._drain()
             beating.cancel()
             crons.cancel()
@@ -99,8 +109,8 @@ class Worker:
         while not stop.is_set():
             free = self._free_slots()
             claimed_all = False
-            if free > 0:
-                sweep = time.monotonic() - self._last_sweep >= settings.poll_seconds
+            sweep = time.monotonic() - self._last_sweep >= settings.poll_seconds
+            if free > 0 and (self._may_find_runs() or sweep):
                 try:
                     claimed = await self._claim(
                         free, include_expired=sweep, solo_ok=not self._active
@@ -108,6 +118,9 @@ class Worker:
                     if sweep and (self._active or claimed):
                         self._making_room = await self._suspects_waiting()
                     failures = 0
+                    # Every free slot filled: more may wait. Fewer: nothing claimable is
+                    # left until a wake-up says otherwise.
+                    self._maybe_claimable = len(claimed) == free
                 except DATABASE_ERRORS as exc:
                     # The database went away (restart, failover): back off and retry.
                     failures += 1
@@ -130,6 +143,19 @@ class Worker:
             delay = min(settings.poll_seconds * 2**failures, max(settings.poll_seconds, 10.0))
             await self._wait(stop, delay, full=free <= 0)
 
+    def _may_find_runs(self) -> bool:
+        """Whether a claim now could find a run: after a wake-up (a run queued or released
+        anywhere, or a finished run unblocking a queued one of its thread) or a claim that
+        filled every slot. Where the database does not tell of unblocked runs (SQLite), a
+        freed slot is always worth a claim. A wake-up is taken here: one coming during the
+        claim that follows makes another."""
+        notifier = self.services.notifier
+        signal = notifier.claimable_signal()
+        if signal.is_set():
+            signal.clear()
+            self._maybe_claimable = True
+        return self._maybe_claimable or not notifier.tells_unblocked
+
     def _free_slots(self) -> int:
         """Slots to claim into: none beside a solo run, none while making room for one."""
         if any(scope.solo for _, scope in self._active.values()):
@@ -139,7 +165,26 @@ class Worker:
                 return 0
             self._making_room = False
             self._last_sweep = 0.0  # idle now: the next claim looks for the waiting run
-        return self.concurrency - len(self._active)
+        return self.concurrency - len(self._active) - self._reserved
+
+    # -- claims made where a run is queued, in this process (app.services.claim_here) -----
+    def reserve_slot(self) -> bool:
+        if self._stopping or self._free_slots() <= 0:
+            return False
+        self._reserved += 1
+        return True
+
+    def release_slot(self) -> None:
+        self._reserved -= 1
+        self._slot_freed.set()
+
+    def adopt(self, claimed: ClaimedRun) -> None:
+        self._reserved -= 1
+        self._claimed([claimed])
+        if self._stopping:  # shutting down meanwhile: hand it straight back
+            self._hand_back_later(self._scope(claimed), "worker shutting down")
+            return
+        self._launch(claimed)
 
     async def _suspects_waiting(self) -> bool:
         async with self.services.worker_sessions() as session:
@@ -181,6 +226,8 @@ class Worker:
                 task.cancel()
             self._slot_freed.clear()
             if not full:
+                if claimable.is_set():
+                    self._maybe_claimable = True
                 claimable.clear()
 
     async def _claim(self, limit: int, *, include_expired: bool, solo_ok: bool) -> list[ClaimedRun]:
@@ -197,6 +244,10 @@ class Worker:
                 solo_ok=solo_ok,
                 solo_after=settings.solo_after_recoveries,
             )
+        self._claimed(claimed)
+        return claimed
+
+    def _claimed(self, claimed: list[ClaimedRun]) -> None:
         for run in claimed:
             self.services.telemetry.run_claimed(run.epoch, run.created_at)
             log.info(
@@ -206,7 +257,6 @@ class Worker:
                 run.epoch,
                 ", alone: its workers died under it before" if run.solo else "",
             )
-        return claimed
 
     def _launch(self, claimed: ClaimedRun) -> None:
         """Start a claimed run as a task; its slot is taken now, before the task runs."""
@@ -246,7 +296,7 @@ class Worker:
             # recovery is counted against it); if that takes longer than the lease, the
             # lease lapses and another worker resumes it anyway.
             log.warning("run %s: database unavailable (%s); handing it back", claimed.id, exc)
-            self._hand_back_later(scope)
+            self._hand_back_later(scope, "the database failed under its worker")
             return "interrupted"
         except asyncio.CancelledError:
             raise
@@ -258,12 +308,12 @@ class Worker:
             self.services.telemetry.run_ended(outcome)
             self._count_slots()
 
-    def _hand_back_later(self, scope: RunScope) -> None:
-        task = asyncio.create_task(self._hand_back(scope), name=f"hand-back-{scope.run_id}")
+    def _hand_back_later(self, scope: RunScope, reason: str) -> None:
+        task = asyncio.create_task(self._hand_back(scope, reason), name=f"hand-back-{scope.run_id}")
         self._handing_back.add(task)
         task.add_done_callback(self._handing_back.discard)
 
-    async def _hand_back(self, scope: RunScope) -> None:
+    async def _hand_back(self, scope: RunScope, reason: str) -> None:
         """Release the run, fenced by its epoch, retrying while its lease would last."""
         deadline = time.monotonic() + self.services.settings.lease_seconds
         delay = 0.1
@@ -276,7 +326,7 @@ class Worker:
                         scope.run_id,
                         epoch=scope.epoch,
                         events=events,
-                        reason="the database failed under its worker",
+                        reason=reason,
                     )
             except DATABASE_ERRORS:
                 events = [event.after_failed_write() for event in events]

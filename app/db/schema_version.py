@@ -13,7 +13,7 @@ import psycopg
 
 from app.db.engine import is_sqlite, libpq_url, sqlite_path
 
-HEAD = "0018"
+HEAD = "0019"
 
 
 def current_revision(url: str) -> str | None:

@@ -195,7 +195,10 @@ async def event_time(server: Server, run_id: str, event_id: str) -> float | None
     return None
 
 
-def start_routegraph(database_url: str, simulator_url: str) -> Server:
+def start_routegraph(
+    database_url: str, simulator_url: str, tree: Path = REPO, name: str = "routegraph"
+) -> Server:
+    """`serve` of this checkout, or of another one (`tree`, with its own `.venv`)."""
     env = {
         **os.environ,
         "ROUTEGRAPH_DATABASE_URL": database_url,
@@ -203,8 +206,9 @@ def start_routegraph(database_url: str, simulator_url: str) -> Server:
         "ROUTEGRAPH_CONFIG": str(GRAPHS / "langgraph.json"),
         "ROUTEGRAPH_LOG_LEVEL": "WARNING",
     }
-    argv = [sys.executable, "-m", "app.cli", "serve", "--port", "{port}"]
-    server = Server("routegraph", argv, env, REPO)
+    python = sys.executable if tree == REPO else str(tree / ".venv" / "bin" / "python")
+    argv = [python, "-m", "app.cli", "serve", "--port", "{port}"]
+    server = Server(name, argv, env, tree)
     server.wait_healthy("/healthz")
     return server
 

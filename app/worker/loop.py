@@ -213,11 +213,11 @@ class Worker:
             log.warning("could not fold the ledger rollups: %s", exc)
 
     async def _wait(self, stop: asyncio.Event, seconds: float, *, full: bool) -> None:
-        """Until stop, a wake-up (unless every slot is busy), a freed slot, or `seconds`."""
-        claimable = self.services.notifier.claimable_signal()
+        """Until stop, a wake-up (unless every slot is busy), a freed slot, or `seconds`.
+        A wake-up stays set for the next claim to take (`_may_find_runs`)."""
         waits = [stop.wait(), self._slot_freed.wait()]
         if not full:
-            waits.append(claimable.wait())
+            waits.append(self.services.notifier.claimable_signal().wait())
         tasks = [asyncio.ensure_future(wait) for wait in waits]
         try:
             await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
@@ -225,10 +225,6 @@ class Worker:
             for task in tasks:
                 task.cancel()
             self._slot_freed.clear()
-            if not full:
-                if claimable.is_set():
-                    self._maybe_claimable = True
-                claimable.clear()
 
     async def _claim(self, limit: int, *, include_expired: bool, solo_ok: bool) -> list[ClaimedRun]:
         settings = self.services.settings

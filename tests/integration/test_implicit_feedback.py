@@ -141,16 +141,20 @@ async def test_user_feedback_on_kept_answers_teaches_the_cascade_to_escalate(
     assert "from 2 feedback events in cluster, 2 in class, 2 overall" in reason
 
 
+def _weak_and_strong_disagree(gsm8k: list[Row]) -> Row:
+    """The first recorded question whose weak and strong final numbers both read and differ."""
+    for row in gsm8k:
+        verdict = compare_answers(row.weak_response, row.strong_response, _request(row).messages)
+        if verdict.comparable and not verdict.accepted:
+            return row
+    raise AssertionError("no recorded GSM8K row where the two models' answers differ")
+
+
 async def test_agreeing_cheap_answers_are_kept_and_a_disagreement_escalates(
     env: Env, gsm8k: list[Row]
 ) -> None:
     """edge-a and edge-b give Mixtral's recorded answer, mid-a GPT-4's: real final numbers."""
-    row = next(
-        r
-        for r in gsm8k
-        if compare_answers(r.weak_response, r.strong_response, _request(r).messages).comparable
-        and not compare_answers(r.weak_response, r.strong_response, _request(r).messages).accepted
-    )
+    row = _weak_and_strong_disagree(gsm8k)
     pair = Cascade(verifier="agreement")  # the second opinion: the tier's next model, edge-b
     result = await env.gateway.complete(_request(row), pair, CallContext(call_key="a1"))
     assert result.model == "edge-a" and result.content == row.weak_response
@@ -202,12 +206,7 @@ async def test_a_third_vote_settles_a_disagreement_and_the_outvoted_answer_count
 ) -> None:
     """edge models give Mixtral's recorded answer, mid models GPT-4's: edge-a and mid-a
     disagree, and the third vote decides which of them is kept without asking the frontier."""
-    row = next(
-        r
-        for r in gsm8k
-        if compare_answers(r.weak_response, r.strong_response, _request(r).messages).comparable
-        and not compare_answers(r.weak_response, r.strong_response, _request(r).messages).accepted
-    )
+    row = _weak_and_strong_disagree(gsm8k)
     # The default third: the cheapest other model below the frontier, edge-b (Mixtral again).
     votes = Cascade(verifier="agreement", agree_with="mid-a", votes=3)
     result = await env.gateway.complete(_request(row), votes, CallContext(call_key="v1"))
@@ -329,12 +328,7 @@ async def test_a_spec_policy_of_agreement_keeps_what_two_models_agree_on_as_feed
     recorded_rig: SpecRig, gsm8k: list[Row]
 ) -> None:
     """edge-a and edge-b give Mixtral's recorded answer, mid-a GPT-4's: real final numbers."""
-    row = next(
-        r
-        for r in gsm8k
-        if compare_answers(r.weak_response, r.strong_response, _request(r).messages).comparable
-        and not compare_answers(r.weak_response, r.strong_response, _request(r).messages).accepted
-    )
+    row = _weak_and_strong_disagree(gsm8k)
     rig = recorded_rig
     agreed = await rig.run(rig.compile(agreement_spec("edge-b")), {"question": row.prompt})
     first, second = agreed.calls_of("ask")

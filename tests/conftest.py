@@ -2,79 +2,65 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from devtools.routing.datasets import DataMissingError, Row, load_gsm8k
+from tests.support.databases import (
+    Templates,
+    fresh_pg_database,
+    fresh_sqlite_database,
+)
 from tests.support.routing_data import data_missing
 from tests.support.simulator_admin import SimulatorAdmin
 
-PG_ADMIN_URL = os.environ.get(
-    "ROUTEGRAPH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
-
-def postgres_available() -> bool:
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """This test process's migrated templates (tests/support/databases.py)."""
+    templates = Templates(tmp_path_factory.mktemp("templates"))
     try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-def _pg_url(database: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return f"{base}/{database}".replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def _require_postgres() -> None:
-    if postgres_available():
-        return
-    if os.environ.get("ROUTEGRAPH_TEST_SKIP_POSTGRES") == "1":
-        pytest.skip("PostgreSQL unreachable and ROUTEGRAPH_TEST_SKIP_POSTGRES=1")
-    pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set ROUTEGRAPH_TEST_PG_URL)")
-
-
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    """Create a database for one test and drop it afterwards, whatever happened."""
-    _require_postgres()
-    name = f"rg_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_url(name)
+        yield templates
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        templates.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated-by-the-test database, on SQLite and on Postgres."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, database_templates: Templates
+) -> Iterator[str]:
+    """A fresh database at the schema's head, on SQLite and on Postgres."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'routegraph.db'}"
+        yield fresh_sqlite_database(tmp_path / "routegraph.db", database_templates)
+        return
+    with fresh_pg_database(database_templates) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database with no schema yet, on SQLite and on Postgres (migration tests)."""
+    if request.param == "sqlite":
+        yield fresh_sqlite_database(tmp_path / "routegraph.db")
         return
     with fresh_pg_database() as url:
         yield url
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh SQLite file, the embedded default (a test whose subject is not storage)."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'routegraph.db'}"
+def sqlite_url(tmp_path: Path, database_templates: Templates) -> str:
+    """A fresh SQLite file at the schema's head, the embedded default (a test whose
+    subject is not storage)."""
+    return fresh_sqlite_database(tmp_path / "routegraph.db", database_templates)
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh Postgres database, for faults only a database server has."""
-    with fresh_pg_database() as url:
+def postgres_url(database_templates: Templates) -> Iterator[str]:
+    """A fresh Postgres database at the schema's head, for faults only a database server
+    has."""
+    with fresh_pg_database(database_templates) as url:
         yield url
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from app.db.schema_version import schema_is_current
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,5 +20,8 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_database(database_url: str, revision: str = "head") -> None:
-    """Bring the schema (ours and LangGraph's checkpointer tables) up to `revision`."""
+    """Bring the schema (ours and LangGraph's checkpointer tables) up to `revision`. A
+    database already at head is left alone without loading the migrations (one query)."""
+    if revision == "head" and schema_is_current(database_url):
+        return
     command.upgrade(alembic_config(database_url), revision)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import fresh_pg_database
+from tests.support.databases import fresh_pg_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

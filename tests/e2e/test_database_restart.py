@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.worker.loop import Worker
 from devtools.simulator.config import SimulatorConfig
 from devtools.simulator.server import SimulatorServer
-from tests.conftest import PG_ADMIN_URL
+from tests.support.databases import PG_ADMIN_URL
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -13,7 +13,7 @@ from langgraph_sdk import get_client
 
 from devtools.simulator.config import SimulatorConfig
 from devtools.simulator.server import SimulatorServer
-from tests.conftest import fresh_pg_database
+from tests.support.databases import fresh_pg_database
 from tests.support.lg_graphs import write_lg_config
 from tests.support.processes import Child, service_env, start_api
 from tests.support.simulator_admin import SimulatorAdmin

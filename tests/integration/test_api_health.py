@@ -7,7 +7,7 @@ import psycopg
 
 from app.api.app import create_app
 from app.settings import Settings
-from tests.conftest import PG_ADMIN_URL
+from tests.support.databases import PG_ADMIN_URL
 from tests.support.live_server import LiveServer
 
 

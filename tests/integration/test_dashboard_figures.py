@@ -246,12 +246,14 @@ async def _write_ledger_more(services: Services) -> None:
         await ledger_repo.mark_lost(session, [r["id"] for r in rows[24:]])
 
 
-async def test_calls_written_before_the_migration_are_in_the_rollups(database_url: str) -> None:
-    upgrade_database(database_url, "0011")
+async def test_calls_written_before_the_migration_are_in_the_rollups(
+    empty_database_url: str,
+) -> None:
+    upgrade_database(empty_database_url, "0011")
     rng = random.Random(3)
     rows = [_row(rng, "acme", rng.randint(0, 100), None) for _ in range(60)]
     done = {c["b_id"]: c for c in (_completion(rng, r) for r in rows)}
-    engine = create_engine(database_url)
+    engine = create_engine(empty_database_url)
     try:
         async with engine.begin() as connection:
             # The table as it was at 0011 (reflected: the model has later migrations' columns).
@@ -269,8 +271,8 @@ async def test_calls_written_before_the_migration_are_in_the_rollups(database_ur
             )
     finally:
         await engine.dispose()
-    upgrade_database(database_url)
-    async with build_services(Settings(database_url=database_url)) as services:
+    upgrade_database(empty_database_url)
+    async with build_services(Settings(database_url=empty_database_url)) as services:
         hour = NOW.replace(minute=0)
         await _check(
             services,

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from app.api.app import create_app
 from app.services import auth
 from app.settings import Settings
-from tests.conftest import fresh_pg_database
+from tests.support.databases import fresh_pg_database
 from tests.support.live_server import LiveServer
 from tests.support.pg_statement_log import PgStatementLog
 from tests.support.simulator_admin import SimulatorAdmin

@@ -79,9 +79,9 @@ def config(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
 
-async def test_keys_and_threads_move_behind_their_tenant(database_url: str) -> None:
-    await asyncio.to_thread(upgrade_database, database_url, "0008")
-    engine = create_engine(database_url)
+async def test_keys_and_threads_move_behind_their_tenant(empty_database_url: str) -> None:
+    await asyncio.to_thread(upgrade_database, empty_database_url, "0008")
+    engine = create_engine(empty_database_url)
     sessions = create_session_factory(engine)
     try:
         async with sessions.begin() as session:
@@ -93,7 +93,7 @@ async def test_keys_and_threads_move_behind_their_tenant(database_url: str) -> N
                     run_row("g2", "globex", "own", None, 2),
                 ],
             )
-        async with open_checkpointer(database_url) as saver:
+        async with open_checkpointer(empty_database_url) as saver:
             graph = counter_graph(saver)
             for thread, start in (("shared", 1), ("own", 10), ("orphan", 100)):
                 await graph.ainvoke({"n": start, "seen": []}, config(thread))
@@ -102,12 +102,12 @@ async def test_keys_and_threads_move_behind_their_tenant(database_url: str) -> N
             assert latest is not None
             await saver.aput_writes(latest.config, [("seen", ["pending"])], "task-1")
 
-        await asyncio.to_thread(upgrade_database, database_url)
+        await asyncio.to_thread(upgrade_database, empty_database_url)
 
         async with sessions() as session:
             keys = dict((await session.execute(select(Run.id, Run.idempotency_key))).all())
         assert keys == {"a1": "acme/job-1", "g1": "globex/job-2", "g2": None}
-        async with open_checkpointer(database_url) as saver:
+        async with open_checkpointer(empty_database_url) as saver:
             graph = counter_graph(saver)
             for thread, values in (
                 ("acme/shared", {"n": 2, "seen": ["bump"]}),

@@ -18,7 +18,7 @@ import pytest
 from app.api.app import create_app
 from app.db.migrate import upgrade_database
 from app.settings import Settings
-from tests.conftest import fresh_pg_database
+from tests.support.databases import fresh_pg_database
 from tests.support.live_server import LiveServer
 from tests.support.tenants import bearer, make_key_with_id
 

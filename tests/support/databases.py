@@ -17,7 +17,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -107,8 +107,9 @@ def fresh_pg_database(templates: Templates | None = None) -> Iterator[str]:
 def fresh_sqlite_database(path: Path, templates: Templates | None = None) -> str:
     """A SQLite file at `path`: a copy of the migrated template if given, else none yet."""
     if templates is not None:
-        with sqlite3.connect(templates.sqlite()) as source, sqlite3.connect(path) as copy:
+        with (
+            closing(sqlite3.connect(templates.sqlite())) as source,
+            closing(sqlite3.connect(path)) as copy,
+        ):
             source.backup(copy)
-        source.close()
-        copy.close()
     return f"sqlite+aiosqlite:///{path}"

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.journal import Guard
 from app.db.json_merge import json_merged
 from app.db.langgraph_models import LgAssistant, LgAssistantVersion, LgThread
 from app.db.models import JSONType, Run, utcnow
@@ -118,13 +119,20 @@ _LOCK_THREAD = (
 )
 
 
+def thread_lock(tenant_id: str, thread_id: str, tags: dict[str, str]) -> Guard:
+    """The statement that locks the thread for the transaction (run creation on it is
+    serialised) and sets `tags` in its metadata; it finds no row when there is no such
+    thread. Also a guard for queueing a run on the thread in the same statement."""
+    params = {"tenant": tenant_id, "thread": thread_id, "now": utcnow(), "tags": tags}
+    return Guard(_LOCK_THREAD, params)
+
+
 async def lock_thread(
     session: AsyncSession, tenant_id: str, thread_id: str, tags: dict[str, str]
 ) -> bool:
-    """Lock the thread for the transaction (run creation on it is serialised) and set
-    `tags` in its metadata, in one statement; False when there is no such thread."""
-    params = {"tenant": tenant_id, "thread": thread_id, "now": utcnow(), "tags": tags}
-    return (await session.execute(_LOCK_THREAD, params)).first() is not None
+    """`thread_lock`, on its own; False when there is no such thread."""
+    lock = thread_lock(tenant_id, thread_id, tags)
+    return (await session.execute(lock.statement, lock.params)).first() is not None
 
 
 def add_thread(session: AsyncSession, thread: LgThread) -> None:

@@ -170,19 +170,25 @@ async def create_run(
     here = ClaimHere(services, due_now=not body.after_seconds)
     try:
         async with services.sessions.begin() as session:
-            if thread_id is not None:
-                create = stateless or body.if_not_exists == "create"
-                await lg_threads.hold_thread(
-                    session, tenant_id, thread_id, create=create, tags=tags
-                )
-            if stateless and thread_id is None:  # on_completion "delete": gone once it ends
-                crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
+            payload = {"graph": run.graph, "version": run.version}
             strategy = lg["multitask_strategy"]
-            if not stateless and strategy != "enqueue":  # `enqueue` needs no look at others
-                cancelled = await _make_way(services, session, run, strategy, lg)
-            await services.journal.enqueue(
-                session, run, {"graph": run.graph, "version": run.version}
-            )
+            # `enqueue` (and a stateless run) needs no look at the thread's other runs.
+            make_way = not stateless and strategy != "enqueue"
+            create = stateless or body.if_not_exists == "create"
+            if thread_id is not None and not make_way:
+                await lg_threads.queue_on_thread(
+                    services.journal, session, run, payload, create=create, tags=tags
+                )
+            else:
+                if thread_id is not None:
+                    await lg_threads.hold_thread(
+                        session, tenant_id, thread_id, create=create, tags=tags
+                    )
+                if stateless and thread_id is None:  # on_completion "delete": gone at its end
+                    crons_repo.add_temporary_thread(session, tenant_id, run.thread_id, run.id)
+                if make_way:
+                    cancelled = await _make_way(services, session, run, strategy, lg)
+                await services.journal.enqueue(session, run, payload)
             await here.claim(session)
     except BaseException:
         here.abandoned()

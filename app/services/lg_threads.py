@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import lg_repo
+from app.db.journal import RunJournal
 from app.db.langgraph_models import LgThread
-from app.db.models import utcnow
+from app.db.models import Run, utcnow
 from app.db.tenant_scope import checkpoint_thread
 from app.db.thread_checkpoints import copy_checkpoint
 from app.run_status import RunStatus
@@ -87,6 +88,26 @@ async def hold_thread(
     if not create:
         raise ThreadNotFound(f"Thread {thread_id} not found")
     await lg_repo.insert_thread(session, tenant_id, thread_id, dict(tags), utcnow())
+
+
+async def queue_on_thread(
+    journal: RunJournal,
+    session: AsyncSession,
+    run: Run,
+    payload: dict[str, Any],
+    *,
+    create: bool,
+    tags: dict[str, str],
+) -> None:
+    """`hold_thread` for `run`'s thread, then `run` queued on it, in the caller's
+    transaction: one statement for a thread that exists (the lock is the queueing's guard)."""
+    lock = lg_repo.thread_lock(run.tenant_id, run.thread_id, tags)
+    if await journal.enqueue(session, run, payload, guard=lock):
+        return
+    if not create:
+        raise ThreadNotFound(f"Thread {run.thread_id} not found")
+    await lg_repo.insert_thread(session, run.tenant_id, run.thread_id, dict(tags), utcnow())
+    await journal.enqueue(session, run, payload)
 
 
 async def get_thread_row(services: Services, thread_id: str, tenant_id: str) -> LgThread:

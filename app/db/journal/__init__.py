@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.db.journal.contract import RunJournal
-from app.db.journal.records import ClaimedRun, LeaseState, SeqGrant
+from app.db.journal.records import ClaimedRun, Guard, LeaseState, SeqGrant
 
-__all__ = ["ClaimedRun", "LeaseState", "RunJournal", "SeqGrant", "journal_for"]
+__all__ = ["ClaimedRun", "Guard", "LeaseState", "RunJournal", "SeqGrant", "journal_for"]
 
 
 def journal_for(database_url: str) -> RunJournal:

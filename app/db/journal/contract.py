@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.events_repo import PendingEvent, unwritten
 from app.db.journal.records import (
     ClaimedRun,
+    Guard,
     LeaseState,
     SeqGrant,
     finished_steps,
     insert_events,
+    insert_run,
 )
 from app.db.models import Run, utcnow
 from app.run_status import RunStatus
@@ -52,13 +54,26 @@ class RunJournal(ABC):
         )
 
     # -- a run's life ---------------------------------------------------------------------------
-    async def enqueue(self, session: AsyncSession, run: Run, payload: dict[str, Any]) -> None:
-        """A new run: its row, status queued, and its `queued` event (sequence 1)."""
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        run: Run,
+        payload: dict[str, Any],
+        *,
+        guard: Guard | None = None,
+    ) -> bool:
+        """A new run: its row, status queued, and its `queued` event (sequence 1). With a
+        `guard`, only if the guard's statement finds its row (False: nothing queued)."""
+        if (
+            guard is not None
+            and (await session.execute(guard.statement, guard.params)).first() is None
+        ):
+            return False
         run.status = RunStatus.QUEUED
         run.event_seq = 1
-        session.add(run)
-        await session.flush()
+        await insert_run(session, run)
         await insert_events(session, run.id, 1, [PendingEvent("queued", payload=payload)])
+        return True
 
     async def mark_deleted(self, session: AsyncSession, run_id: str) -> None:
         """A finished LangGraph API run leaves its thread's run list (`lg.deleted`); the run,

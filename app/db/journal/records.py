@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ColumnDefault, Table, Update, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import PendingEvent, remember_committed
-from app.db.models import RunEvent
+from app.db.models import Run, RunEvent
 from app.db.tenant_scope import checkpoint_thread
 
 
@@ -59,6 +59,16 @@ class SeqGrant:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """What a new run's queueing depends on: an UPDATE ... RETURNING (built once, at
+    import) that must find its row, e.g. the run's thread, locked and touched. The run is
+    queued only if it does; where the database allows, in the same statement."""
+
+    statement: Update
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class LeaseState:
     run_id: str
     cancel_requested: bool
@@ -70,9 +80,36 @@ def finished_steps(events: Sequence[PendingEvent]) -> int:
     return sum(1 for event in events if event.kind == "node_finished")
 
 
-# A Core insert built once: the ORM's bulk insert of the same rows costs more than it sends.
+# Core inserts built once: the ORM's unit of work (or bulk insert) of the same rows costs
+# more than it sends.
 _RUN_EVENTS: Table = RunEvent.__table__  # type: ignore[assignment]
 _INSERT_EVENTS = insert(_RUN_EVENTS)
+_RUNS: Table = Run.__table__  # type: ignore[assignment]
+_INSERT_RUN = insert(_RUNS)
+_RUN_COLUMNS = [
+    (column.key, column.default if isinstance(column.default, ColumnDefault) else None)
+    for column in _RUNS.columns
+]
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    """Every column of the run's row. A column left None that has a default gets it, on
+    the object too, as the ORM's flush would."""
+    row: dict[str, Any] = {}
+    for key, default in _RUN_COLUMNS:
+        value = getattr(run, key)
+        if value is None and default is not None:
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(run, key, value)
+        row[key] = value
+    return row
+
+
+async def insert_run(session: AsyncSession, run: Run) -> None:
+    """The run's row (None columns left out: SQL NULL, never JSON null). `run` itself is
+    not added to the session: nothing of it is read back."""
+    row = {key: value for key, value in run_row(run).items() if value is not None}
+    await session.execute(_INSERT_RUN, row)
 
 
 async def insert_events(

@@ -15,13 +15,6 @@ before it returned), so batching alone still cost one round trip and one commit 
 checkpoint, paid in a row at the end of a run whose steps are quick. `write_behind` lets a
 writer go on as soon as its statements are queued; `flush` then waits for all of them (a
 run flushes before it ends) and raises the first failure.
-
-A batch made only of writes sent behind does not wait for the server to flush its commit
-to disk (`durable` False: the sender commits with `synchronous_commit` off). LangGraph's
-`async` durability already allows a crash to lose them, and nothing is lost beyond that:
-the run's next durable commit (its finish, a release, a model call's ledger row) flushes
-the write-ahead log up to itself, these commits included, so a run that ended has its
-checkpoints on disk. It saves a flush per batch, one of them on every run's last step.
 """
 
 from __future__ import annotations
@@ -35,8 +28,7 @@ from app.db.fencing import LeaseToken
 
 # One statement of a write: its SQL, its parameters, and whether they are many rows.
 Statement = tuple[str, Any, bool]
-# Sends a batch: the lease, its statements, and whether the commit must reach the disk first.
-Send = Callable[[LeaseToken, list[Statement], bool], Awaitable[None]]
+Send = Callable[[LeaseToken, list[Statement]], Awaitable[None]]
 
 
 class RecordingCursor:
@@ -56,7 +48,6 @@ class RecordingCursor:
 @dataclass(eq=False)
 class _Batch:
     statements: list[Statement]
-    durable: bool
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -85,19 +76,15 @@ class LeaseBatches:
         self._behind: dict[LeaseToken, set[asyncio.Task[None]]] = {}
         self._failed: dict[LeaseToken, BaseException] = {}
 
-    async def write(
-        self, lease: LeaseToken, statements: list[Statement], *, durable: bool = True
-    ) -> None:
+    async def write(self, lease: LeaseToken, statements: list[Statement]) -> None:
         """Send `statements` with whatever else of `lease` is waiting; returns once they
-        are stored (raises what their batch raised). A batch is durable if any of its
-        writes asked for it."""
+        are stored (raises what their batch raised)."""
         filling = self._filling.get(lease)
         if filling is not None:  # a batch waits for its turn: go with it
             filling.statements.extend(statements)
-            filling.durable = filling.durable or durable
             await asyncio.shield(filling.done)
             return
-        batch = _Batch(list(statements), durable)
+        batch = _Batch(list(statements))
         previous = self._in_flight.get(lease)
         if previous is not None:
             self._filling[lease] = batch
@@ -111,7 +98,7 @@ class LeaseBatches:
                     del self._filling[lease]
         self._in_flight[lease] = batch
         try:
-            await self._send(lease, batch.statements, batch.durable)
+            await self._send(lease, batch.statements)
         except BaseException as exc:
             batch.settle(exc)
             raise
@@ -131,7 +118,7 @@ class LeaseBatches:
         if filling is not None:  # goes with the batch that waits for its turn
             filling.statements.extend(statements)
             return
-        task = asyncio.ensure_future(self.write(lease, statements, durable=False))
+        task = asyncio.ensure_future(self.write(lease, statements))
         self._behind.setdefault(lease, set()).add(task)
         task.add_done_callback(lambda done: self._sent_behind(lease, done))
 

@@ -47,13 +47,6 @@ from app.db.langgraph_connections import postgres_pool, run_setup
 from app.db.models import utcnow
 from app.db.timestamps import sqlite_time
 
-_LEASE_CHECK = "SELECT routegraph_assert_lease(%s, %s)"
-# The same, and the pipeline's implicit transaction commits without waiting for the disk
-# (`set_config(..., true)`: for this transaction only); see app.db.checkpoint_batches.
-_LEASE_CHECK_UNFLUSHED = (
-    "SELECT routegraph_assert_lease(%s, %s), set_config('synchronous_commit', 'off', true)"
-)
-
 # True inside `writes_behind`: the current lease's checkpoint writes do not wait to be stored.
 _writing_behind: ContextVar[bool] = ContextVar("routegraph_checkpoints_behind", default=False)
 
@@ -195,10 +188,8 @@ class FencedPostgresSaver(AsyncPostgresSaver):
     def forget(self, lease: LeaseToken) -> None:
         self._batches.forget(lease)
 
-    async def _send_batch(
-        self, lease: LeaseToken, statements: list[Statement], durable: bool
-    ) -> None:
-        async with self._connection_cursor(pipeline=True, lease=lease, durable=durable) as cur:
+    async def _send_batch(self, lease: LeaseToken, statements: list[Statement]) -> None:
+        async with self._connection_cursor(pipeline=True, lease=lease) as cur:
             for query, params, many in statements:
                 if many:
                     await cur.executemany(query, params)
@@ -207,7 +198,7 @@ class FencedPostgresSaver(AsyncPostgresSaver):
 
     @asynccontextmanager
     async def _connection_cursor(
-        self, *, pipeline: bool, lease: LeaseToken | None = None, durable: bool = True
+        self, *, pipeline: bool, lease: LeaseToken | None = None
     ) -> AsyncIterator[Any]:
         shared = not isinstance(self.conn, AsyncConnectionPool)
         try:
@@ -224,8 +215,9 @@ class FencedPostgresSaver(AsyncPostgresSaver):
                     conn.cursor(binary=True, row_factory=dict_row) as cur,
                 ):
                     if lease is not None:
-                        check = _LEASE_CHECK if durable else _LEASE_CHECK_UNFLUSHED
-                        await cur.execute(check, (lease.run_id, lease.epoch))
+                        await cur.execute(
+                            "SELECT routegraph_assert_lease(%s, %s)", (lease.run_id, lease.epoch)
+                        )
                     yield cur
         except psycopg.Error as exc:
             if exc.sqlstate == SQLSTATE_LEASE_LOST:

@@ -19,15 +19,11 @@ class RecordingSend:
 
     def __init__(self, fail_with: BaseException | None = None) -> None:
         self.sent: list[list[str]] = []
-        self.durable: list[bool] = []
         self.release = asyncio.Event()
         self.fail_with = fail_with
 
-    async def __call__(
-        self, _lease: LeaseToken, statements: list[Statement], durable: bool
-    ) -> None:
+    async def __call__(self, _lease: LeaseToken, statements: list[Statement]) -> None:
         self.sent.append([sql for sql, _params, _many in statements])
-        self.durable.append(durable)
         await self.release.wait()
         if self.fail_with is not None:
             raise self.fail_with
@@ -48,24 +44,6 @@ async def test_writes_behind_return_at_once_and_go_out_in_two_sends_in_order() -
     send.release.set()
     await batches.flush(LEASE)
     assert send.sent == [["a"], ["b", "c", "d"]]
-    assert send.durable == [False, False]  # behind: their commits need not reach the disk
-
-
-async def test_a_write_that_waits_makes_the_batch_it_joins_durable() -> None:
-    send = RecordingSend()
-    batches = LeaseBatches(send)
-    batches.write_behind(LEASE, write("a"))
-    batches.write_behind(LEASE, write("b"))
-    await asyncio.sleep(0)
-    waiting = asyncio.ensure_future(batches.write(LEASE, write("c")))  # joins "b"'s batch
-    await asyncio.sleep(0)
-    send.release.set()
-    await waiting
-    await batches.flush(LEASE)
-    assert send.sent == [["a"], ["b", "c"]]
-    assert send.durable == [False, True]
-    await batches.write(LEASE, write("d"))  # alone, waited for: durable
-    assert send.durable == [False, True, True]
 
 
 async def test_flush_raises_the_failure_and_a_later_write_behind_refuses() -> None:

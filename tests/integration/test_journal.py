@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.engine import create_engine, create_session_factory
 from app.db.events_repo import PendingEvent, events_after
 from app.db.journal import ClaimedRun, Guard, RunJournal, journal_for
+from app.db.journal.sqlite import SqliteJournal
 from app.db.migrate import upgrade_database
 from app.db.models import Run, utcnow
 from app.run_status import RunStatus
@@ -325,6 +326,39 @@ async def test_concurrent_claimers_never_share_a_run(rig: Rig) -> None:
 
     results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
     assert sorted(r for batch in results for r in batch) == [f"run-{i:02d}" for i in range(12)]
+
+
+async def test_a_claim_in_flight_keeps_another_claimer_off_the_threads_next_run(
+    rig: Rig,
+) -> None:
+    """Two runs queued on one thread, two workers claiming one run each at the same time:
+    the second must not take the thread's next run while the first claim (of its head) is
+    not committed yet, though it cannot see the head running. SQLite's claims take turns
+    on its write lock, so there the second claim cannot start before the first ends."""
+    if isinstance(rig.journal, SqliteJournal):
+        pytest.skip("SQLite's writers take turns: no claim runs beside another")
+    await rig.add("head", "next", thread="t")
+    await rig.add("other")  # another thread's run stays claimable
+    first = rig.sessions()
+    try:
+        async with first.begin():
+            taken = await rig.journal.claim(
+                first,
+                worker_id="w1",
+                lease_seconds=30,
+                limit=1,
+                include_expired=False,
+                solo_ok=False,
+                solo_after=2,
+            )
+            assert [run.id for run in taken] == ["head"]
+            assert await rig.ids("w2", limit=1) == ["other"]  # not "next"
+            assert await rig.ids("w2", limit=1) == []
+    finally:
+        await first.close()
+    assert await rig.ids("w2") == []  # "head" runs now: "next" waits for it
+    claimed = (await rig.run("head"), await rig.run("next"))
+    assert [run.status for run in claimed] == [RunStatus.RUNNING, RunStatus.QUEUED]
 
 
 async def test_a_run_whose_workers_keep_dying_resumes_alone_and_is_blamed_only_then(

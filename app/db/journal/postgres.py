@@ -50,18 +50,22 @@ _RECOVERED = "(CASE WHEN {r}.status = 'running' AND {r}.lease_owner IS NOT NULL 
 # thread with none running: a claim in flight (its run locked, not yet committed as
 # running) must keep a concurrent claim, which skips that run and cannot see it running,
 # off the thread's next run too. The head is still in that claim's snapshot, queued.
+# Two NOT EXISTS, not one with an OR: the OR's generic plan got slower as runs piled up
+# (a claim 0.72 -> 1.20 ms over 1,500 finished runs; these stay at 0.6-0.7 ms).
 _CANDIDATES_QUEUED = """
     SELECT r.id, r.tenant_id, r.thread_id, r.priority, r.created_at FROM runs r
     WHERE r.status = 'queued' AND r.recoveries < :solo_after
       AND (r.not_before IS NULL OR r.not_before <= statement_timestamp())
       AND NOT EXISTS (
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id
-            AND (o.status = 'running' OR (
-                o.status = 'queued' AND o.id <> r.id
-                AND (o.not_before IS NULL OR o.not_before <= statement_timestamp())
-                AND (o.priority > r.priority OR (o.priority = r.priority AND (
-                    o.created_at < r.created_at
-                    OR (o.created_at = r.created_at AND o.id < r.id)))))))
+            AND o.status = 'running')
+      AND NOT EXISTS (
+        SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.tenant_id = r.tenant_id
+            AND o.status = 'queued' AND o.id <> r.id
+            AND (o.not_before IS NULL OR o.not_before <= statement_timestamp())
+            AND (o.priority > r.priority OR (o.priority = r.priority AND (
+                o.created_at < r.created_at
+                OR (o.created_at = r.created_at AND o.id < r.id)))))
     ORDER BY r.priority DESC, r.created_at
     LIMIT :limit
     FOR UPDATE OF r SKIP LOCKED"""

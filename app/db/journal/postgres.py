@@ -234,7 +234,10 @@ _GUARDED: dict[Update, Insert] = {}
 
 
 def _guarded(guard: Update) -> Insert:
-    _GUARDED[guard] = statement = _enqueue_statement(guard)
+    """The guard's enqueue, built the first time it is asked for."""
+    statement = _GUARDED.get(guard)
+    if statement is None:
+        _GUARDED[guard] = statement = _enqueue_statement(guard)
     return statement
 
 
@@ -370,11 +373,8 @@ class PostgresJournal(RunJournal):
             "event_payload": payload,
             "event_uid": event.uid,
         }
-        statement = ENQUEUE
+        statement = ENQUEUE if guard is None else _guarded(guard.statement)
         if guard is not None:
-            statement = _GUARDED.get(guard.statement)
-            if statement is None:
-                statement = _guarded(guard.statement)
             params.update(guard.params)
         if (await session.execute(statement, params)).first() is None:
             return False  # the guard found no row

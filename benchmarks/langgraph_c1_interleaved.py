@@ -4,7 +4,8 @@ with the servers up side by side and their runs interleaved one by one.
 `benchmarks/langgraph_api.py` measures one server after the other; on a shared machine
 whose speed drifts by tens of percent from minute to minute, the two halves of a round
 can run at different speeds. Here every server gets one `threads.create` + `runs.wait`
-of the 3-node no-op graph in turn, so a slow spell falls on all of them alike. Printed per
+of the 3-node no-op graph in turn (which server goes first rotates from turn to turn), so
+a slow spell falls on all of them alike. Printed per
 server: p50 and p90, and the median of the per-turn ratios to Aegra's run of the same turn.
 
     python benchmarks/langgraph_c1_interleaved.py [--runs 300] [--other-tree /path/to/checkout]
@@ -68,8 +69,11 @@ async def main(args: argparse.Namespace) -> None:
                 for name in names:
                     await one_run(clients[name])
             latencies: dict[str, list[float]] = {name: [] for name in names}
-            for _ in range(args.runs):
-                for name in names:
+            for turn in range(args.runs):
+                # Each server goes first as often as the others: the one run right after
+                # another server's can be slower or faster for being there.
+                shift = turn % len(names)
+                for name in names[shift:] + names[:shift]:
                     latencies[name].append(await one_run(clients[name]))
         finally:
             for server in servers.values():

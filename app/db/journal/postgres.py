@@ -14,33 +14,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    ColumnElement,
-    Insert,
-    Table,
-    TextualSelect,
-    Update,
-    bindparam,
-    cast,
-    column,
-    exists,
-    func,
-    insert,
-    literal,
-    null,
-    select,
-    text,
-)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, TextualSelect, bindparam, column, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.events_repo import PendingEvent, remember_committed
 from app.db.journal.contract import RunJournal
-from app.db.journal.records import ClaimedRun, Guard, SeqGrant, finished_steps, run_row
-from app.db.models import Run, RunEvent
+from app.db.journal.postgres_enqueue import enqueue_run
+from app.db.journal.records import ClaimedRun, Guard, SeqGrant, finished_steps
+from app.db.models import Run
 from app.run_status import RunStatus
 
 # A run whose lease expired while a worker still held it: that worker vanished.
@@ -177,70 +159,6 @@ def _statement(sql: str, returns: str, **json_params: bool) -> TextualSelect:
     return statement.columns(*(column(name) for name in returns.split()))
 
 
-def _enqueue_statement(guard: Update | None = None) -> Insert:
-    """A new run's row and its `queued` event (sequence 1) in one statement, returning the
-    event's run id. Every column of the row is a parameter (`new_<column>`) typed as the
-    column is (JSON ones: None is SQL NULL), so the statement follows the model without a
-    hand-kept column list. With a `guard` (an UPDATE ... RETURNING), it runs first, as a
-    CTE, and the run is inserted only if the guard found its row: nothing returned means
-    nothing queued. No parameter may be named as a column of a table the statement
-    updates: SQLAlchemy would add it to the UPDATE's SET clause."""
-    runs: Table = Run.__table__  # type: ignore[assignment]
-    run_events: Table = RunEvent.__table__  # type: ignore[assignment]
-    # Cast, each of them: a parameter in a SELECT list has no column to take a type from.
-    row = select(
-        *(
-            cast(bindparam(f"new_{c.name}", type_=_bind_type(c)), c.type).label(c.name)
-            for c in runs.columns
-        )
-    )
-    if guard is not None:
-        guarded: Table = guard.table  # type: ignore[assignment]
-        binds = guard.compile(dialect=postgresql.dialect()).binds.values()
-        clash = {bind.key for bind in binds} & {*guarded.columns.keys(), *_ENQUEUE_PARAMS}
-        if clash:
-            raise ValueError(f"a guard's parameters clash with columns or ours: {sorted(clash)}")
-        row = row.where(exists(guard.cte("guard").select()))
-    queued = insert(runs).from_select(list(runs.columns.keys()), row).returning(runs.c.id)
-    queued_cte = queued.cte("queued")
-    event = select(
-        queued_cte.c.id,
-        literal(1),
-        bindparam("event_at", type_=run_events.c.at.type),
-        literal("queued"),
-        null(),
-        bindparam("event_payload", type_=JSONB),
-        bindparam("event_uid", type_=run_events.c.uid.type),
-    )
-    columns = ["run_id", "seq", "at", "kind", "node", "payload", "uid"]
-    return insert(run_events).from_select(columns, event).returning(run_events.c.run_id)
-
-
-_ENQUEUE_PARAMS = {
-    *(f"new_{column.name}" for column in Run.__table__.columns),
-    "event_at",
-    "event_payload",
-    "event_uid",
-}
-
-
-def _bind_type(column: Column[Any]) -> Any:
-    return JSONB(none_as_null=True) if isinstance(column.type, JSON) else column.type
-
-
-ENQUEUE = _enqueue_statement()
-# Per guard statement (each built once, at import): its enqueue, built at first use.
-_GUARDED: dict[Update, Insert] = {}
-
-
-def _guarded(guard: Update) -> Insert:
-    """The guard's enqueue, built the first time it is asked for."""
-    statement = _GUARDED.get(guard)
-    if statement is None:
-        _GUARDED[guard] = statement = _enqueue_statement(guard)
-    return statement
-
-
 _RECOVERED_RUN = _RECOVERED.format(r="runs")
 CLAIM_QUEUED = _statement(
     _CLAIM.format(candidates=_CANDIDATES_QUEUED, recovered=_RECOVERED_RUN), _CLAIMED_COLUMNS
@@ -364,23 +282,7 @@ class PostgresJournal(RunJournal):
         *,
         guard: Guard | None = None,
     ) -> bool:
-        run.status = RunStatus.QUEUED
-        run.event_seq = 1
-        event = PendingEvent("queued", payload=payload)
-        params = {
-            **{f"new_{key}": value for key, value in run_row(run).items()},
-            "event_at": event.at,
-            "event_payload": payload,
-            "event_uid": event.uid,
-        }
-        statement = ENQUEUE if guard is None else _guarded(guard.statement)
-        if guard is not None:
-            params.update(guard.params)
-        if (await session.execute(statement, params)).first() is None:
-            return False  # the guard found no row
-        row = {"seq": 1, "at": event.at, "kind": event.kind, "node": None, "payload": payload}
-        remember_committed(session, run.id, [row])
-        return True
+        return await enqueue_run(session, run, payload, guard)
 
     async def claim(
         self,

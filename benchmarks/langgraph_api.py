@@ -35,6 +35,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -211,6 +213,33 @@ def start_routegraph(
     server = Server(name, argv, env, tree)
     server.wait_healthy("/healthz")
     return server
+
+
+@contextmanager
+def instrumented_routegraph(
+    launcher: str, database_prefix: str, extra_env: dict[str, str]
+) -> Iterator[tuple[Server, str]]:
+    """`serve` of this checkout under an instrumenting wrapper (`benchmarks/<launcher>`,
+    which runs `app.cli` itself), on a fresh database, for the no-op graph (it calls no
+    model); yields the server and the database's name, and drops both afterwards."""
+    database = f"{database_prefix}_{uuid.uuid4().hex[:8]}"
+    url = fresh_database(database)
+    env = {
+        **os.environ,
+        "ROUTEGRAPH_DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://"),
+        "ROUTEGRAPH_SIMULATOR_URL": "http://127.0.0.1:9",  # the no-op graph calls no model
+        "ROUTEGRAPH_CONFIG": str(GRAPHS / "langgraph.json"),
+        "ROUTEGRAPH_LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
+    argv = [sys.executable, str(REPO / "benchmarks" / launcher), "serve", "--port", "{port}"]
+    server = Server("routegraph", argv, env, REPO)
+    try:
+        server.wait_healthy("/healthz")
+        yield server, database
+    finally:
+        server.stop()
+        drop_database(database)
 
 
 def start_aegra(python: str, database_url: str, simulator_url: str) -> Server:

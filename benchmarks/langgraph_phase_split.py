@@ -25,7 +25,6 @@ import signal
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -33,11 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.langgraph_api import (  # noqa: E402 (the repository on the path first)
-    GRAPHS,
     NOOP_INPUT,
     Server,
-    drop_database,
-    fresh_database,
+    instrumented_routegraph,
 )
 
 TRACE = Path("/tmp/routegraph-phase-trace.json")
@@ -97,26 +94,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    database = f"bench_phase_{uuid.uuid4().hex[:8]}"
-    url = fresh_database(database)
-    env = {
-        **os.environ,
-        "ROUTEGRAPH_DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://"),
-        "ROUTEGRAPH_SIMULATOR_URL": "http://127.0.0.1:9",  # the no-op graph calls no model
-        "ROUTEGRAPH_CONFIG": str(GRAPHS / "langgraph.json"),
-        "ROUTEGRAPH_LOG_LEVEL": "WARNING",
-        "PHASE_TRACE_OUT": str(TRACE),
-    }
-    launcher = str(REPO / "benchmarks" / "phase_trace_serve.py")
-    server = Server(
-        "routegraph", [sys.executable, launcher, "serve", "--port", "{port}"], env, REPO
-    )
-    try:
-        server.wait_healthy("/healthz")
+    with instrumented_routegraph(
+        "phase_trace_serve.py", "bench_phase", {"PHASE_TRACE_OUT": str(TRACE)}
+    ) as (server, _database):
         asyncio.run(measure(server, args.runs, args.rounds))
-    finally:
-        server.stop()
-        drop_database(database)
 
 
 if __name__ == "__main__":

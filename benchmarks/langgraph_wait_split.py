@@ -23,7 +23,6 @@ import signal
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.langgraph_api import (  # noqa: E402 (the repository on the path first)
-    GRAPHS,
     NOOP_INPUT,
     Server,
     cpu_seconds,
-    drop_database,
-    fresh_database,
+    instrumented_routegraph,
 )
 
 TRACE = Path("/tmp/routegraph-wait-trace.json")
@@ -174,26 +171,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--show-run", action="store_true", help="print the median run's waits")
     args = parser.parse_args()
-    database = f"bench_wait_{uuid.uuid4().hex[:8]}"
-    url = fresh_database(database)
-    env = {
-        **os.environ,
-        "ROUTEGRAPH_DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://"),
-        "ROUTEGRAPH_SIMULATOR_URL": "http://127.0.0.1:9",  # the no-op graph calls no model
-        "ROUTEGRAPH_CONFIG": str(GRAPHS / "langgraph.json"),
-        "ROUTEGRAPH_LOG_LEVEL": "WARNING",
-        "WAIT_TRACE_OUT": str(TRACE),
-    }
-    launcher = str(REPO / "benchmarks" / "wait_trace_serve.py")
-    server = Server(
-        "routegraph", [sys.executable, launcher, "serve", "--port", "{port}"], env, REPO
-    )
-    try:
-        server.wait_healthy("/healthz")
+    with instrumented_routegraph(
+        "wait_trace_serve.py", "bench_wait", {"WAIT_TRACE_OUT": str(TRACE)}
+    ) as (server, database):
         asyncio.run(measure(server, database, args.runs, args.rounds, args.show_run))
-    finally:
-        server.stop()
-        drop_database(database)
 
 
 if __name__ == "__main__":

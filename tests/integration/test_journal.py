@@ -1,160 +1,26 @@
 """The run journal's conformance suite: the same tests for the Postgres and the SQLite
 journal (as LangGraph's checkpoint savers share one suite). Claims, leases and their fence,
-appends, finishes, releases, cancels, costs, and who is blamed when a worker dies."""
+appends, finishes, releases, cancels, costs, and who is blamed when a worker dies; queueing
+is in `test_journal_queueing.py`."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.engine import create_engine, create_session_factory
 from app.db.events_repo import PendingEvent, events_after
-from app.db.journal import ClaimedRun, Guard, RunJournal, journal_for
 from app.db.journal.sqlite import SqliteJournal
-from app.db.migrate import upgrade_database
-from app.db.models import Run, utcnow
+from app.db.models import Run
 from app.run_status import RunStatus
-
-Sessions = async_sessionmaker[AsyncSession]
-
-
-@dataclass
-class Rig:
-    journal: RunJournal
-    sessions: Sessions
-
-    async def add(self, *ids: str, thread: str | None = None, **fields: Any) -> None:
-        async with self.sessions.begin() as session:
-            for index, run_id in enumerate(ids):
-                run = Run(
-                    id=run_id,
-                    thread_id=thread or run_id,
-                    graph="plan_execute",
-                    version=1,
-                    input={"question": "q"},
-                    created_at=utcnow() + timedelta(milliseconds=index),
-                    **fields,
-                )
-                await self.journal.enqueue(session, run, {"graph": "plan_execute"})
-
-    async def claim(
-        self,
-        worker: str = "w",
-        *,
-        limit: int = 10,
-        expired: bool = True,
-        solo_ok: bool = False,
-    ) -> list[ClaimedRun]:
-        async with self.sessions.begin() as session:
-            return await self.journal.claim(
-                session,
-                worker_id=worker,
-                lease_seconds=30,
-                limit=limit,
-                include_expired=expired,
-                solo_ok=solo_ok,
-                solo_after=2,
-            )
-
-    async def ids(self, worker: str = "w", **kw: Any) -> list[str]:
-        return [run.id for run in await self.claim(worker, **kw)]
-
-    async def worker_vanishes(self, *ids: str) -> None:
-        """The lease runs out with its owner still named: what a killed worker leaves."""
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(Run)
-                .where(Run.id.in_(ids))
-                .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-            )
-
-    async def run(self, run_id: str) -> Run:
-        async with self.sessions() as session:
-            run = await session.get(Run, run_id)
-        assert run is not None
-        return run
-
-    async def kinds(self, run_id: str) -> list[str]:
-        async with self.sessions() as session:
-            return [event.kind for event in await events_after(session, run_id)]
-
-    async def finish(self, claimed: ClaimedRun, to: RunStatus, **kw: Any) -> bool:
-        async with self.sessions.begin() as session:
-            return await self.journal.finish(
-                session,
-                claimed.id,
-                to,
-                epoch=claimed.epoch,
-                from_statuses=[RunStatus.RUNNING],
-                output=kw.pop("output", {}),
-                error=kw.pop("error", None),
-                **kw,
-            )
+from tests.support.journal_rig import Rig, journal_rig
 
 
 @pytest.fixture
 async def rig(database_url: str) -> AsyncIterator[Rig]:
-    await asyncio.to_thread(upgrade_database, database_url)
-    engine = create_engine(database_url)
-    try:
-        yield Rig(journal_for(database_url), create_session_factory(engine))
-    finally:
-        await engine.dispose()
-
-
-async def test_enqueue_writes_the_row_and_its_queued_event(rig: Rig) -> None:
-    await rig.add("r1")
-    run = await rig.run("r1")
-    assert (run.status, run.event_seq) == (RunStatus.QUEUED, 1)
-    assert await rig.kinds("r1") == ["queued"]
-
-
-async def test_enqueue_leaves_unset_columns_null_and_fills_defaults_on_the_object(
-    rig: Rig,
-) -> None:
-    run = Run(id="r1", thread_id="t", graph="plan_execute", version=1, input={"q": 1})
-    async with rig.sessions.begin() as session:
-        assert await rig.journal.enqueue(session, run, {"graph": "plan_execute"})
-    assert (run.tenant_id, run.priority, run.cost_usd) == ("default", 0, 0.0)
-    assert run.created_at is not None
-    async with rig.sessions() as session:
-        stored = await session.get(Run, "r1")
-        # SQL NULL, not JSON null: the "unset" tests of other readers hold.
-        unset = await session.scalar(
-            select(func.count()).where(Run.id == "r1", Run.output.is_(None), Run.lg.is_(None))
-        )
-    assert stored is not None and stored.input == {"q": 1} and stored.budget_usd is None
-    assert unset == 1
-
-
-async def test_a_guarded_enqueue_queues_only_when_its_guard_finds_the_row(rig: Rig) -> None:
-    await rig.add("r1", thread="t1")
-    statement = (
-        update(Run)
-        .where(Run.id == bindparam("guard_run"))
-        .values(priority=bindparam("guard_priority"))
-        .returning(Run.id)
-    )
-    guard_on = Guard(statement, {"guard_run": "r1", "guard_priority": 7})
-    guard_off = Guard(statement, {"guard_run": "missing", "guard_priority": 9})
-    async with rig.sessions.begin() as session:
-        missed = Run(id="r2", thread_id="t2", graph="plan_execute", version=1, input={})
-        assert not await rig.journal.enqueue(session, missed, {}, guard=guard_off)
-        queued = Run(id="r3", thread_id="t3", graph="plan_execute", version=1, input={})
-        assert await rig.journal.enqueue(session, queued, {}, guard=guard_on)
-    async with rig.sessions() as session:
-        assert await session.get(Run, "r2") is None
-    assert await rig.kinds("r2") == []
-    assert (await rig.run("r1")).priority == 7  # the guard's own write happened
-    assert await rig.kinds("r3") == ["queued"]
-    assert (await rig.run("r3")).status == RunStatus.QUEUED
+    async with journal_rig(database_url) as rig:
+        yield rig
 
 
 async def test_claims_by_priority_then_age_and_each_run_once(rig: Rig) -> None:

@@ -83,8 +83,14 @@ async def hold_thread(
     """In the caller's transaction: the thread, locked (run creation on it is serialised),
     created when `create` (else 404), with what a run tells of it (`tags`: its graph and
     assistant) recorded in its metadata. One statement for a thread that exists."""
-    if await lg_repo.lock_thread(session, tenant_id, thread_id, tags):
-        return
+    if not await lg_repo.lock_thread(session, tenant_id, thread_id, tags):
+        await _create_missing(session, tenant_id, thread_id, create=create, tags=tags)
+
+
+async def _create_missing(
+    session: AsyncSession, tenant_id: str, thread_id: str, *, create: bool, tags: dict[str, str]
+) -> None:
+    """A thread the lock did not find: created with `tags` as its metadata, or a 404."""
     if not create:
         raise ThreadNotFound(f"Thread {thread_id} not found")
     await lg_repo.insert_thread(session, tenant_id, thread_id, dict(tags), utcnow())
@@ -102,12 +108,9 @@ async def queue_on_thread(
     """`hold_thread` for `run`'s thread, then `run` queued on it, in the caller's
     transaction: one statement for a thread that exists (the lock is the queueing's guard)."""
     lock = lg_repo.thread_lock(run.tenant_id, run.thread_id, tags)
-    if await journal.enqueue(session, run, payload, guard=lock):
-        return
-    if not create:
-        raise ThreadNotFound(f"Thread {run.thread_id} not found")
-    await lg_repo.insert_thread(session, run.tenant_id, run.thread_id, dict(tags), utcnow())
-    await journal.enqueue(session, run, payload)
+    if not await journal.enqueue(session, run, payload, guard=lock):
+        await _create_missing(session, run.tenant_id, run.thread_id, create=create, tags=tags)
+        await journal.enqueue(session, run, payload)
 
 
 async def get_thread_row(services: Services, thread_id: str, tenant_id: str) -> LgThread:
